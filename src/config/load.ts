@@ -1,0 +1,162 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../errors.js';
+import {
+  envName,
+  flagName,
+  settingsSchema,
+  type SettingName,
+  type Settings,
+  type SettingSpec,
+} from './schema.js';
+
+const names = Object.keys(settingsSchema) as SettingName[];
+
+/** Flags accepted by every command, in util.parseArgs form. */
+function parseOptions(): Record<string, { type: 'string' | 'boolean' }> {
+  const options: Record<string, { type: 'string' | 'boolean' }> = {};
+  for (const name of names) {
+    options[flagName(name)] = { type: settingsSchema[name].type === 'boolean' ? 'boolean' : 'string' };
+    if (settingsSchema[name].type === 'boolean') options['no-' + flagName(name)] = { type: 'boolean' };
+  }
+  return options;
+}
+
+export interface LoadedArgs {
+  settings: Settings;
+  positionals: string[];
+}
+
+/**
+ * Resolves settings from flags, then THUMBTACK_* environment variables, then the config
+ * file, then defaults. Throws ConfigError naming the setting, the value and what is allowed.
+ */
+export function loadSettings(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  extraOptions: Record<string, { type: 'string' | 'boolean'; short?: string }> = {},
+): LoadedArgs & { extra: Record<string, string | boolean | undefined> } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: { ...parseOptions(), ...extraOptions },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message}; see --help`);
+  }
+  const flags = parsed.values as Record<string, string | boolean | undefined>;
+  const raw = new Map<SettingName, { value: unknown; source: string }>();
+
+  const configPath =
+    (flags['config'] as string | undefined) ?? env[envName('config')] ?? settingsSchema.config.default;
+  if (configPath) {
+    for (const [key, value] of Object.entries(readConfigFile(configPath))) {
+      if (!(key in settingsSchema)) {
+        throw new ConfigError(`${configPath}: unknown setting "${key}"; allowed: ${names.join(', ')}`);
+      }
+      raw.set(key as SettingName, { value, source: `${configPath}: ${key}` });
+    }
+  }
+  for (const name of names) {
+    const fromEnv = env[envName(name)];
+    if (fromEnv !== undefined && fromEnv !== '') raw.set(name, { value: fromEnv, source: envName(name) });
+  }
+  for (const name of names) {
+    const flag = flagName(name);
+    if (flags[flag] !== undefined) raw.set(name, { value: flags[flag], source: '--' + flag });
+    if (flags['no-' + flag]) raw.set(name, { value: false, source: '--no-' + flag });
+  }
+
+  const settings = {} as Record<SettingName, unknown>;
+  for (const name of names) {
+    const spec = settingsSchema[name] as SettingSpec;
+    const given = raw.get(name);
+    settings[name] = given
+      ? coerce(spec, given.value, given.source)
+      : coerce(spec, spec.default, `default of ${name}`);
+  }
+  const result = settings as Settings;
+  if (Boolean(result.tlsCert) !== Boolean(result.tlsKey)) {
+    throw new ConfigError('--tls-cert and --tls-key must be given together');
+  }
+  const extra: Record<string, string | boolean | undefined> = {};
+  for (const key of Object.keys(extraOptions)) extra[key] = flags[key];
+  return { settings: result, positionals: parsed.positionals, extra };
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`config: cannot read "${path}": ${(err as NodeJS.ErrnoException).code}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config: "${path}" is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError(`config: "${path}" must hold a JSON object of settings`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function coerce(spec: SettingSpec, value: unknown, source: string): unknown {
+  const bad = (allowed: string): never => {
+    throw new ConfigError(`${source}: bad value ${JSON.stringify(value)}; allowed: ${allowed}`);
+  };
+  const text = typeof value === 'string' ? value.trim() : value;
+  switch (spec.type) {
+    case 'port': {
+      const n = Number(text);
+      if (text === '' || !Number.isInteger(n) || n < 0 || n > 65535) bad('an integer port 0-65535');
+      return n;
+    }
+    case 'count':
+    case 'bytes': {
+      const n = Number(text);
+      if (text === '' || !Number.isInteger(n) || n < 0) bad('an integer >= 0');
+      return n;
+    }
+    case 'seconds': {
+      const n = Number(text);
+      if (text === '' || !Number.isFinite(n) || n <= 0) bad('a number of seconds > 0');
+      return n;
+    }
+    case 'boolean': {
+      if (typeof text === 'boolean') return text;
+      if (text === 'true' || text === '1' || text === 'yes') return true;
+      if (text === 'false' || text === '0' || text === 'no') return false;
+      return bad('true or false');
+    }
+    case 'enum':
+      if (typeof text !== 'string' || !spec.values?.includes(text)) bad(spec.values!.join(', '));
+      return text;
+    case 'host':
+      if (typeof text !== 'string' || (net.isIP(text) === 0 && !/^[A-Za-z0-9.-]+$/.test(text))) {
+        bad('an IPv4/IPv6 address or host name');
+      }
+      return text;
+    case 'zmq':
+      if (typeof text !== 'string' || !/^(tcp:\/\/[^\s]+:\d+|ipc:\/\/\S+|inproc:\/\/\S+)$/.test(text)) {
+        bad('a ZeroMQ endpoint such as tcp://127.0.0.1:5560 or ipc:///path');
+      }
+      return text;
+    case 'list':
+      if (typeof text !== 'string') bad('a comma-separated list');
+      return (text as string)
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+    case 'path':
+    case 'string':
+      if (typeof text !== 'string') bad('a string');
+      return text;
+  }
+}

@@ -1,0 +1,80 @@
+import os from 'node:os';
+
+/**
+ * Every setting, defined once. Its config-file key is the camelCase name, its flag the
+ * kebab-case spelling (`--control-port`) and its environment variable THUMBTACK_ plus the
+ * upper snake case (`THUMBTACK_CONTROL_PORT`).
+ */
+export const settingsSchema = {
+  config: { type: 'path', default: '', help: 'JSON config file (keys are the camelCase names)' },
+  routes: { type: 'path', default: 'config/routes', help: 'Pushpin routes file' },
+  host: { type: 'host', default: '0.0.0.0', help: 'client listen address (:: for IPv6)' },
+  port: { type: 'port', default: 7999, help: 'client HTTP/WebSocket port' },
+  tlsCert: { type: 'path', default: '', help: 'PEM certificate: serve clients over TLS' },
+  tlsKey: { type: 'path', default: '', help: 'PEM private key for --tls-cert' },
+  workers: { type: 'count', default: 0, help: 'proxy worker processes (0 = one per CPU)' },
+  controlHost: { type: 'host', default: '127.0.0.1', help: 'publish/control HTTP address' },
+  controlPort: { type: 'port', default: 5561, help: 'publish/control HTTP port' },
+  controlToken: { type: 'string', default: '', help: 'require Authorization: Bearer <token>' },
+  controlJwtKey: { type: 'string', default: '', help: 'require a Bearer JWT (HS256) signed with this key' },
+  zmqPull: { type: 'zmq', default: 'tcp://127.0.0.1:5560', help: 'ZeroMQ PULL publish input (bound)' },
+  zmqSub: { type: 'zmq', default: 'tcp://127.0.0.1:5562', help: 'ZeroMQ SUB publish input' },
+  zmqSubConnect: { type: 'boolean', default: false, help: 'connect the SUB input to publishers\' XPUB sockets instead of binding' },
+  bus: { type: 'zmq', default: 'tcp://127.0.0.1:5564', help: 'internal handler XPUB that proxy workers subscribe to' },
+  backendTimeout: { type: 'seconds', default: 30, help: 'seconds to wait for a backend response head' },
+  drainTimeout: { type: 'seconds', default: 10, help: 'seconds in-flight requests get on SIGTERM' },
+  xForwardedFor: { type: 'enum', values: ['append', 'replace', 'off'], default: 'append', help: 'X-Forwarded-For handling' },
+  trustedProxies: { type: 'list', default: '', help: 'comma list of peer IPs whose X-Forwarded-* headers are kept' },
+  xForwardedProto: { type: 'boolean', default: true, help: 'set X-Forwarded-Proto to http/https' },
+  sigKey: { type: 'string', default: 'changeme', help: 'default Grip-Sig key for GRIP routes (route sig_key overrides)' },
+  sigIss: { type: 'string', default: 'pushpin', help: 'default Grip-Sig issuer' },
+  maxConnections: { type: 'count', default: 0, help: 'client connections per worker (0 = derived from the open-files limit)' },
+  streamBufferMax: { type: 'bytes', default: 1048576, help: 'bytes buffered for a slow client before it is disconnected' },
+  subscriptionMax: { type: 'count', default: 20, help: 'channels per connection' },
+  publishBodyMax: { type: 'bytes', default: 1000000, help: 'largest POST /publish/ body' },
+  logLevel: { type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], default: 'info', help: 'log level' },
+} as const satisfies Record<string, SettingSpec>;
+
+export type SettingType =
+  | 'path'
+  | 'host'
+  | 'port'
+  | 'count'
+  | 'string'
+  | 'zmq'
+  | 'boolean'
+  | 'seconds'
+  | 'enum'
+  | 'list'
+  | 'bytes';
+
+export interface SettingSpec {
+  type: SettingType;
+  default: string | number | boolean;
+  help: string;
+  values?: readonly string[];
+}
+
+type Schema = typeof settingsSchema;
+type ValueOf<S extends SettingSpec> = S['type'] extends 'port' | 'count' | 'seconds' | 'bytes'
+  ? number
+  : S['type'] extends 'boolean'
+    ? boolean
+    : S['type'] extends 'list'
+      ? string[]
+      : string;
+
+export type Settings = { -readonly [K in keyof Schema]: ValueOf<Schema[K]> };
+export type SettingName = keyof Schema;
+
+export function flagName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+}
+
+export function envName(key: string): string {
+  return 'THUMBTACK_' + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
+}
+
+export function defaultWorkers(): number {
+  return Math.max(1, os.availableParallelism());
+}

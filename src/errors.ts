@@ -1,0 +1,44 @@
+/** Every error thumbtack raises on purpose carries a stable `code` callers can switch on. */
+export class ThumbtackError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** A setting (flag, environment variable or config file key) has a bad value. */
+export class ConfigError extends ThumbtackError {
+  constructor(message: string) {
+    super('E_CONFIG', message);
+  }
+}
+
+/** A routes file line cannot be understood; the message starts with `file:line`. */
+export class RoutesSyntaxError extends ThumbtackError {
+  constructor(message: string) {
+    super('E_ROUTES_SYNTAX', message);
+  }
+}
+
+/** A backend sent GRIP instructions that cannot be followed. */
+export class GripInstructError extends ThumbtackError {
+  constructor(message: string) {
+    super('E_GRIP_INSTRUCT', message);
+  }
+}
+
+/** A publish item (HTTP, ZeroMQ, Redis) does not have the shape Pushpin accepts. */
+export class PublishFormatError extends ThumbtackError {
+  constructor(message: string) {
+    super('E_PUBLISH_FORMAT', message);
+  }
+}
+
+/** A WebSocket-over-HTTP event body cannot be decoded. */
+export class WsEventsError extends ThumbtackError {
+  constructor(message: string) {
+    super('E_WS_EVENTS', message);
+  }
+}

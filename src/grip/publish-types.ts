@@ -1,0 +1,39 @@
+/** A validated publish item, as every input (HTTP, ZeroMQ, Redis) yields it. */
+export interface PublishItem {
+  channel: string;
+  id?: string;
+  prevId?: string;
+  meta?: Record<string, string>;
+  noSeq: boolean;
+  formats: PublishFormats;
+}
+
+export interface PublishFormats {
+  httpResponse?: HttpResponseFormat;
+  httpStream?: HttpStreamFormat;
+  wsMessage?: WsMessageFormat;
+}
+
+export interface HttpResponseFormat {
+  action: 'send' | 'hint' | 'close' | 'refresh';
+  code: number;
+  /** Standard phrase for `code` when the publisher gave none. */
+  reason: string;
+  /** In order; repeated names allowed; Grip-* names already removed. */
+  headers: [string, string][];
+  body: Buffer;
+}
+
+export interface HttpStreamFormat {
+  action: 'send' | 'close' | 'hint' | 'refresh';
+  content: Buffer;
+}
+
+export interface WsMessageFormat {
+  action: 'send' | 'close' | 'refresh' | 'hint';
+  type: 'text' | 'binary' | 'ping' | 'pong';
+  content: Buffer;
+  /** Close code; undefined sends a close frame without status. */
+  code?: number;
+  reason?: string;
+}
