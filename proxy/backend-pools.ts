@@ -1,0 +1,48 @@
+import { Pool } from 'undici';
+
+export interface BackendTarget {
+  host: string;
+  port: number;
+  isSsl: boolean;
+  isInsecure: boolean;
+  hostHeader?: string;
+}
+
+/** One keep-alive undici Pool per backend target, shared by every route that names it. */
+export class BackendPools {
+  private readonly pools = new Map<string, Pool>();
+  private readonly connectTimeoutMs: number;
+
+  constructor(connectTimeoutMs: number) {
+    this.connectTimeoutMs = connectTimeoutMs;
+  }
+
+  get(target: BackendTarget): Pool {
+    const key = targetKey(target);
+    let pool = this.pools.get(key);
+    if (!pool) {
+      const host = target.host.includes(':') ? `[${target.host}]` : target.host;
+      pool = new Pool(`${target.isSsl ? 'https' : 'http'}://${host}:${target.port}`, {
+        connections: 256,
+        pipelining: 1,
+        keepAliveTimeout: 4_000,
+        connect: {
+          timeout: this.connectTimeoutMs,
+          rejectUnauthorized: !target.isInsecure,
+          ...(target.hostHeader ? { servername: target.hostHeader.replace(/:\d+$/, '') } : {}),
+        },
+      });
+      this.pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((pool) => pool.close()));
+    this.pools.clear();
+  }
+}
+
+export function targetKey(target: BackendTarget): string {
+  return `${target.isSsl ? 'https' : 'http'}://${target.host}:${target.port}${target.isInsecure ? '#insecure' : ''}${target.hostHeader ? '#' + target.hostHeader : ''}`;
+}

@@ -1,0 +1,329 @@
+import { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { HttpResponse } from 'uWebSockets.js';
+import type { Route } from '../src/routes/route.js';
+import type { ProxyContext } from './proxy-context.js';
+import { buildBackendHeaders, type ClientRequestInfo } from './request-headers.js';
+import { forEachRelayedHeader, rawHeaderPairs } from './response-headers.js';
+import { sendError } from './error-response.js';
+
+/** GRIP instructions and the request bodies a hold may re-send are capped (Pushpin: 100,000). */
+export const gripBufferMax = 100_000;
+
+const connectErrorCodes = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+export interface BackendReply {
+  code: number;
+  reason: string;
+  headers: [string, string][];
+  body: Buffer;
+}
+
+/**
+ * One client request on its way to the backend and back. It owns the uWS response until
+ * it ends, streams bodies both ways with backpressure, fails over to the route's next
+ * target when a connection cannot be made, and hands GRIP answers to the hold layer.
+ */
+export class ForwardedRequest implements Dispatcher.DispatchHandler {
+  private readonly startedAt = performance.now();
+  /** Epoch ms when the request left for the backend: holds take items published after it. */
+  readonly startedAtEpoch = Date.now();
+  /** Set by the hold that took over the client connection. */
+  onClientGone: (() => void) | undefined;
+  private controller: Dispatcher.DispatchController | undefined;
+  private targetIndex: number;
+  private attempts = 0;
+  private bodyStream: Readable | undefined;
+  /** Kept while small so a failover or a GRIP retry can re-send it. */
+  private bodyCopy: Buffer[] | undefined = [];
+  private bodyCopyBytes = 0;
+  private isBodyComplete = false;
+  private isBodyRead = false;
+  private isClientPaused = false;
+  isAborted = false;
+  private isResponded = false;
+  private isGrip = false;
+  private gripChunks: Buffer[] = [];
+  private gripBytes = 0;
+  private status = 0;
+  private reason = '';
+  private rawHeaders: (Buffer | string)[] = [];
+  private contentLength = -1;
+  private bytesOut = 0;
+  private pending: Buffer | undefined;
+  private pendingOffset = 0;
+  private readonly headers: string[];
+
+  constructor(
+    private readonly ctx: ProxyContext,
+    readonly res: HttpResponse,
+    readonly client: ClientRequestInfo,
+    readonly route: Route,
+    readonly path: string,
+    readonly hasBody: boolean,
+    /** GRIP routes hand their answers to this; plain routes pass everything through. */
+    private readonly onGrip: ((request: ForwardedRequest, reply: BackendReply) => void) | undefined,
+  ) {
+    this.targetIndex = ctx.nextTargetIndex(route);
+    this.headers = buildBackendHeaders(client, {
+      xForwardedFor: ctx.settings.xForwardedFor,
+      xForwardedProto: ctx.settings.xForwardedProto,
+      trustedProxies: ctx.trustedProxies,
+      host: route.asHost ?? route.targets[this.targetIndex]!.hostHeader ?? client.host,
+      setHeaders: route.setHeaders,
+      removeHeaders: route.removeHeaders,
+      extra: ctx.gripRequestHeaders(route),
+    });
+    res.onAborted(() => this.onClientAborted());
+    if (hasBody) {
+      res.onData((chunk, isLast) => this.onClientData(chunk, isLast));
+    } else {
+      this.isBodyComplete = true;
+    }
+  }
+
+  /** The request body as received so far, when small enough to have been kept. */
+  bodyBuffer(): Buffer | undefined {
+    return this.bodyCopy && this.isBodyComplete ? Buffer.concat(this.bodyCopy) : undefined;
+  }
+
+  start(): void {
+    this.attempts++;
+    const target = this.route.targets[this.targetIndex]!;
+    let body: Buffer | Readable | null = null;
+    if (this.hasBody) {
+      if (this.isBodyComplete && this.bodyCopy) body = Buffer.concat(this.bodyCopy);
+      else body = this.createBodyStream();
+    }
+    this.ctx.pools.get(target).dispatch(
+      {
+        path: this.path,
+        method: this.client.method,
+        headers: this.headers,
+        body,
+        headersTimeout: this.ctx.backendTimeoutMs,
+        bodyTimeout: 0,
+        reset: false,
+      },
+      this,
+    );
+  }
+
+  private createBodyStream(): Readable {
+    const stream = new Readable({
+      highWaterMark: 64 * 1024,
+      read: () => {
+        this.isBodyRead = true;
+        if (this.isClientPaused && !this.isResponded && !this.isAborted) {
+          this.isClientPaused = false;
+          this.res.resume();
+        }
+      },
+    });
+    for (const chunk of this.bodyCopy ?? []) stream.push(chunk);
+    if (this.isBodyComplete) stream.push(null);
+    this.bodyStream = stream;
+    return stream;
+  }
+
+  private onClientData(chunk: ArrayBuffer, isLast: boolean): void {
+    const copy = Buffer.copyBytesFrom(new Uint8Array(chunk));
+    if (this.bodyCopy) {
+      this.bodyCopyBytes += copy.length;
+      if (this.bodyCopyBytes <= gripBufferMax) this.bodyCopy.push(copy);
+      else this.bodyCopy = undefined;
+    }
+    if (isLast) this.isBodyComplete = true;
+    const stream = this.bodyStream;
+    if (!stream) return;
+    if (copy.length > 0 && !stream.push(copy) && !isLast && !this.isClientPaused) {
+      this.isClientPaused = true;
+      this.res.pause();
+    }
+    if (isLast) stream.push(null);
+  }
+
+  private onClientAborted(): void {
+    this.isAborted = true;
+    this.onClientGone?.();
+    this.controller?.abort(new Error('client aborted'));
+    this.bodyStream?.destroy();
+    this.ctx.onRequestAborted(this);
+  }
+
+  // undici dispatch handler
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.isAborted) controller.abort(new Error('client aborted'));
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+    statusMessage?: string,
+  ): void {
+    if (statusCode < 200) return; // 1xx: uWS cannot relay interim responses; wait for the final one
+    this.status = statusCode;
+    this.reason = statusMessage ?? '';
+    this.rawHeaders = (controller.rawHeaders as (Buffer | string)[] | null) ?? [];
+    const length = headers['content-length'];
+    this.contentLength = typeof length === 'string' ? Number(length) : -1;
+    if (this.isAborted) return;
+    if (this.onGrip && this.ctx.isGripResponse(this.rawHeaders)) {
+      this.isGrip = true;
+      return;
+    }
+    this.res.cork(() => {
+      this.res.writeStatus(`${statusCode} ${this.reason}`);
+      forEachRelayedHeader(this.rawHeaders, (name, value) => this.res.writeHeader(name, value));
+      if (this.client.method === 'HEAD' || statusCode === 204 || statusCode === 304) {
+        this.finishWithoutBody();
+      }
+    });
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.isAborted || this.isResponded) return;
+    if (this.isGrip) {
+      this.gripBytes += chunk.length;
+      if (this.gripBytes > gripBufferMax) {
+        controller.abort(new Error('GRIP instruct body too large'));
+        return;
+      }
+      this.gripChunks.push(chunk);
+      return;
+    }
+    this.bytesOut += chunk.length;
+    let isWritable = true;
+    this.res.cork(() => {
+      if (this.contentLength >= 0) {
+        const offset = this.res.getWriteOffset();
+        const [ok, done] = this.res.tryEnd(chunk, this.contentLength);
+        if (done) this.markResponded();
+        else if (!ok) {
+          this.pending = chunk;
+          this.pendingOffset = offset;
+          isWritable = false;
+        }
+      } else {
+        isWritable = this.res.write(chunk);
+      }
+    });
+    if (!isWritable) {
+      controller.pause();
+      this.res.onWritable((offset) => this.onClientWritable(offset));
+    }
+  }
+
+  private onClientWritable(offset: number): boolean {
+    if (this.isAborted || this.isResponded) return true;
+    const pending = this.pending;
+    if (pending) {
+      const [ok, done] = this.res.tryEnd(pending.subarray(offset - this.pendingOffset), this.contentLength);
+      if (done) this.markResponded();
+      if (!ok && !done) return false;
+      this.pending = undefined;
+    }
+    this.controller?.resume();
+    return true;
+  }
+
+  onResponseEnd(): void {
+    if (this.isAborted || this.isResponded) return;
+    if (this.isGrip) {
+      const body = Buffer.concat(this.gripChunks, this.gripBytes);
+      this.gripChunks = [];
+      this.onGrip!(this, {
+        code: this.status,
+        reason: this.reason,
+        headers: rawHeaderPairs(this.rawHeaders),
+        body,
+      });
+      return;
+    }
+    if (this.pending) return; // the last bytes wait for onWritable, which ends the response
+    if (this.contentLength > 0) {
+      // Shorter than announced: cut the connection so the client sees a truncated body.
+      this.res.cork(() => this.res.close());
+      this.markResponded();
+      return;
+    }
+    this.res.cork(() => this.res.end());
+    this.markResponded();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.isAborted || this.isResponded) return;
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    const target = this.route.targets[this.targetIndex]!;
+    if (this.status === 0 && connectErrorCodes.has(code) && this.canRetryBody()) {
+      if (this.attempts < this.route.targets.length) {
+        this.ctx.log.warn(
+          { route: this.route.id, target: `${target.host}:${target.port}`, err: code },
+          'backend unreachable, trying the next target',
+        );
+        this.targetIndex = (this.targetIndex + 1) % this.route.targets.length;
+        this.start();
+        return;
+      }
+    }
+    const isTimeout = code === 'UND_ERR_HEADERS_TIMEOUT';
+    this.ctx.log.error(
+      { route: this.route.id, target: `${target.host}:${target.port}`, err: code || error.message },
+      isTimeout ? 'backend timed out' : 'backend request failed',
+    );
+    if (this.status !== 0 && !this.isGrip) {
+      // Headers already went out: all we can do is cut the connection so the client sees it.
+      this.res.cork(() => this.res.close());
+      this.markResponded();
+      return;
+    }
+    const debugText = this.route.isDebug ? `${code || error.message} (target ${target.host}:${target.port})` : undefined;
+    this.respondError(isTimeout ? 504 : 502, debugText);
+  }
+
+  private canRetryBody(): boolean {
+    return !this.hasBody || !this.isBodyRead || (this.isBodyComplete && this.bodyCopy !== undefined);
+  }
+
+  respondError(code: 502 | 504 | 400, debugText?: string): void {
+    sendError(this.res, code, debugText);
+    this.status = code;
+    this.markResponded();
+  }
+
+  private finishWithoutBody(): void {
+    // The binding treats an explicit undefined as a length; only no argument means "none".
+    if (this.contentLength >= 0) this.res.endWithoutBody(this.contentLength);
+    else this.res.endWithoutBody();
+    this.markResponded();
+  }
+
+  /** A hold owns the client connection now; the access line is logged when it ends. */
+  markHeld(): void {
+    this.ctx.onRequestHeld(this);
+  }
+
+  /** The response is complete (or cut); logs the access line. */
+  markResponded(status?: number, bytes?: number): void {
+    if (this.isResponded) return;
+    this.isResponded = true;
+    if (status !== undefined) this.status = status;
+    if (bytes !== undefined) this.bytesOut = bytes;
+    this.ctx.onRequestDone(this, this.status, this.bytesOut, performance.now() - this.startedAt);
+  }
+
+  get targetLabel(): string {
+    const target = this.route.targets[this.targetIndex]!;
+    return `${target.host}:${target.port}`;
+  }
+}

@@ -1,0 +1,218 @@
+import { GripInstructError } from '../src/errors.js';
+import { isGripResponse, parseInstruction } from '../src/grip/instruct.js';
+import type { GripInstruction } from '../src/grip/instruct-types.js';
+import type { Logger } from '../src/log.js';
+import { fetchFromBackend, gripLastHeaders } from './backend-fetch.js';
+import type { ChannelSubscriptions } from './channel-subscriptions.js';
+import { gripBufferMax, type BackendReply, type ForwardedRequest } from './forward.js';
+import type { Hold, HoldHost } from './hold-host.js';
+import type { ProxyContext } from './proxy-context.js';
+import { buildBackendHeaders } from './request-headers.js';
+import { ResponseHold } from './response-hold.js';
+import { writeRelayedHeaders } from './response-headers.js';
+import { StreamHold } from './stream-hold.js';
+
+/** A retry loop (backend keeps answering with a hold that is immediately stale) ends here. */
+const maxRetries = 10;
+
+/**
+ * Turns a backend answer that carries GRIP instructions into what the client gets: a
+ * 502 for broken instructions, the stored response when nothing is held, or a hold. It is
+ * also the holds' way back to the backend: retries, next links and gone links.
+ */
+export class GripResponder implements HoldHost {
+  readonly holds = new Set<Hold>();
+  slowClients = 0;
+  private readonly retries = new WeakMap<ForwardedRequest, number>();
+  private readonly goneLinks = new WeakMap<ForwardedRequest, string>();
+  /** When a retried request last went to the backend: its new hold takes items from then. */
+  private readonly retriedAt = new WeakMap<ForwardedRequest, number>();
+
+  constructor(
+    private readonly ctx: ProxyContext,
+    readonly subscriptions: ChannelSubscriptions,
+    readonly log: Logger,
+    readonly streamBufferMax: number,
+    private readonly subscriptionMax: number,
+  ) {}
+
+  onSlowClient(): void {
+    this.slowClients++;
+  }
+
+  readonly onGripReply = (request: ForwardedRequest, reply: BackendReply): void => {
+    if (request.hasBody && request.bodyBuffer() === undefined) {
+      // Pushpin refuses to hold a request it could not re-send on a retry.
+      request.respondError(400, 'Request too large to accept GRIP instruct.');
+      return;
+    }
+    const instruction = this.parse(request, reply);
+    if (!instruction) {
+      request.respondError(502, this.debugText(request, reply));
+      return;
+    }
+    if (instruction.goneLink && !this.goneLinks.has(request)) {
+      this.goneLinks.set(request, resolveLink(request, instruction.goneLink.uri));
+    }
+    if (!instruction.hold && !instruction.nextLink) {
+      const { res } = request;
+      const { response } = instruction;
+      res.cork(() => {
+        res.writeStatus(`${response.code} ${response.reason}`);
+        writeRelayedHeaders(res, response.headers);
+        res.end(response.body);
+      });
+      request.markResponded(response.code, response.body.length);
+      this.onHoldEnded(request);
+      return;
+    }
+    const since = this.retriedAt.get(request) ?? request.startedAtEpoch;
+    const hold =
+      instruction.hold === 'response'
+        ? new ResponseHold(this, request, instruction, since)
+        : new StreamHold(this, request, instruction, since);
+    this.holds.add(hold);
+    request.onClientGone = () => hold.abort();
+    request.markHeld();
+    hold.start();
+  };
+
+  retry(request: ForwardedRequest, prevIds: ReadonlyMap<string, string>): void {
+    const count = (this.retries.get(request) ?? 0) + 1;
+    this.retries.set(request, count);
+    if (count > maxRetries) {
+      this.log.warn({ route: request.route.id }, 'too many hold retries; answering 502');
+      request.respondError(502);
+      return;
+    }
+    const headers = this.backendHeaders(request);
+    headers.push(...gripLastHeaders(withoutPrefix(prevIds, request.route.channelPrefix)));
+    const body = request.bodyBuffer();
+    this.retriedAt.set(request, Date.now());
+    fetchFromBackend(
+      this.ctx,
+      request.route,
+      { method: request.client.method, path: request.path, headers, ...(body ? { body } : {}) },
+      gripBufferMax,
+    ).then(
+      (reply) => {
+        if (request.isAborted) return;
+        if (isGripResponse(reply.headers)) {
+          this.onGripReply(request, reply);
+          return;
+        }
+        const { res } = request;
+        res.cork(() => {
+          res.writeStatus(`${reply.code} ${reply.reason}`);
+          writeRelayedHeaders(res, reply.headers);
+          res.end(reply.body);
+        });
+        request.markResponded(reply.code, reply.body.length);
+      },
+      (err: unknown) => {
+        if (request.isAborted) return;
+        this.log.error(
+          { route: request.route.id, err: (err as Error).message },
+          'hold retry request failed',
+        );
+        request.respondError(502);
+      },
+    );
+  }
+
+  async followNextLink(
+    request: ForwardedRequest,
+    uri: string,
+    prevIds: ReadonlyMap<string, string>,
+  ): Promise<{ instruction: GripInstruction | undefined; body: Buffer }> {
+    const url = new URL(resolveLink(request, uri));
+    const headers = ['host', url.host, 'accept', '*/*'];
+    headers.push(...gripLastHeaders(withoutPrefix(prevIds, request.route.channelPrefix)));
+    for (const [name, value] of this.ctx.gripRequestHeaders(request.route)) headers.push(name, value);
+    const reply = await fetchFromBackend(
+      this.ctx,
+      request.route,
+      { method: 'GET', path: url.pathname + url.search, headers },
+      gripBufferMax,
+    );
+    if (reply.code < 200 || reply.code > 299) {
+      throw new Error(`next link answered ${reply.code}`);
+    }
+    if (!isGripResponse(reply.headers)) return { instruction: undefined, body: reply.body };
+    const instruction = this.parse(request, reply);
+    if (!instruction) throw new Error('next link answered with invalid GRIP instructions');
+    return { instruction, body: instruction.response.body };
+  }
+
+  onHoldEnded(request: ForwardedRequest): void {
+    const gone = this.goneLinks.get(request);
+    if (gone) {
+      this.goneLinks.delete(request);
+      this.notifyGone(request, gone);
+    }
+  }
+
+  notifyGone(request: ForwardedRequest, uri: string): void {
+    const url = new URL(uri);
+    const headers = ['host', url.host, 'content-length', '0'];
+    for (const [name, value] of this.ctx.gripRequestHeaders(request.route)) headers.push(name, value);
+    fetchFromBackend(this.ctx, request.route, { method: 'POST', path: url.pathname + url.search, headers }, 65_536).catch(
+      (err: unknown) =>
+        this.log.info({ route: request.route.id, uri, err: (err as Error).message }, 'gone link request failed'),
+    );
+  }
+
+  private parse(request: ForwardedRequest, reply: BackendReply): GripInstruction | undefined {
+    try {
+      return parseInstruction(reply, {
+        channelPrefix: request.route.channelPrefix,
+        subscriptionMax: this.subscriptionMax,
+      });
+    } catch (err) {
+      if (!(err instanceof GripInstructError)) throw err;
+      this.log.warn(
+        { route: request.route.id, target: request.targetLabel, err: err.message },
+        'backend sent invalid GRIP instructions',
+      );
+      return undefined;
+    }
+  }
+
+  private debugText(request: ForwardedRequest, reply: BackendReply): string | undefined {
+    if (!request.route.isDebug) return undefined;
+    try {
+      parseInstruction(reply, { subscriptionMax: this.subscriptionMax });
+    } catch (err) {
+      return `Failed to parse accept instructions: ${(err as Error).message}`;
+    }
+    return undefined;
+  }
+
+  private backendHeaders(request: ForwardedRequest): string[] {
+    const { ctx } = this;
+    return buildBackendHeaders(request.client, {
+      xForwardedFor: ctx.settings.xForwardedFor,
+      xForwardedProto: ctx.settings.xForwardedProto,
+      trustedProxies: ctx.trustedProxies,
+      host: request.route.asHost ?? request.route.targets[0]!.hostHeader ?? request.client.host,
+      setHeaders: request.route.setHeaders,
+      removeHeaders: request.route.removeHeaders,
+      extra: ctx.gripRequestHeaders(request.route),
+    });
+  }
+}
+
+/** Links may be relative: they resolve against the URI of the request being held. */
+function resolveLink(request: ForwardedRequest, uri: string): string {
+  const scheme = request.client.isTls ? 'https' : 'http';
+  return new URL(uri, `${scheme}://${request.client.host || 'localhost'}${request.client.url}`).href;
+}
+
+/** Grip-Last names channels as the backend knows them, without the route's prefix. */
+function withoutPrefix(prevIds: ReadonlyMap<string, string>, prefix: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [channel, id] of prevIds) {
+    out.set(prefix && channel.startsWith(prefix) ? channel.slice(prefix.length) : channel, id);
+  }
+  return out;
+}

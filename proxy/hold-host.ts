@@ -1,0 +1,36 @@
+import type { GripInstruction } from '../src/grip/instruct-types.js';
+import type { Logger } from '../src/log.js';
+import type { ChannelSubscriptions } from './channel-subscriptions.js';
+import type { ForwardedRequest } from './forward.js';
+
+/** A hold that the worker can end on drain. */
+export interface Hold {
+  start(): void;
+  /** Finish the response now as gracefully as its kind allows. */
+  end(): void;
+  /** The client is gone: release everything without writing. */
+  abort(): void;
+}
+
+/** What holds share in one worker, and the backend round trips they may ask for. */
+export interface HoldHost {
+  readonly subscriptions: ChannelSubscriptions;
+  readonly holds: Set<Hold>;
+  readonly log: Logger;
+  readonly streamBufferMax: number;
+  /** Counts slow clients cut off at the buffer bound. */
+  onSlowClient(): void;
+  /**
+   * Response hold retry: re-sends the client's request with `Grip-Last` for the given
+   * channels and answers the client with whatever comes back (possibly a new hold).
+   */
+  retry(request: ForwardedRequest, prevIds: ReadonlyMap<string, string>): void;
+  /** GETs a next link through the request's route; resolves to the new instructions. */
+  followNextLink(
+    request: ForwardedRequest,
+    uri: string,
+    prevIds: ReadonlyMap<string, string>,
+  ): Promise<{ instruction: GripInstruction | undefined; body: Buffer }>;
+  /** The client connection is over (answered, ended or gone): fires the gone link, if any. */
+  onHoldEnded(request: ForwardedRequest): void;
+}

@@ -1,0 +1,78 @@
+import type { Settings } from '../src/config/schema.js';
+import type { Logger } from '../src/log.js';
+import type { Route } from '../src/routes/route.js';
+import type { RouteTable } from '../src/routes/route-table.js';
+import { isGripResponse } from '../src/grip/instruct.js';
+import { gripFeatureHeader } from '../src/grip/instruct.js';
+import type { BackendPools } from './backend-pools.js';
+import type { ForwardedRequest } from './forward.js';
+import type { RouteSigners } from './route-signers.js';
+import { rawHeaderPairs } from './response-headers.js';
+
+/** What every request handler of one worker shares: settings, routes, pools, signers, counts. */
+export class ProxyContext {
+  routes: RouteTable;
+  readonly trustedProxies: ReadonlySet<string>;
+  readonly backendTimeoutMs: number;
+  /** Requests between arrival and the end of their forwarding (holds are counted apart). */
+  readonly inFlight = new Set<ForwardedRequest>();
+  private readonly roundRobin = new Map<string, number>();
+
+  constructor(
+    readonly settings: Settings,
+    readonly log: Logger,
+    routes: RouteTable,
+    readonly pools: BackendPools,
+    readonly signers: RouteSigners,
+  ) {
+    this.routes = routes;
+    this.trustedProxies = new Set(settings.trustedProxies);
+    this.backendTimeoutMs = Math.round(settings.backendTimeout * 1000);
+  }
+
+  nextTargetIndex(route: Route): number {
+    if (route.targets.length === 1) return 0;
+    const next = this.roundRobin.get(route.id) ?? 0;
+    this.roundRobin.set(route.id, (next + 1) % route.targets.length);
+    return next;
+  }
+
+  gripRequestHeaders(route: Route): [string, string][] {
+    if (route.isNoGrip) return [];
+    const sig = this.signers.current(route);
+    return sig ? [['grip-sig', sig], ['grip-feature', gripFeatureHeader]] : [['grip-feature', gripFeatureHeader]];
+  }
+
+  isGripResponse(raw: readonly (Buffer | string)[]): boolean {
+    return isGripResponse(rawHeaderPairs(raw));
+  }
+
+  onRequestHeld(request: ForwardedRequest): void {
+    this.inFlight.delete(request);
+  }
+
+  onRequestAborted(request: ForwardedRequest): void {
+    if (!this.inFlight.has(request)) return;
+    this.inFlight.delete(request);
+    this.log.info(
+      { method: request.client.method, path: request.client.url, route: request.route.id, target: request.targetLabel },
+      'client aborted the request',
+    );
+  }
+
+  onRequestDone(request: ForwardedRequest, status: number, bytes: number, durationMs: number): void {
+    this.inFlight.delete(request);
+    this.log.info(
+      {
+        method: request.client.method,
+        path: request.client.url,
+        status,
+        durationMs: Math.round(durationMs * 10) / 10,
+        bytes,
+        route: request.route.id,
+        target: request.targetLabel,
+      },
+      'request',
+    );
+  }
+}

@@ -1,0 +1,100 @@
+import type { Settings } from '../src/config/schema.js';
+import type { RouteHeader } from '../src/routes/route.js';
+
+/** Request headers that describe one hop, never forwarded (RFC 9110 7.6.1 and common practice). */
+const hopByHop = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'expect',
+  'host',
+]);
+
+export interface ClientRequestInfo {
+  method: string;
+  /** Path and query as the client sent them. */
+  url: string;
+  /** Lower-cased names, in arrival order; repeated names kept. */
+  headers: [string, string][];
+  remoteAddress: string;
+  isTls: boolean;
+  host: string;
+}
+
+export interface ForwardOptions {
+  xForwardedFor: Settings['xForwardedFor'];
+  xForwardedProto: boolean;
+  trustedProxies: ReadonlySet<string>;
+  /** Host header toward the backend. */
+  host: string;
+  /** Route `header=` options (lower-case names). */
+  setHeaders: readonly RouteHeader[];
+  removeHeaders: readonly string[];
+  /** Added last (Grip-Sig, Grip-Feature on GRIP routes). */
+  extra: readonly [string, string][];
+}
+
+/**
+ * Builds the flat [name, value, ...] header list undici sends to the backend: hop-by-hop
+ * headers and every client `Grip-*` header removed (only the proxy may speak GRIP to the
+ * backend), X-Forwarded-For/-Proto applied, route headers and signing headers added.
+ */
+export function buildBackendHeaders(client: ClientRequestInfo, options: ForwardOptions): string[] {
+  const out: string[] = ['host', options.host];
+  const dropped = connectionTokens(client.headers);
+  const isTrustedPeer = options.trustedProxies.has(client.remoteAddress);
+  let forwardedFor: string | undefined;
+  for (const [name, value] of client.headers) {
+    if (hopByHop.has(name) || name.startsWith('grip-') || (dropped && dropped.has(name))) continue;
+    if (options.removeHeaders.includes(name) || options.setHeaders.some((h) => h.name === name)) continue;
+    if (name === 'x-forwarded-for') {
+      forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+      continue;
+    }
+    if ((name === 'x-forwarded-proto' || name === 'x-forwarded-protocol') && options.xForwardedProto && !isTrustedPeer) {
+      continue;
+    }
+    out.push(name, value);
+  }
+  switch (options.xForwardedFor) {
+    case 'append':
+      out.push('x-forwarded-for', forwardedFor ? `${forwardedFor}, ${client.remoteAddress}` : client.remoteAddress);
+      break;
+    case 'replace':
+      out.push(
+        'x-forwarded-for',
+        isTrustedPeer && forwardedFor ? `${forwardedFor}, ${client.remoteAddress}` : client.remoteAddress,
+      );
+      break;
+    case 'off':
+      if (forwardedFor !== undefined) out.push('x-forwarded-for', forwardedFor);
+      break;
+  }
+  if (options.xForwardedProto && !(isTrustedPeer && hasHeader(client.headers, 'x-forwarded-proto'))) {
+    out.push('x-forwarded-proto', client.isTls ? 'https' : 'http');
+  }
+  for (const header of options.setHeaders) out.push(header.name, header.value);
+  for (const [name, value] of options.extra) out.push(name, value);
+  return out;
+}
+
+function connectionTokens(headers: [string, string][]): Set<string> | undefined {
+  let tokens: Set<string> | undefined;
+  for (const [name, value] of headers) {
+    if (name !== 'connection') continue;
+    for (const token of value.split(',')) {
+      const t = token.trim().toLowerCase();
+      if (t && t !== 'close' && t !== 'keep-alive') (tokens ??= new Set()).add(t);
+    }
+  }
+  return tokens;
+}
+
+function hasHeader(headers: [string, string][], name: string): boolean {
+  for (const [n] of headers) if (n === name) return true;
+  return false;
+}

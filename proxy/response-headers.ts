@@ -1,0 +1,59 @@
+/**
+ * Backend response headers the proxy never relays: hop-by-hop ones, framing (uWS frames the
+ * body itself) and Date (uWS always writes its own, and two Date headers confuse caches).
+ */
+const notRelayed = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'content-length',
+  'trailer',
+  'upgrade',
+  'date',
+]);
+
+/** Calls `write` for every backend header a client may see, from undici's raw header list. */
+export function forEachRelayedHeader(
+  raw: readonly (Buffer | string)[],
+  write: (name: string, value: string) => void,
+): void {
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toString();
+    if (notRelayed.has(name.toLowerCase())) continue;
+    write(name, raw[i + 1]!.toString());
+  }
+}
+
+/**
+ * [name, value] pairs from undici's raw header list, names as the backend wrote them and
+ * values as latin1 byte strings, which is what the GRIP codecs expect.
+ */
+export function rawHeaderPairs(raw: readonly (Buffer | string)[]): [string, string][] {
+  const pairs: [string, string][] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    pairs.push([latin1(raw[i]!), latin1(raw[i + 1]!)]);
+  }
+  return pairs;
+}
+
+function latin1(value: Buffer | string): string {
+  return typeof value === 'string' ? value : value.toString('latin1');
+}
+
+export function isRelayedHeader(name: string): boolean {
+  return !notRelayed.has(name.toLowerCase());
+}
+
+/**
+ * Writes [name, value] pairs of a GRIP stored or published response, minus what is not
+ * relayed. Values are latin1 byte strings (as undici reads them), so they go out as bytes.
+ */
+export function writeRelayedHeaders(
+  res: { writeHeader(name: string, value: string | Buffer): unknown },
+  headers: readonly [string, string][],
+): void {
+  for (const [name, value] of headers) {
+    if (!notRelayed.has(name.toLowerCase())) res.writeHeader(name, Buffer.from(value, 'latin1'));
+  }
+}

@@ -1,0 +1,102 @@
+import type { GripInstruction, StoredResponse } from '../src/grip/instruct-types.js';
+import type { Delivery } from '../src/ipc/delivery.js';
+import type { Subscriber } from './channel-subscriptions.js';
+import type { ForwardedRequest } from './forward.js';
+import type { Hold, HoldHost } from './hold-host.js';
+import { writeRelayedHeaders } from './response-headers.js';
+
+/**
+ * A long-poll: nothing is sent until an `http-response` item arrives on one of the
+ * channels (that response is sent) or the timeout passes (the backend's stored response).
+ * A hint, or an item that does not follow the hold's prev-id, makes it retry the request.
+ */
+export class ResponseHold implements Subscriber, Hold {
+  private timer: NodeJS.Timeout | undefined;
+  private isDone = false;
+  /** Channels whose position the backend gave (prev-id): their items must follow on. */
+  private readonly prevIds = new Map<string, string>();
+
+  constructor(
+    private readonly host: HoldHost,
+    private readonly request: ForwardedRequest,
+    private readonly instruction: GripInstruction,
+    readonly since: number,
+  ) {
+    for (const channel of instruction.channels) {
+      if (channel.prevId !== undefined) this.prevIds.set(channel.name, channel.prevId);
+    }
+  }
+
+  start(): void {
+    this.timer = setTimeout(() => this.respond(this.instruction.response), this.instruction.timeout * 1000);
+    for (const channel of this.instruction.channels) this.host.subscriptions.add(channel.name, this);
+  }
+
+  deliver(delivery: Delivery): void {
+    const format = delivery.header.response;
+    if (!format || this.isDone) return;
+    if (format.action === 'hint') {
+      this.retry();
+      return;
+    }
+    if (format.action !== 'send') return; // close/refresh mean nothing to a long-poll
+    const expected = this.prevIds.get(delivery.channel);
+    if (expected !== undefined && delivery.header.prevId !== expected) {
+      this.retry(); // a gap: the backend knows what the client missed
+      return;
+    }
+    const published = new Set(format.headers.map(([name]) => name.toLowerCase()));
+    const headers = this.instruction.response.headers.filter(([name]) => !published.has(name.toLowerCase()));
+    for (const [name, value] of format.headers) headers.push([name, toLatin1(value)]);
+    this.respond({
+      code: format.code,
+      reason: format.reason,
+      headers,
+      body: delivery.payload[format.body] ?? Buffer.alloc(0),
+    });
+  }
+
+  abort(): void {
+    if (this.isDone) return;
+    this.release();
+    this.host.onHoldEnded(this.request);
+  }
+
+  /** Drain: answer now with what the backend gave as the timeout response. */
+  end(): void {
+    this.respond(this.instruction.response);
+  }
+
+  private retry(): void {
+    if (this.isDone) return;
+    this.release();
+    this.host.retry(this.request, this.prevIds);
+  }
+
+  private respond(response: StoredResponse): void {
+    if (this.isDone) return;
+    const { res } = this.request;
+    res.cork(() => {
+      res.writeStatus(`${response.code} ${response.reason}`);
+      writeRelayedHeaders(res, response.headers);
+      res.end(response.body);
+    });
+    this.release();
+    this.request.markResponded(response.code, response.body.length);
+    this.host.onHoldEnded(this.request);
+  }
+
+  private release(): void {
+    if (this.isDone) return;
+    this.isDone = true;
+    clearTimeout(this.timer);
+    for (const channel of this.instruction.channels) this.host.subscriptions.remove(channel.name, this);
+    this.host.holds.delete(this);
+  }
+}
+
+/** Stored headers are latin1 byte strings (as undici reads them); published ones are text. */
+function toLatin1(value: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /^[\x00-\x7f]*$/.test(value) ? value : Buffer.from(value, 'utf8').toString('latin1');
+}

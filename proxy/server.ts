@@ -1,0 +1,100 @@
+import fs from 'node:fs';
+import uws from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import { matchRoute } from '../src/routes/route-table.js';
+import { rewritePath } from '../src/routes/route.js';
+import { sendError } from './error-response.js';
+import { ForwardedRequest } from './forward.js';
+import type { GripResponder } from './grip-responder.js';
+import type { ProxyContext } from './proxy-context.js';
+import type { ClientRequestInfo } from './request-headers.js';
+
+/** The client-facing uWS app of one worker: every request goes through `handleRequest`. */
+export class ClientServer {
+  private readonly app: TemplatedApp;
+  private listenSocket: us_listen_socket | undefined;
+  private readonly isTls: boolean;
+
+  constructor(
+    private readonly ctx: ProxyContext,
+    private readonly grip: GripResponder,
+  ) {
+    const { tlsCert, tlsKey } = ctx.settings;
+    this.isTls = Boolean(tlsCert);
+    this.app = this.isTls
+      ? uws.SSLApp({ cert_file_name: fs.realpathSync(tlsCert), key_file_name: fs.realpathSync(tlsKey) })
+      : uws.App();
+    this.app.any('/*', (res, req) => this.handleRequest(res, req));
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.app.listen(host, port, (socket) => {
+        if (!socket) {
+          reject(new Error(`cannot listen on ${host}:${port} (address in use or not available)`));
+          return;
+        }
+        this.listenSocket = socket;
+        resolve(uws.us_socket_local_port(socket));
+      });
+    });
+  }
+
+  /** Stops accepting new connections; established ones keep being served. */
+  stopListening(): void {
+    if (this.listenSocket) uws.us_listen_socket_close(this.listenSocket);
+    this.listenSocket = undefined;
+  }
+
+  private handleRequest(res: HttpResponse, req: HttpRequest): void {
+    const headers: [string, string][] = [];
+    req.forEach((name, value) => {
+      headers.push([name, value]);
+    });
+    const query = req.getQuery();
+    const url = query ? `${req.getUrl()}?${query}` : req.getUrl();
+    const hostHeader = req.getHeader('host');
+    const client: ClientRequestInfo = {
+      method: req.getCaseSensitiveMethod(),
+      url,
+      headers,
+      remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
+      isTls: this.isTls,
+      host: hostHeader,
+    };
+    const route = matchRoute(this.ctx.routes, {
+      host: hostWithoutPort(hostHeader),
+      path: req.getUrl(),
+      isTls: this.isTls,
+      isWebSocket: req.getHeader('upgrade').toLowerCase() === 'websocket',
+    });
+    if (!route) {
+      sendError(res, 502, 'Route not found\n');
+      this.ctx.log.info({ method: client.method, path: url, status: 502 }, 'no route matches');
+      return;
+    }
+    const hasBody =
+      Number(req.getHeader('content-length') || 0) > 0 || req.getHeader('transfer-encoding') !== '';
+    const request = new ForwardedRequest(
+      this.ctx,
+      res,
+      client,
+      route,
+      rewritePath(route, url),
+      hasBody,
+      route.isNoGrip ? undefined : this.grip.onGripReply,
+    );
+    this.ctx.inFlight.add(request);
+    request.start();
+  }
+}
+
+/** Route matching wants the host without its port; an IPv6 literal keeps its brackets. */
+function hostWithoutPort(host: string): string {
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    return end === -1 ? host : host.slice(0, end + 1);
+  }
+  const colon = host.indexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}

@@ -1,0 +1,241 @@
+import { findStreamHoldProblem } from '../src/grip/instruct.js';
+import type { GripInstruction } from '../src/grip/instruct-types.js';
+import type { Delivery } from '../src/ipc/delivery.js';
+import type { Subscriber } from './channel-subscriptions.js';
+import type { ForwardedRequest } from './forward.js';
+import type { Hold, HoldHost } from './hold-host.js';
+import { writeRelayedHeaders } from './response-headers.js';
+
+/** Pushpin retries a failed next-link fetch 5 times, backing off from 1 s. */
+const linkRetries = 5;
+const linkBackoffMs = 1_000;
+
+/**
+ * A held stream: status, headers and the backend's body go out at once (chunked), then
+ * every `http-stream` item is appended verbatim until `action: close` or the client leaves.
+ * Keep-alive data goes out when the stream is idle (or on an interval, per instruction).
+ * With a next link it also pages: the link's body is appended and its instructions replace
+ * the current ones, on a gap in prev-ids, a hint, or when the link's timeout passes idle.
+ * Without a hold it only pages (no channels), ending when a response has no next link.
+ */
+export class StreamHold implements Subscriber, Hold {
+  since: number;
+  private instruction: GripInstruction;
+  private readonly prevIds = new Map<string, string>();
+  private keepAliveTimer: NodeJS.Timeout | undefined;
+  private linkTimer: NodeJS.Timeout | undefined;
+  private lastWriteAt = Date.now();
+  private isDone = false;
+  private isFollowing = false;
+  private linkFailures = 0;
+  /** Bytes handed to uWS since it last reported the socket drained. */
+  private backlog = 0;
+  private isBackpressured = false;
+  private bytes = 0;
+  private chunk: Buffer = Buffer.alloc(0);
+  private readonly writeChunk = (): void => {
+    if (!this.request.res.write(this.chunk) && !this.isBackpressured) {
+      this.isBackpressured = true;
+      this.request.res.onWritable(this.onWritable);
+    }
+  };
+  private readonly onWritable = (): boolean => {
+    this.isBackpressured = false;
+    this.backlog = 0;
+    return true;
+  };
+
+  constructor(
+    private readonly host: HoldHost,
+    private readonly request: ForwardedRequest,
+    instruction: GripInstruction,
+    since: number,
+  ) {
+    this.instruction = instruction;
+    this.since = since;
+  }
+
+  start(): void {
+    const { response } = this.instruction;
+    const { res } = this.request;
+    res.cork(() => {
+      res.writeStatus(`${response.code} ${response.reason}`);
+      writeRelayedHeaders(res, response.headers);
+      // write() with an empty chunk still sends the head and starts chunked framing.
+      this.write(response.body);
+    });
+    const problem = findStreamHoldProblem(this.instruction);
+    if (problem) {
+      this.host.log.warn({ route: this.request.route.id, problem }, 'ending a stream hold');
+      this.end();
+      return;
+    }
+    this.apply(this.instruction, true);
+  }
+
+  deliver(delivery: Delivery): void {
+    const format = delivery.header.stream;
+    if (!format || this.isDone || this.isFollowing) return; // items during a fetch come with it
+    if (format.action === 'close') {
+      this.end();
+      return;
+    }
+    if (format.action === 'hint') {
+      this.followNextLink();
+      return;
+    }
+    if (format.action !== 'send') return;
+    const expected = this.prevIds.get(delivery.channel);
+    if (expected !== undefined) {
+      if (delivery.header.prevId !== expected) {
+        this.followNextLink(); // a gap: the next link's answer covers what was missed
+        return;
+      }
+      if (delivery.header.id !== undefined) this.prevIds.set(delivery.channel, delivery.header.id);
+    }
+    this.armLinkTimer();
+    const content = delivery.payload[format.content];
+    if (!content || content.length === 0) return;
+    this.chunk = content;
+    this.request.res.cork(this.writeChunk);
+    this.afterWrite(content.length);
+  }
+
+  abort(): void {
+    this.finish();
+  }
+
+  end(): void {
+    if (this.isDone) return;
+    this.request.res.cork(() => this.request.res.end());
+    this.finish();
+  }
+
+  /** Takes over channels, prev-ids, keep-alive and next link from (new) instructions. */
+  private apply(next: GripInstruction, isFirst: boolean): void {
+    const wanted = new Set(next.channels.map((c) => c.name));
+    if (!isFirst) {
+      for (const channel of this.instruction.channels) {
+        if (!wanted.has(channel.name)) this.host.subscriptions.remove(channel.name, this);
+      }
+    }
+    this.prevIds.clear();
+    for (const channel of next.channels) {
+      if (channel.prevId !== undefined) this.prevIds.set(channel.name, channel.prevId);
+    }
+    this.instruction = next;
+    for (const channel of next.channels) this.host.subscriptions.add(channel.name, this);
+    clearTimeout(this.keepAliveTimer);
+    this.armKeepAlive();
+    if (!next.nextLink) {
+      clearTimeout(this.linkTimer);
+      if (!next.hold) this.end(); // paging is over
+      return;
+    }
+    if (!next.hold) this.followNextLink();
+    else this.armLinkTimer();
+  }
+
+  private followNextLink(): void {
+    const link = this.instruction.nextLink;
+    if (!link || this.isDone || this.isFollowing) return;
+    this.isFollowing = true;
+    clearTimeout(this.linkTimer);
+    this.host.followNextLink(this.request, link.uri, this.prevIds).then(
+      ({ instruction, body }) => {
+        this.isFollowing = false;
+        if (this.isDone) return;
+        this.linkFailures = 0;
+        if (body.length > 0) this.request.res.cork(() => this.write(body));
+        if (!instruction) {
+          this.end(); // neither hold nor next link: the response is complete
+          return;
+        }
+        if (instruction.hold === 'response') {
+          this.host.log.warn({ route: this.request.route.id }, 'Next link returned non-stream hold.');
+          this.end();
+          return;
+        }
+        this.since = Date.now();
+        this.apply(instruction, false);
+      },
+      (err: unknown) => {
+        this.isFollowing = false;
+        if (this.isDone) return;
+        this.linkFailures++;
+        this.host.log.warn(
+          { route: this.request.route.id, uri: link.uri, err: (err as Error).message, attempt: this.linkFailures },
+          'next link request failed',
+        );
+        if (this.linkFailures > linkRetries) {
+          this.end();
+          return;
+        }
+        const delay = linkBackoffMs * 2 ** (this.linkFailures - 1) + Math.random() * 1000;
+        this.linkTimer = setTimeout(() => this.followNextLink(), delay);
+      },
+    );
+  }
+
+  /** Idle recovery: refetch the next link when no item arrived for its timeout. */
+  private armLinkTimer(): void {
+    const link = this.instruction.nextLink;
+    if (!link || !this.instruction.hold) return;
+    clearTimeout(this.linkTimer);
+    this.linkTimer = setTimeout(() => this.followNextLink(), link.timeout * 1000);
+  }
+
+  private write(data: Buffer): void {
+    this.chunk = data;
+    this.writeChunk();
+    this.afterWrite(data.length);
+  }
+
+  private afterWrite(length: number): void {
+    this.bytes += length;
+    this.lastWriteAt = Date.now();
+    if (!this.isBackpressured) return;
+    this.backlog += length;
+    if (this.backlog > this.host.streamBufferMax) {
+      this.host.onSlowClient();
+      this.host.log.warn(
+        { route: this.request.route.id, backlog: this.backlog, limit: this.host.streamBufferMax },
+        'disconnecting a stream client that reads too slowly',
+      );
+      this.finish();
+      this.request.res.close();
+    }
+  }
+
+  private armKeepAlive(): void {
+    const keepAlive = this.instruction.keepAlive;
+    if (!keepAlive || this.isDone) return;
+    const periodMs = keepAlive.timeout * 1000;
+    const elapsed = keepAlive.mode === 'idle' ? Date.now() - this.lastWriteAt : 0;
+    this.keepAliveTimer = setTimeout(() => this.onKeepAlive(), Math.max(0, periodMs - elapsed));
+  }
+
+  private onKeepAlive(): void {
+    const keepAlive = this.instruction.keepAlive;
+    if (this.isDone || !keepAlive) return;
+    // Idle mode: the timer is not reset on every write (that would cost a timer per item
+    // per connection); it checks here whether the stream was quiet for a whole period.
+    if (keepAlive.mode === 'interval' || Date.now() - this.lastWriteAt >= keepAlive.timeout * 1000 - 5) {
+      this.chunk = keepAlive.data;
+      this.request.res.cork(this.writeChunk);
+      this.afterWrite(keepAlive.data.length);
+    }
+    this.armKeepAlive();
+  }
+
+  private finish(): void {
+    if (this.isDone) return;
+    this.isDone = true;
+    clearTimeout(this.keepAliveTimer);
+    clearTimeout(this.linkTimer);
+    for (const channel of this.instruction.channels) this.host.subscriptions.remove(channel.name, this);
+    this.host.holds.delete(this);
+    this.request.markResponded(this.instruction.response.code, this.bytes);
+    this.host.onHoldEnded(this.request);
+  }
+}

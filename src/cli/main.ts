@@ -1,0 +1,116 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadSettings } from '../config/load.js';
+import { defaultWorkers, envName, flagName, settingsSchema } from '../config/schema.js';
+import { ThumbtackError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { loadRoutesFile } from '../routes/load.js';
+import { Supervisor } from '../runner/supervisor.js';
+import { runPublish } from './publish.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+function usage(): string {
+  const lines = [
+    'Usage: thumbtack [run] [options]      start the handler and proxy workers (default)',
+    '       thumbtack proxy [options]      run one proxy worker alone',
+    '       thumbtack handler [options]    run the handler alone',
+    '       thumbtack publish CHANNEL [content] [--help]',
+    '',
+    'Options (each also THUMBTACK_<NAME> in the environment or a key of --config FILE):',
+  ];
+  for (const [name, spec] of Object.entries(settingsSchema)) {
+    const flag = `--${flagName(name)}`;
+    const shown = spec.default === '' ? '' : ` (default ${String(spec.default)})`;
+    lines.push(`  ${flag.padEnd(22)} ${spec.help}${shown}  [${envName(name)}]`);
+  }
+  lines.push('  --help, --version');
+  return lines.join('\n') + '\n';
+}
+
+function version(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'publish') return runPublish(argv.slice(1));
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(usage());
+    return 0;
+  }
+  if (argv.includes('--version')) {
+    process.stdout.write(`thumbtack ${version()}\n`);
+    return 0;
+  }
+  const args = argv[0] === 'run' ? argv.slice(1) : argv;
+  const { settings, positionals } = loadSettings(args);
+  if (positionals.length > 0) {
+    throw new ThumbtackError('E_USAGE', `unknown command "${positionals[0]}"; see thumbtack --help`);
+  }
+  // Fail fast on a broken routes file: restarting workers that cannot start helps nobody.
+  loadRoutesFile(settings.routes);
+  const log = createLogger('runner', settings.logLevel);
+  const childArgs = [...args];
+  if (settings.bus === settingsSchema.bus.default) {
+    // A private bus per runner, so that several instances on one host never meet.
+    childArgs.push('--bus', `ipc://${path.join(os.tmpdir(), `thumbtack-${process.pid}.bus`)}`);
+  }
+  const supervisor = new Supervisor(log);
+  supervisor.start({
+    name: 'handler',
+    entry: path.join(root, 'dist/handler/main.js'),
+    args: childArgs,
+  });
+  const workers = settings.workers || defaultWorkers();
+  for (let i = 0; i < workers; i++) {
+    supervisor.start({
+      name: `proxy-${i}`,
+      entry: path.join(root, 'dist/proxy/main.js'),
+      args: childArgs,
+    });
+  }
+  log.info({ workers, port: settings.port, controlPort: settings.controlPort }, 'runner started');
+
+  return new Promise((resolve) => {
+    let isStopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (isStopping) return;
+      isStopping = true;
+      log.info({ signal }, 'stopping: draining children');
+      void supervisor.stop(Math.round(settings.drainTimeout * 1000) + 2_000).then(() => {
+        log.info('stopped');
+        resolve(0);
+      });
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      // Validate here first, so a broken file is reported once and workers keep their routes.
+      try {
+        loadRoutesFile(settings.routes);
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'routes reload refused; keeping the old routes');
+        return;
+      }
+      log.info('reloading routes in every proxy worker');
+      supervisor.signal('SIGHUP', 'proxy-');
+    });
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof ThumbtackError) {
+      process.stderr.write(`thumbtack: ${err.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`thumbtack: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

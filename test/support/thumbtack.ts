@@ -1,0 +1,232 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './free-port.js';
+
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const thumbtackBin = path.join(projectRoot, 'bin/thumbtack.js');
+
+export interface LogLine {
+  level: string;
+  msg: string;
+  process?: string;
+  pid?: number;
+  [key: string]: unknown;
+}
+
+export interface Thumbtack {
+  process: ChildProcess;
+  port: number;
+  controlPort: number;
+  zmqPull: string;
+  zmqSub: string;
+  url: string;
+  controlUrl: string;
+  routesFile: string;
+  logs: LogLine[];
+  /** Resolves with the first log line (already seen or future) that matches. */
+  waitForLog(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+}
+
+export interface StartOptions {
+  routes: string;
+  workers?: number;
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Client listen address; default 127.0.0.1 (`::1` for IPv6). */
+  host?: string;
+  /** PEM files: clients are served over TLS and `url` is https. */
+  tls?: { certFile: string; keyFile: string };
+}
+
+const running = new Set<Thumbtack>();
+
+/**
+ * Starts the real runner (`bin/thumbtack.js`) on free ports with the given routes file
+ * text and waits until the handler and every proxy worker say they are ready.
+ */
+export async function startThumbtack(options: StartOptions): Promise<Thumbtack> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'thumbtack-test-'));
+  const routesFile = path.join(dir, 'routes');
+  fs.writeFileSync(routesFile, options.routes);
+  const [port, controlPort, pullPort, subPort] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
+  const workers = options.workers ?? 1;
+  const host = options.host ?? '127.0.0.1';
+  const tlsArgs = options.tls ? ['--tls-cert', options.tls.certFile, '--tls-key', options.tls.keyFile] : [];
+  const zmqPull = `tcp://127.0.0.1:${pullPort}`;
+  const zmqSub = `tcp://127.0.0.1:${subPort}`;
+  const child = spawn(
+    process.execPath,
+    [
+      thumbtackBin,
+      '--routes',
+      routesFile,
+      '--host',
+      host,
+      '--port',
+      String(port),
+      '--control-port',
+      String(controlPort),
+      '--zmq-pull',
+      zmqPull,
+      '--zmq-sub',
+      zmqSub,
+      '--workers',
+      String(workers),
+      ...tlsArgs,
+      ...(options.args ?? []),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } },
+  );
+  const logs: LogLine[] = [];
+  const waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+  let buffered = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) !== -1) {
+      const text = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      let line: LogLine;
+      try {
+        line = JSON.parse(text) as LogLine;
+      } catch {
+        continue;
+      }
+      logs.push(line);
+      for (const waiter of [...waiters]) {
+        if (waiter.match(line)) {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          waiter.resolve(line);
+        }
+      }
+    }
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+  const waitForLog = (match: (line: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> => {
+    const seen = logs.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        reject(new Error(`no matching log line within ${timeoutMs} ms; stderr: ${stderr}`));
+      }, timeoutMs);
+      const waiter = {
+        match,
+        resolve: (line: LogLine) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      };
+      waiters.push(waiter);
+    });
+  };
+
+  const instance: Thumbtack = {
+    process: child,
+    port,
+    controlPort,
+    zmqPull,
+    zmqSub,
+    url: `${options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    controlUrl: `http://127.0.0.1:${controlPort}`,
+    routesFile,
+    logs,
+    waitForLog,
+    stop: async () => {
+      running.delete(instance);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const code = await exited;
+      fs.rmSync(dir, { recursive: true, force: true });
+      return code;
+    },
+  };
+  running.add(instance);
+  const ready = Promise.all([
+    waitForLog((l) => l.msg === 'handler ready'),
+    waitUntil(() => logs.filter((l) => l.msg === 'proxy ready').length >= workers),
+  ]);
+  // If start-up fails the race is lost by `ready`; its later timeout must not go unhandled.
+  ready.catch(() => undefined);
+  let isReady = false;
+  const early = exited.then((code) => {
+    if (!isReady) throw new Error(`thumbtack exited with ${code} during start-up: ${stderr}`);
+  });
+  await Promise.race([ready, early]);
+  isReady = true;
+  return instance;
+}
+
+/** Pids of the proxy workers alive now, from their `proxy ready` log lines. */
+export function proxyWorkerPids(instance: Thumbtack): number[] {
+  return instance.logs
+    .filter((l) => l.msg === 'proxy ready' && typeof l.pid === 'number')
+    .map((l) => l.pid as number)
+    .filter((pid) => fs.existsSync(`/proc/${pid}`));
+}
+
+/** Resident memory of a process in bytes, from /proc/<pid>/status (`VmRSS` or `VmHWM`). */
+export function readMemory(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+  if (!match) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(match[1]) * 1024;
+}
+
+export interface ExitResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `thumbtack ...args` to its exit (for start-up failures, --help, --version). */
+export function runThumbtackToExit(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): Promise<ExitResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [thumbtackBin, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...options.env },
+      cwd: options.cwd ?? projectRoot,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`thumbtack ${args.join(' ')} did not exit within ${options.timeoutMs ?? 10_000} ms`));
+    }, options.timeoutMs ?? 10_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Stops every instance a test left running (call from afterEach). */
+export async function stopAllThumbtacks(): Promise<void> {
+  await Promise.all([...running].map((t) => t.stop()));
+}
+
+/** Polls a condition every 10 ms, bounded (for states with no event to wait on). */
+export async function waitUntil(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
