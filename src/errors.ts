@@ -42,3 +42,10 @@ export class WsEventsError extends ThumbtackError {
     super('E_WS_EVENTS', message);
   }
 }
+
+/** A tnetstring (ZeroMQ publish items, command requests) is malformed. */
+export class TnetstringError extends ThumbtackError {
+  constructor(message: string) {
+    super('E_TNETSTRING', message);
+  }
+}

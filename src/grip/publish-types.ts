@@ -5,6 +5,8 @@ export interface PublishItem {
   prevId?: string;
   meta?: Record<string, string>;
   noSeq: boolean;
+  /** Publisher-declared size, only for stats accounting (Pushpin's `size`). */
+  size?: number;
   formats: PublishFormats;
 }
 
@@ -22,11 +24,14 @@ export interface HttpResponseFormat {
   /** In order; repeated names allowed; Grip-* names already removed. */
   headers: [string, string][];
   body: Buffer;
+  /** Required subscription content filters, in order (`content-filters`). */
+  contentFilters?: string[];
 }
 
 export interface HttpStreamFormat {
   action: 'send' | 'close' | 'hint' | 'refresh';
   content: Buffer;
+  contentFilters?: string[];
 }
 
 export interface WsMessageFormat {
@@ -36,4 +41,5 @@ export interface WsMessageFormat {
   /** Close code; undefined sends a close frame without status. */
   code?: number;
   reason?: string;
+  contentFilters?: string[];
 }

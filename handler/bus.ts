@@ -1,0 +1,200 @@
+import { EventEmitter } from 'node:events';
+import * as zmq from 'zeromq';
+import type { PublishItem } from '../src/grip/publish-types.js';
+import { encodeDelivery } from '../src/ipc/delivery.js';
+import type { Logger } from '../src/log.js';
+import { History } from './history.js';
+
+/*
+ * The internal bus: an XPUB the proxy workers' SUB sockets connect to, one topic per
+ * channel. With verbosity 'allSubsUnsubs' every worker's (un)subscribe reaches us, so we
+ * count listeners per channel. Workers subscribe a channel once each and unsubscribe it
+ * once, and libzmq reports a departed worker's subscriptions as unsubscribes, which keeps
+ * the counts right.
+ */
+
+export interface BusEvents {
+  /** A channel got its first listener. */
+  channelActive: [channel: string];
+  /** A channel lost its last listener. */
+  channelIdle: [channel: string];
+}
+
+export interface BusOptions {
+  endpoint: string;
+  logger: Logger;
+  history?: History;
+  /** Deliveries queued for sending beyond this are dropped with a warning. */
+  queueMax?: number;
+}
+
+const SUBSCRIBE = 1;
+const UNSUBSCRIBE = 0;
+const PRUNE_INTERVAL_MS = 1000;
+const DRAIN_ON_CLOSE_MS = 1000;
+
+export class Bus extends EventEmitter<BusEvents> {
+  private readonly endpoint: string;
+  private readonly logger: Logger;
+  private readonly history: History;
+  private readonly queueMax: number;
+  private readonly socket: zmq.XPublisher;
+  private readonly listenerCounts = new Map<string, number>();
+  /** Microseconds at start, so seq keeps increasing across restarts. */
+  private seq = Date.now() * 1000;
+  private readonly queue: Buffer[][] = [];
+  private queueHead = 0;
+  private isSending = false;
+  private isClosed = false;
+  private readonly drained = new Set<() => void>();
+  private pruneTimer: NodeJS.Timeout | undefined;
+  private receiving: Promise<void> | undefined;
+  private boundAddress = '';
+
+  constructor(options: BusOptions) {
+    super();
+    this.endpoint = options.endpoint;
+    this.logger = options.logger;
+    this.history = options.history ?? new History();
+    this.queueMax = options.queueMax ?? 100_000;
+    this.socket = new zmq.XPublisher({
+      linger: 0,
+      // A burst of publishes must not be cut at libzmq's default of 1000 per worker.
+      sendHighWaterMark: 100_000,
+    });
+    this.socket.verbosity = 'allSubsUnsubs';
+  }
+
+  async start(): Promise<void> {
+    await this.socket.bind(this.endpoint);
+    this.boundAddress = this.socket.lastEndpoint ?? this.endpoint;
+    this.receiving = this.receive();
+    this.pruneTimer = setInterval(() => this.history.prune(), PRUNE_INTERVAL_MS);
+    this.pruneTimer.unref();
+  }
+
+  get address(): string {
+    return this.boundAddress;
+  }
+
+  hasSubscribers(channel: string): boolean {
+    return this.listenerCounts.has(channel);
+  }
+
+  subscriberCount(channel: string): number {
+    return this.listenerCounts.get(channel) ?? 0;
+  }
+
+  /** Channels that have at least one listener. */
+  activeChannels(): IterableIterator<string> {
+    return this.listenerCounts.keys();
+  }
+
+  /** Sends one released item to the workers and keeps it for late subscribers. */
+  deliver(item: PublishItem, time: number): void {
+    const frames = encodeDelivery(item, ++this.seq, time);
+    this.history.add(item.channel, frames);
+    this.enqueue(frames);
+  }
+
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    await this.drain(DRAIN_ON_CLOSE_MS);
+    this.isClosed = true;
+    this.socket.close();
+    await this.receiving;
+    this.history.clear();
+  }
+
+  private async receive(): Promise<void> {
+    try {
+      for await (const [message] of this.socket) {
+        if (!message || message.length === 0) continue;
+        const channel = message.toString('utf8', 1);
+        if (message[0] === SUBSCRIBE) this.onSubscribe(channel);
+        else if (message[0] === UNSUBSCRIBE) this.onUnsubscribe(channel);
+      }
+    } catch (err) {
+      if (!this.isClosed) this.logger.error({ err }, 'bus stopped receiving subscriptions');
+    }
+  }
+
+  private onSubscribe(channel: string): void {
+    const count = (this.listenerCounts.get(channel) ?? 0) + 1;
+    this.listenerCounts.set(channel, count);
+    this.logger.debug({ channel, listeners: count }, 'bus subscribe');
+    // Re-send what was published just before this subscription reached us.
+    const recent = this.history.recent(channel);
+    for (const frames of recent) this.enqueue(frames);
+    if (count === 1) this.emitSafely('channelActive', channel);
+  }
+
+  private onUnsubscribe(channel: string): void {
+    const count = this.listenerCounts.get(channel);
+    if (count === undefined) return;
+    this.logger.debug({ channel, listeners: count - 1 }, 'bus unsubscribe');
+    if (count > 1) {
+      this.listenerCounts.set(channel, count - 1);
+      return;
+    }
+    this.listenerCounts.delete(channel);
+    this.emitSafely('channelIdle', channel);
+  }
+
+  private emitSafely(event: keyof BusEvents, channel: string): void {
+    try {
+      this.emit(event, channel);
+    } catch (err) {
+      this.logger.error({ err, channel }, `bus ${event} listener failed`);
+    }
+  }
+
+  // zeromq allows one send in flight per socket, so sends go through one queue.
+  private enqueue(frames: Buffer[]): void {
+    if (this.isClosed) return;
+    if (this.queue.length - this.queueHead >= this.queueMax) {
+      this.logger.warn({ queued: this.queueMax }, 'bus send queue full, dropping delivery');
+      return;
+    }
+    this.queue.push(frames);
+    if (!this.isSending) void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    this.isSending = true;
+    while (this.queueHead < this.queue.length && !this.isClosed) {
+      const frames = this.queue[this.queueHead]!;
+      this.queue[this.queueHead++] = [];
+      if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+        this.queue.splice(0, this.queueHead);
+        this.queueHead = 0;
+      }
+      try {
+        await this.socket.send(frames);
+      } catch (err) {
+        if (this.isClosed) break;
+        this.logger.error({ err }, 'bus send failed');
+      }
+    }
+    this.queue.length = 0;
+    this.queueHead = 0;
+    this.isSending = false;
+    for (const resolve of this.drained) resolve();
+    this.drained.clear();
+  }
+
+  private drain(timeoutMs: number): Promise<void> {
+    if (!this.isSending) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      const drainedSet = this.drained;
+      function done(): void {
+        clearTimeout(timer);
+        drainedSet.delete(done);
+        resolve();
+      }
+      drainedSet.add(done);
+    });
+  }
+}

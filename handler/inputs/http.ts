@@ -1,0 +1,243 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { PublishFormatError } from '../../src/errors.js';
+import { parsePublishBody } from '../../src/grip/publish-item.js';
+import type { Logger } from '../../src/log.js';
+import type { ControlAuth } from '../control-auth.js';
+import type { PublishInput, PublishSink } from './publish-input.js';
+
+/*
+ * The HTTP control API, shaped like Pushpin's (protocol 2.1): one request per connection,
+ * `Connection: close` and `Content-Length` on every response, bodies negotiated by Accept,
+ * and Pushpin's exact one-line error bodies. Differences on purpose: an oversized body
+ * gets 413, a multi-item publish error names the item index, and auth may be required.
+ */
+
+export interface HttpInputOptions {
+  host: string;
+  port: number;
+  /** Largest accepted request body. */
+  bodyMax: number;
+  logger: Logger;
+  publish: PublishSink;
+  /** `POST /recover`. */
+  recover: () => void;
+  auth?: ControlAuth;
+}
+
+type BodyType = 'text/plain' | 'application/json';
+
+const HEADER_MAX = 10_000;
+const BODYLESS_METHODS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
+const TEXT_TYPES = new Set(['text/plain', 'text/*', '*/*', '*']);
+const JSON_TYPES = new Set(['application/json', 'application/*']);
+
+export class HttpInput implements PublishInput {
+  readonly name = 'http';
+  private readonly options: HttpInputOptions;
+  private readonly logger: Logger;
+  private readonly server: http.Server;
+  private boundAddress = '';
+
+  constructor(options: HttpInputOptions) {
+    this.options = options;
+    this.logger = options.logger;
+    this.server = http.createServer({ maxHeaderSize: HEADER_MAX, requestTimeout: 30_000 });
+    this.server.on('request', (req, res) => this.onRequest(req, res, false));
+    // Decide on an oversized body before inviting the client to send it.
+    this.server.on('checkContinue', (req, res) => this.onRequest(req, res, true));
+    this.server.on('clientError', (err, socket) => this.onClientError(err, socket));
+  }
+
+  get address(): string {
+    return this.boundAddress || `http://${this.options.host}:${this.options.port}`;
+  }
+
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port, this.options.host, () => {
+        this.server.off('error', reject);
+        this.server.on('error', (err) => this.logger.error({ err }, 'control server error'));
+        const { address, port } = this.server.address() as AddressInfo;
+        const host = address.includes(':') ? `[${address}]` : address;
+        this.boundAddress = `http://${host}:${port}`;
+        resolve();
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private onRequest(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    isExpecting: boolean,
+  ): void {
+    const method = req.method ?? 'GET';
+    const lengthHeader = req.headers['content-length'];
+    if (
+      lengthHeader === undefined &&
+      (req.headers['transfer-encoding'] !== undefined || !BODYLESS_METHODS.has(method))
+    ) {
+      this.respond(req, res, 411, 'Request requires Content-Length.\n');
+      return;
+    }
+    const length = lengthHeader === undefined ? 0 : Number(lengthHeader);
+    if (length > this.options.bodyMax) {
+      this.respond(req, res, 413, 'Request body too large.\n');
+      return;
+    }
+    if (isExpecting) res.writeContinue();
+
+    // Pushpin reads the whole request before routing; so do we, which also lets every
+    // response go out without the client still writing into a closing socket.
+    const chunks: Buffer[] = [];
+    let received = 0;
+    req.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received <= length) chunks.push(chunk);
+    });
+    req.on('end', () => {
+      this.route(req, res, Buffer.concat(chunks)).catch((err: unknown) => {
+        this.logger.error({ err }, 'control request failed');
+        if (!res.headersSent) this.respond(req, res, 500, 'Internal error.\n');
+      });
+    });
+    req.on('error', () => res.destroy());
+  }
+
+  private async route(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    body: Buffer,
+  ): Promise<void> {
+    const bodyType = negotiate(req.headers['accept']);
+    if (bodyType === undefined) {
+      this.respond(
+        req,
+        res,
+        406,
+        'Not Acceptable. Supported formats are text/plain and application/json.\n',
+      );
+      return;
+    }
+    let path = req.url ?? '/';
+    if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+
+    if (path === '/') {
+      this.respond(req, res, 200, 'Pushpin API\n');
+      return;
+    }
+    if (path !== '/publish' && path !== '/recover') {
+      this.respond(req, res, 404, 'Not Found\n');
+      return;
+    }
+    if (req.method !== 'POST') {
+      this.respond(req, res, 405, `Method not allowed: ${req.method}.\n`, 'text/plain', {
+        Allow: 'POST',
+      });
+      return;
+    }
+    if (this.options.auth) {
+      const problem = await this.options.auth.check(req.headers['authorization']);
+      if (problem !== undefined) {
+        this.respond(req, res, 401, problem + '\n', 'text/plain', {
+          'WWW-Authenticate': 'Bearer',
+        });
+        return;
+      }
+    }
+
+    if (path === '/recover') {
+      this.respondMessage(req, res, bodyType, 'Updated');
+      this.options.recover();
+      return;
+    }
+    let items;
+    try {
+      items = parsePublishBody(body);
+    } catch (err) {
+      if (!(err instanceof PublishFormatError)) throw err;
+      this.respond(req, res, 400, err.message + '\n');
+      return;
+    }
+    // Like Pushpin, success means "parsed": the answer goes out before delivery.
+    this.respondMessage(req, res, bodyType, 'Published', items.length);
+    for (const item of items) this.options.publish(item);
+  }
+
+  private respondMessage(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    bodyType: BodyType,
+    message: string,
+    items?: number,
+  ): void {
+    const body =
+      bodyType === 'application/json' ? JSON.stringify({ message }) + '\n' : message + '\n';
+    this.respond(req, res, 200, body, bodyType, {}, items);
+  }
+
+  private respond(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    status: number,
+    body: string,
+    contentType: BodyType = 'text/plain',
+    headers: Record<string, string> = {},
+    items?: number,
+  ): void {
+    const bytes = Buffer.from(body, 'utf8');
+    res.sendDate = false; // Pushpin sends no Date either
+    res.writeHead(status, {
+      ...headers,
+      'Content-Type': contentType,
+      'Content-Length': String(bytes.length),
+      Connection: 'close',
+    });
+    res.end(bytes);
+    this.logger.debug(
+      { method: req.method, url: req.url, status, bytes: bytes.length, items },
+      'control request',
+    );
+  }
+
+  private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const body =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? 'Request header too large.\n'
+        : err.code === 'HPE_INVALID_CONTENT_LENGTH' || err.code === 'HPE_UNEXPECTED_CONTENT_LENGTH'
+          ? 'Bad Content-Length.\n'
+          : 'Failed to parse request header.\n';
+    socket.end(
+      'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+}
+
+/**
+ * Pushpin's Accept handling: no q-values; each listed type is examined in order and the
+ * last recognised one wins. Undefined means 406.
+ */
+export function negotiate(accept: string | undefined): BodyType | undefined {
+  if (accept === undefined) return 'text/plain';
+  let chosen: BodyType | undefined;
+  for (const entry of accept.split(',')) {
+    const type = entry.split(';')[0]!.trim().toLowerCase();
+    if (TEXT_TYPES.has(type)) chosen = 'text/plain';
+    else if (JSON_TYPES.has(type)) chosen = 'application/json';
+  }
+  return chosen;
+}

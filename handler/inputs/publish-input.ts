@@ -1,0 +1,20 @@
+import type { PublishItem } from '../../src/grip/publish-types.js';
+
+/** Where an input hands each validated item; it never throws back into the input. */
+export type PublishSink = (item: PublishItem) => void;
+
+/**
+ * One way publishes reach the handler (HTTP control API, ZeroMQ PULL, ZeroMQ SUB, ...).
+ * An input validates what it receives, reports bad input to its sender or its log, and
+ * keeps running whatever a sender does.
+ */
+export interface PublishInput {
+  /** Short name for logs: `http`, `zmq-pull`, `zmq-sub`. */
+  readonly name: string;
+  /** Binds or connects; resolves once publishes are accepted. */
+  start(): Promise<void>;
+  /** Where it listens (the actual address once started), for the ready log. */
+  readonly address: string;
+  /** Stops accepting and releases its sockets. */
+  close(): Promise<void>;
+}

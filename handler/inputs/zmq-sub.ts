@@ -1,0 +1,117 @@
+import * as zmq from 'zeromq';
+import { parsePublishMessage } from '../../src/grip/publish-item.js';
+import type { Logger } from '../../src/log.js';
+import type { PublishInput, PublishSink } from './publish-input.js';
+
+export interface ZmqSubInputOptions {
+  endpoint: string;
+  /** Connect to a publisher's PUB/XPUB instead of binding (Pushpin's push_in_sub_connect). */
+  isConnect: boolean;
+  logger: Logger;
+  publish: PublishSink;
+}
+
+/**
+ * ZeroMQ SUB (Pushpin's push_in_sub_specs): two-part messages [channel, item], the topic
+ * overriding the item's channel. It subscribes exactly to the channels that have listeners
+ * on the bus, in both bind and connect mode, so PUB publishers filter at the source and
+ * XPUB publishers see `\x01channel` / `\x00channel` and can publish only what is wanted.
+ */
+export class ZmqSubInput implements PublishInput {
+  readonly name = 'zmq-sub';
+  private readonly endpoint: string;
+  private readonly isConnect: boolean;
+  private readonly logger: Logger;
+  private readonly publish: PublishSink;
+  private readonly socket: UnboundedSubscriber;
+  private readonly channels = new Set<string>();
+  private isStarted = false;
+  private isClosed = false;
+  private receiving: Promise<void> | undefined;
+  private boundAddress = '';
+
+  constructor(options: ZmqSubInputOptions) {
+    this.endpoint = options.endpoint;
+    this.isConnect = options.isConnect;
+    this.logger = options.logger;
+    this.publish = options.publish;
+    this.socket = new UnboundedSubscriber({
+      linger: 0,
+      ...(this.isConnect ? { tcpKeepalive: 1 } : {}),
+    });
+  }
+
+  get address(): string {
+    return `${this.boundAddress || this.endpoint} (${this.isConnect ? 'connect' : 'bind'})`;
+  }
+
+  async start(): Promise<void> {
+    if (this.isConnect) {
+      this.socket.connect(this.endpoint);
+      this.boundAddress = this.endpoint;
+    } else {
+      await this.socket.bind(this.endpoint);
+      this.boundAddress = this.socket.lastEndpoint ?? this.endpoint;
+    }
+    this.isStarted = true;
+    if (this.channels.size > 0) this.socket.subscribe(...this.channels);
+    this.receiving = this.receive();
+  }
+
+  /** A channel got its first listener: ask publishers for it. */
+  subscribe(channel: string): void {
+    if (this.channels.has(channel)) return;
+    this.channels.add(channel);
+    if (this.isStarted && !this.isClosed) this.socket.subscribe(channel);
+  }
+
+  /** A channel lost its last listener. */
+  unsubscribe(channel: string): void {
+    if (!this.channels.delete(channel)) return;
+    if (this.isStarted && !this.isClosed) this.socket.unsubscribe(channel);
+  }
+
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.socket.close();
+    await this.receiving;
+  }
+
+  private async receive(): Promise<void> {
+    try {
+      for await (const message of this.socket) this.handle(message);
+    } catch (err) {
+      if (!this.isClosed) this.logger.error({ err }, 'zmq sub input stopped receiving');
+    }
+  }
+
+  private handle(message: Buffer[]): void {
+    if (message.length !== 2) {
+      this.logger.warn({ parts: message.length }, 'zmq sub: message with parts != 2, skipping');
+      return;
+    }
+    const channel = message[0]!.toString('utf8');
+    try {
+      this.publish(parsePublishMessage(message[1]!, channel));
+    } catch (err) {
+      this.logger.warn(
+        { channel, err: (err as Error).message },
+        'zmq sub: invalid publish item, skipping',
+      );
+    }
+  }
+}
+
+const ZMQ_SNDHWM = 23;
+
+/**
+ * A SUB whose outgoing subscription messages are never dropped at the high-water mark
+ * (Pushpin sets the same). zeromq.js exposes SNDHWM only on writable socket types.
+ */
+class UnboundedSubscriber extends zmq.Subscriber {
+  constructor(options: zmq.SocketOptions<zmq.Subscriber>) {
+    super(options);
+    this.setInt32Option(ZMQ_SNDHWM, 0);
+  }
+}

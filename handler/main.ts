@@ -1,0 +1,63 @@
+import { loadSettings, type LoadedArgs } from '../src/config/load.js';
+import { ConfigError } from '../src/errors.js';
+import { createLogger } from '../src/log.js';
+import { startHandler, type RunningHandler } from './handler.js';
+
+/*
+ * Process entry: `node dist/handler/main.js [handler] [flags]` (also `thumbtack handler`).
+ * Exit codes: 0 after SIGTERM/SIGINT, 1 when an input cannot start, 2 on bad settings.
+ */
+
+function readSettings(): LoadedArgs['settings'] {
+  try {
+    const { settings, positionals } = loadSettings(process.argv.slice(2));
+    const rest = positionals[0] === 'handler' ? positionals.slice(1) : positionals;
+    if (rest.length > 0) throw new ConfigError(`unexpected argument "${rest[0]}"`);
+    return settings;
+  } catch (err) {
+    const message = err instanceof ConfigError ? err.message : String(err);
+    process.stderr.write(`thumbtack handler: ${message}\n`);
+    process.exit(2);
+  }
+}
+
+const settings = readSettings();
+const logger = createLogger('handler', settings.logLevel);
+
+// A stray rejection in one input must not take the control plane down.
+process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
+
+// Signals are caught from the start: one arriving during start-up stops the handler once
+// it is up, and none can slip in between the ready line and the handlers being installed.
+let handler: RunningHandler | undefined;
+let isStopping = false;
+const stop = (signal: NodeJS.Signals): void => {
+  if (isStopping) {
+    logger.warn({ signal }, 'second signal, exiting at once');
+    process.exit(1);
+  }
+  isStopping = true;
+  logger.info({ signal }, 'handler stopping');
+  if (!handler) return;
+  handler.close().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      logger.error({ err }, 'handler stopped with errors');
+      process.exit(0);
+    },
+  );
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+
+try {
+  handler = await startHandler(settings, logger);
+} catch (err) {
+  logger.fatal({ err }, 'handler could not start');
+  process.exit(1);
+}
+if (isStopping) {
+  await handler.close();
+  process.exit(0);
+}
+logger.info(handler.addresses, 'handler ready');

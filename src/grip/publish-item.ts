@@ -1,0 +1,372 @@
+import { STATUS_CODES } from 'node:http';
+import { PublishFormatError } from '../errors.js';
+import type {
+  HttpResponseFormat,
+  HttpStreamFormat,
+  PublishFormats,
+  PublishItem,
+  WsMessageFormat,
+} from './publish-types.js';
+import { decodeTnetstring } from './tnetstring.js';
+
+/*
+ * Publish item validation, matching Pushpin's messages word for word so publishers that
+ * read error bodies see what they would from Pushpin. Every PublishFormatError message is
+ * the control API's 400 body line without its newline.
+ *
+ * JSON and tnetstring items share the rules, with Pushpin's differences: in tnetstring
+ * input strings are raw bytes, and the Base64 `content-bin` / `body-bin` fields exist
+ * only in JSON (a tnetstring `ws-message` may carry raw bytes in `content-bin`).
+ */
+
+type Mode = 'json' | 'tnet';
+type Keyed = Record<string, unknown>;
+type Action = 'send' | 'hint' | 'close' | 'refresh';
+
+const ITEM = 'publish item object';
+const INVALID = 'Invalid format: ';
+const EMPTY = Buffer.alloc(0);
+const LEGACY_FORMATS = ['http-response', 'http-stream', 'ws-message'] as const;
+
+/** Parses a `POST /publish/` body: `{"items": [...]}`, all items valid or none. */
+export function parsePublishBody(body: Buffer): PublishItem[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new PublishFormatError('Body is not valid JSON.');
+  }
+  // Pushpin's JSON reader accepts only an object or array at the top level.
+  if (typeof doc !== 'object' || doc === null) {
+    throw new PublishFormatError('Body is not valid JSON.');
+  }
+  if (Array.isArray(doc)) throw new PublishFormatError('Invalid format.');
+  if (!has(doc as Keyed, 'items')) {
+    throw new PublishFormatError(`${INVALID}object does not contain 'items'`);
+  }
+  const items = (doc as Keyed)['items'];
+  if (!Array.isArray(items)) {
+    throw new PublishFormatError(`${INVALID}object contains 'items' with wrong type`);
+  }
+  const out: PublishItem[] = [];
+  for (let i = 0; i < items.length; i++) {
+    try {
+      out.push(parseItem(items[i], undefined, 'json'));
+    } catch (err) {
+      // Naming the index only helps when there is more than one; one item keeps Pushpin's text.
+      if (items.length > 1 && err instanceof PublishFormatError) {
+        throw new PublishFormatError(`${INVALID}item ${i}: ${err.message.slice(INVALID.length)}`);
+      }
+      throw err;
+    }
+  }
+  return out;
+}
+
+/**
+ * Validates one JSON item object. A non-empty `channelOverride` (the ZeroMQ SUB topic)
+ * replaces the item's `channel`, which then need not be present.
+ */
+export function parsePublishItem(value: unknown, channelOverride?: string): PublishItem {
+  return parseItem(value, channelOverride, 'json');
+}
+
+/** Validates one tnetstring-encoded item (no prefix byte), as pushpin-publish sends it. */
+export function parsePublishTnetstring(data: Buffer, channelOverride?: string): PublishItem {
+  let value: unknown;
+  try {
+    value = decodeTnetstring(data);
+  } catch {
+    throw new PublishFormatError('received message with invalid format (tnetstring parse failed)');
+  }
+  return parseItem(value, channelOverride, 'tnet');
+}
+
+/**
+ * Parses one ZeroMQ publish payload: `J` + JSON object, `T` + tnetstring, or (anything
+ * else) a bare tnetstring, as Pushpin's PULL and SUB inputs do.
+ */
+export function parsePublishMessage(frame: Buffer, channelOverride?: string): PublishItem {
+  if (frame.length > 0 && frame[0] === 0x4a /* J */) {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(frame.toString('utf8', 1));
+    } catch {
+      throw new PublishFormatError('received message with invalid format (json parse failed)');
+    }
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+      throw new PublishFormatError(
+        'received message with invalid format (not a valid json object)',
+      );
+    }
+    return parseItem(doc, channelOverride, 'json');
+  }
+  const offset = frame.length > 0 && frame[0] === 0x54 /* T */ ? 1 : 0;
+  return parsePublishTnetstring(frame.subarray(offset), channelOverride);
+}
+
+function parseItem(value: unknown, channelOverride: string | undefined, mode: Mode): PublishItem {
+  if (!isKeyed(value)) fail(`${ITEM} is not an object`);
+  const channel = channelOverride ? channelOverride : requiredString(value, ITEM, 'channel');
+  const id = optionalString(value, ITEM, 'id');
+  const prevId = optionalString(value, ITEM, 'prev-id');
+
+  let formatsValue: Keyed;
+  if (has(value, 'formats')) {
+    const given = value['formats'];
+    if (!isKeyed(given)) fail(`${ITEM} contains 'formats' with wrong type`);
+    formatsValue = given;
+  } else {
+    // Legacy (original GRIP spec) layout: the formats sit directly on the item.
+    formatsValue = {};
+    for (const name of LEGACY_FORMATS) {
+      if (has(value, name)) formatsValue[name] = value[name];
+    }
+  }
+  if (Object.keys(formatsValue).length === 0) fail('no formats specified');
+
+  // Unknown format names are ignored, as in Pushpin.
+  const formats: PublishFormats = {};
+  if (has(formatsValue, 'http-response')) {
+    formats.httpResponse = parseHttpResponse(formatsValue['http-response'], mode);
+  }
+  if (has(formatsValue, 'http-stream')) {
+    formats.httpStream = parseHttpStream(formatsValue['http-stream'], mode);
+  }
+  if (has(formatsValue, 'ws-message')) {
+    formats.wsMessage = parseWsMessage(formatsValue['ws-message'], mode);
+  }
+
+  const item: PublishItem = { channel, noSeq: false, formats };
+  if (id !== undefined) item.id = id;
+  if (prevId !== undefined) item.prevId = prevId;
+
+  if (has(value, 'meta')) {
+    const meta = value['meta'];
+    if (!isKeyed(meta)) fail(`${ITEM} contains 'meta' with wrong type`);
+    const out: Record<string, string> = {};
+    for (const [key, v] of Object.entries(meta)) {
+      const text = asString(v);
+      if (text === undefined) fail(`'meta' contains '${key}' with wrong type`);
+      out[key] = text;
+    }
+    item.meta = out;
+  }
+  if (has(value, 'size')) {
+    const size = asInteger(value['size']);
+    if (size === undefined) fail(`${ITEM} contains 'size' with wrong type`);
+    if (size < 0) fail(`${ITEM} contains 'size' with invalid value`);
+    item.size = size;
+  }
+  if (has(value, 'no-seq')) {
+    const noSeq = value['no-seq'];
+    if (typeof noSeq !== 'boolean') fail(`${ITEM} contains 'no-seq' with wrong type`);
+    item.noSeq = noSeq;
+  }
+  return item;
+}
+
+function parseAction(format: Keyed, pn: string): Action {
+  const action = optionalString(format, pn, 'action');
+  if (action === undefined || action === 'send') return 'send';
+  if (action === 'hint' || action === 'close' || action === 'refresh') return action;
+  // Pushpin answers a bare "Invalid format: " here; naming the action is kinder.
+  return fail(`unknown action ${JSON.stringify(action)} in ${pn}`);
+}
+
+function parseHttpResponse(value: unknown, mode: Mode): HttpResponseFormat {
+  const pn = "'http-response'";
+  if (!isKeyed(value)) fail(`${pn} is not an object`);
+  const action = parseAction(value, pn);
+  if (action !== 'send') return { action, code: 200, reason: 'OK', headers: [], body: EMPTY };
+
+  let code = 200;
+  if (has(value, 'code')) {
+    const given = asInteger(value['code']);
+    if (given === undefined) fail(`${pn} contains 'code' with wrong type`);
+    if (given < 0 || given > 999) fail(`${pn} contains 'code' with invalid value`);
+    code = given;
+  }
+  const reason = optionalString(value, pn, 'reason') || (STATUS_CODES[code] ?? 'Undefined Reason');
+  const headers = has(value, 'headers') ? parseHeaders(value['headers'], pn) : [];
+  const format: HttpResponseFormat = { action, code, reason, headers, body: EMPTY };
+  const contentFilters = parseContentFilters(value, pn);
+  if (contentFilters) format.contentFilters = contentFilters;
+
+  // Precedence as in Pushpin: body-bin (JSON only), then body, then body-patch.
+  if (mode === 'json' && has(value, 'body-bin')) {
+    format.body = fromBase64(optionalString(value, pn, 'body-bin'));
+  } else if (has(value, 'body')) {
+    format.body = contentBytes(value['body'], pn, 'body');
+  } else if (has(value, 'body-patch')) {
+    if (!Array.isArray(value['body-patch'])) fail(`${pn} contains 'body-patch' with wrong type`);
+    // Patching needs the held response's stored body, which workers do not keep.
+    fail(`${pn} contains 'body-patch', which is not supported`);
+  } else {
+    fail(
+      mode === 'json'
+        ? `${pn} does not contain 'body', 'body-bin', or 'body-patch'`
+        : `${pn} does not contain 'body' or 'body-patch'`,
+    );
+  }
+  return format;
+}
+
+function parseHeaders(value: unknown, pn: string): [string, string][] {
+  const headers: [string, string][] = [];
+  if (Array.isArray(value)) {
+    for (const pair of value) {
+      if (!Array.isArray(pair)) fail('headers contains element with wrong type');
+      if (pair.length !== 2) fail('headers contains list with wrong number of elements');
+      const name = asString(pair[0]);
+      if (name === undefined) fail('header contains name element with wrong type');
+      const text = asString(pair[1]);
+      if (text === undefined) fail('header contains value element with wrong type');
+      headers.push([name, text]);
+    }
+  } else if (isKeyed(value)) {
+    for (const [name, v] of Object.entries(value)) {
+      const text = asString(v);
+      if (text === undefined) fail(`headers contains '${name}' with wrong type`);
+      headers.push([name, text]);
+    }
+  } else {
+    fail(`${pn} contains 'headers' with wrong type`);
+  }
+  // GRIP instructions never travel inside a published response.
+  return headers.filter(([name]) => !/^grip-/i.test(name));
+}
+
+function parseContentFilters(format: Keyed, pn: string): string[] | undefined {
+  if (!has(format, 'content-filters')) return undefined;
+  const list = format['content-filters'];
+  if (!Array.isArray(list)) fail(`${pn} contains 'content-filters' with wrong type`);
+  return list.map((entry) => {
+    const name = asString(entry);
+    if (name === undefined) fail('content-filters contains element with wrong type');
+    return name;
+  });
+}
+
+function parseHttpStream(value: unknown, mode: Mode): HttpStreamFormat {
+  const pn = "'http-stream'";
+  if (!isKeyed(value)) fail(`${pn} is not an object`);
+  const action = parseAction(value, pn);
+  if (action !== 'send') return { action, content: EMPTY };
+
+  const format: HttpStreamFormat = { action, content: EMPTY };
+  const contentFilters = parseContentFilters(value, pn);
+  if (contentFilters) format.contentFilters = contentFilters;
+  if (mode === 'json' && has(value, 'content-bin')) {
+    format.content = fromBase64(optionalString(value, pn, 'content-bin'));
+  } else if (has(value, 'content')) {
+    format.content = contentBytes(value['content'], pn, 'content');
+  } else {
+    fail(
+      mode === 'json'
+        ? `${pn} does not contain 'content' or 'content-bin'`
+        : `${pn} does not contain 'content'`,
+    );
+  }
+  return format;
+}
+
+const WS_TYPES = ['text', 'binary', 'ping', 'pong'] as const;
+
+function parseWsMessage(value: unknown, mode: Mode): WsMessageFormat {
+  const pn = "'ws-message'";
+  if (!isKeyed(value)) fail(`${pn} is not an object`);
+  const action = parseAction(value, pn);
+
+  if (action === 'close') {
+    const format: WsMessageFormat = { action, type: 'text', content: EMPTY };
+    if (has(value, 'code')) {
+      const code = asInteger(value['code']);
+      if (code === undefined) fail(`${pn} contains 'code' with wrong type`);
+      if (code < 0) fail(`${pn} contains 'code' with invalid value`);
+      format.code = code;
+    }
+    const reason = optionalString(value, pn, 'reason');
+    if (reason) format.reason = reason;
+    return format;
+  }
+  if (action !== 'send') return { action, type: 'text', content: EMPTY };
+
+  const typeName = optionalString(value, pn, 'type');
+  let type: WsMessageFormat['type'] | undefined;
+  if (typeName !== undefined) {
+    type = WS_TYPES.find((t) => t === typeName);
+    if (type === undefined) fail(`${pn} contains 'type' with unknown value`);
+  }
+  const format: WsMessageFormat = { action, type: type ?? 'text', content: EMPTY };
+  const contentFilters = parseContentFilters(value, pn);
+  if (contentFilters) format.contentFilters = contentFilters;
+
+  if (has(value, 'content-bin')) {
+    const bin = value['content-bin'];
+    if (mode === 'json') {
+      if (typeof bin !== 'string') fail(`${pn} contains 'content-bin' with wrong type`);
+      format.content = fromBase64(bin);
+    } else {
+      if (!Buffer.isBuffer(bin)) fail(`${pn} contains 'content-bin' with wrong type`);
+      format.content = bin;
+    }
+    format.type = type ?? 'binary';
+  } else if (has(value, 'content')) {
+    format.content = contentBytes(value['content'], pn, 'content');
+  } else if (type === undefined || type === 'text' || type === 'binary') {
+    // Ping and pong may go without a payload.
+    fail(`${pn} does not contain 'content' or 'content-bin'`);
+  }
+  return format;
+}
+
+function fail(message: string): never {
+  throw new PublishFormatError(INVALID + message);
+}
+
+function has(obj: Keyed, key: string): boolean {
+  return Object.prototype.hasOwnProperty.call(obj, key) && obj[key] !== undefined;
+}
+
+function isKeyed(value: unknown): value is Keyed {
+  return (
+    typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value)
+  );
+}
+
+/** Pushpin's getString: a text string, or a byte string read as UTF-8. */
+function asString(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  return undefined;
+}
+
+/** An integral number (JSON numbers are doubles; tnetstring integers may be bigints). */
+function asInteger(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isInteger(value)) return value;
+  if (typeof value === 'bigint') return Number(value);
+  return undefined;
+}
+
+function optionalString(obj: Keyed, pn: string, key: string): string | undefined {
+  if (!has(obj, key)) return undefined;
+  const text = asString(obj[key]);
+  if (text === undefined) fail(`${pn} contains '${key}' with wrong type`);
+  return text;
+}
+
+function requiredString(obj: Keyed, pn: string, key: string): string {
+  if (!has(obj, key)) fail(`${pn} does not contain '${key}'`);
+  return optionalString(obj, pn, key)!;
+}
+
+function contentBytes(value: unknown, pn: string, key: string): Buffer {
+  if (typeof value === 'string') return Buffer.from(value, 'utf8');
+  if (Buffer.isBuffer(value)) return value;
+  return fail(`${pn} contains '${key}' with wrong type`);
+}
+
+function fromBase64(text: string | undefined): Buffer {
+  return text ? Buffer.from(text, 'base64') : EMPTY;
+}

@@ -1,0 +1,669 @@
+import { describe, expect, it } from 'vitest';
+import { PublishFormatError } from '../../../src/errors.js';
+import {
+  parsePublishBody,
+  parsePublishItem,
+  parsePublishMessage,
+  parsePublishTnetstring,
+} from '../../../src/grip/publish-item.js';
+import type { PublishItem } from '../../../src/grip/publish-types.js';
+import { encodeTnetstring, type TnetInput } from '../../../src/grip/tnetstring.js';
+
+const body = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
+const one = (item: unknown): Buffer => body({ items: [item] });
+const stream = { 'http-stream': { content: 'hi\n' } };
+
+function errorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(PublishFormatError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a PublishFormatError');
+}
+
+describe('parsePublishBody errors match Pushpin bodies', () => {
+  const cases: [string, Buffer, string][] = [
+    ['not JSON', Buffer.from('{nope'), 'Body is not valid JSON.'],
+    ['empty body', Buffer.alloc(0), 'Body is not valid JSON.'],
+    ['a JSON scalar', Buffer.from('42'), 'Body is not valid JSON.'],
+    ['JSON null', Buffer.from('null'), 'Body is not valid JSON.'],
+    ['JSON array', Buffer.from('[]'), 'Invalid format.'],
+    ['no items', body({}), "Invalid format: object does not contain 'items'"],
+    [
+      'items not an array',
+      body({ items: {} }),
+      "Invalid format: object contains 'items' with wrong type",
+    ],
+    ['item not an object', one('x'), 'Invalid format: publish item object is not an object'],
+    [
+      'item without channel',
+      one({ formats: stream }),
+      "Invalid format: publish item object does not contain 'channel'",
+    ],
+    [
+      'channel not a string',
+      one({ channel: 5, formats: stream }),
+      "Invalid format: publish item object contains 'channel' with wrong type",
+    ],
+    [
+      'channel null',
+      one({ channel: null, formats: stream }),
+      "Invalid format: publish item object contains 'channel' with wrong type",
+    ],
+    [
+      'id not a string',
+      one({ channel: 'c', id: 1, formats: stream }),
+      "Invalid format: publish item object contains 'id' with wrong type",
+    ],
+    [
+      'prev-id not a string',
+      one({ channel: 'c', 'prev-id': [], formats: stream }),
+      "Invalid format: publish item object contains 'prev-id' with wrong type",
+    ],
+    [
+      'formats not an object',
+      one({ channel: 'c', formats: [] }),
+      "Invalid format: publish item object contains 'formats' with wrong type",
+    ],
+    ['no formats', one({ channel: 'c' }), 'Invalid format: no formats specified'],
+    ['empty formats', one({ channel: 'c', formats: {} }), 'Invalid format: no formats specified'],
+    [
+      'format not an object',
+      one({ channel: 'c', formats: { 'http-stream': 'x' } }),
+      "Invalid format: 'http-stream' is not an object",
+    ],
+    [
+      'http-stream without content',
+      one({ channel: 'c', formats: { 'http-stream': {} } }),
+      "Invalid format: 'http-stream' does not contain 'content' or 'content-bin'",
+    ],
+    [
+      'http-stream content not a string',
+      one({ channel: 'c', formats: { 'http-stream': { content: 1 } } }),
+      "Invalid format: 'http-stream' contains 'content' with wrong type",
+    ],
+    [
+      'http-stream content-bin not a string',
+      one({ channel: 'c', formats: { 'http-stream': { 'content-bin': 1 } } }),
+      "Invalid format: 'http-stream' contains 'content-bin' with wrong type",
+    ],
+    [
+      'http-response without body',
+      one({ channel: 'c', formats: { 'http-response': {} } }),
+      "Invalid format: 'http-response' does not contain 'body', 'body-bin', or 'body-patch'",
+    ],
+    [
+      'http-response body not a string',
+      one({ channel: 'c', formats: { 'http-response': { body: {} } } }),
+      "Invalid format: 'http-response' contains 'body' with wrong type",
+    ],
+    [
+      'code above 999',
+      one({ channel: 'c', formats: { 'http-response': { code: 1000, body: '' } } }),
+      "Invalid format: 'http-response' contains 'code' with invalid value",
+    ],
+    [
+      'code below 0',
+      one({ channel: 'c', formats: { 'http-response': { code: -1, body: '' } } }),
+      "Invalid format: 'http-response' contains 'code' with invalid value",
+    ],
+    [
+      'code not a number',
+      one({ channel: 'c', formats: { 'http-response': { code: '200', body: '' } } }),
+      "Invalid format: 'http-response' contains 'code' with wrong type",
+    ],
+    [
+      'reason not a string',
+      one({ channel: 'c', formats: { 'http-response': { reason: 1, body: '' } } }),
+      "Invalid format: 'http-response' contains 'reason' with wrong type",
+    ],
+    [
+      'headers not a list or object',
+      one({ channel: 'c', formats: { 'http-response': { headers: 'x', body: '' } } }),
+      "Invalid format: 'http-response' contains 'headers' with wrong type",
+    ],
+    [
+      'header pair not a list',
+      one({ channel: 'c', formats: { 'http-response': { headers: ['x'], body: '' } } }),
+      'Invalid format: headers contains element with wrong type',
+    ],
+    [
+      'header pair of three',
+      one({ channel: 'c', formats: { 'http-response': { headers: [['a', 'b', 'c']], body: '' } } }),
+      'Invalid format: headers contains list with wrong number of elements',
+    ],
+    [
+      'header name not a string',
+      one({ channel: 'c', formats: { 'http-response': { headers: [[1, 'b']], body: '' } } }),
+      'Invalid format: header contains name element with wrong type',
+    ],
+    [
+      'header value not a string',
+      one({ channel: 'c', formats: { 'http-response': { headers: [['a', 1]], body: '' } } }),
+      'Invalid format: header contains value element with wrong type',
+    ],
+    [
+      'header object value not a string',
+      one({ channel: 'c', formats: { 'http-response': { headers: { 'X-A': 1 }, body: '' } } }),
+      "Invalid format: headers contains 'X-A' with wrong type",
+    ],
+    [
+      'body-patch not a list',
+      one({ channel: 'c', formats: { 'http-response': { 'body-patch': {} } } }),
+      "Invalid format: 'http-response' contains 'body-patch' with wrong type",
+    ],
+    [
+      'body-patch',
+      one({ channel: 'c', formats: { 'http-response': { 'body-patch': [] } } }),
+      "Invalid format: 'http-response' contains 'body-patch', which is not supported",
+    ],
+    [
+      'content-filters not a list',
+      one({ channel: 'c', formats: { 'http-stream': { content: '', 'content-filters': 'x' } } }),
+      "Invalid format: 'http-stream' contains 'content-filters' with wrong type",
+    ],
+    [
+      'content-filters element not a string',
+      one({ channel: 'c', formats: { 'http-stream': { content: '', 'content-filters': [1] } } }),
+      'Invalid format: content-filters contains element with wrong type',
+    ],
+    [
+      'meta not an object',
+      one({ channel: 'c', formats: stream, meta: 'x' }),
+      "Invalid format: publish item object contains 'meta' with wrong type",
+    ],
+    [
+      'non-string meta value',
+      one({ channel: 'c', formats: stream, meta: { sender: 'a', n: 1 } }),
+      "Invalid format: 'meta' contains 'n' with wrong type",
+    ],
+    [
+      'no-seq not a boolean',
+      one({ channel: 'c', formats: stream, 'no-seq': 'true' }),
+      "Invalid format: publish item object contains 'no-seq' with wrong type",
+    ],
+    [
+      'size not a number',
+      one({ channel: 'c', formats: stream, size: 'big' }),
+      "Invalid format: publish item object contains 'size' with wrong type",
+    ],
+    [
+      'negative size',
+      one({ channel: 'c', formats: stream, size: -1 }),
+      "Invalid format: publish item object contains 'size' with invalid value",
+    ],
+    [
+      'unknown action',
+      one({ channel: 'c', formats: { 'http-stream': { action: 'x' } } }),
+      'Invalid format: unknown action "x" in \'http-stream\'',
+    ],
+    [
+      'action not a string',
+      one({ channel: 'c', formats: { 'ws-message': { action: 1 } } }),
+      "Invalid format: 'ws-message' contains 'action' with wrong type",
+    ],
+    [
+      'ws-message unknown type',
+      one({ channel: 'c', formats: { 'ws-message': { type: 'frame', content: '' } } }),
+      "Invalid format: 'ws-message' contains 'type' with unknown value",
+    ],
+    [
+      'ws-message text without content',
+      one({ channel: 'c', formats: { 'ws-message': {} } }),
+      "Invalid format: 'ws-message' does not contain 'content' or 'content-bin'",
+    ],
+    [
+      'ws-message binary without content',
+      one({ channel: 'c', formats: { 'ws-message': { type: 'binary' } } }),
+      "Invalid format: 'ws-message' does not contain 'content' or 'content-bin'",
+    ],
+    [
+      'ws-message content-bin not a string',
+      one({ channel: 'c', formats: { 'ws-message': { 'content-bin': 5 } } }),
+      "Invalid format: 'ws-message' contains 'content-bin' with wrong type",
+    ],
+    [
+      'ws-message close code not a number',
+      one({ channel: 'c', formats: { 'ws-message': { action: 'close', code: 'x' } } }),
+      "Invalid format: 'ws-message' contains 'code' with wrong type",
+    ],
+    [
+      'ws-message close code negative',
+      one({ channel: 'c', formats: { 'ws-message': { action: 'close', code: -5 } } }),
+      "Invalid format: 'ws-message' contains 'code' with invalid value",
+    ],
+    [
+      'second of two items invalid, named by index',
+      body({ items: [{ channel: 'a', formats: stream }, { formats: stream }] }),
+      "Invalid format: item 1: publish item object does not contain 'channel'",
+    ],
+  ];
+  it.each(cases)('%s', (_name, input, message) => {
+    expect(errorOf(() => parsePublishBody(input))).toBe(message);
+  });
+});
+
+describe('parsePublishBody accepts', () => {
+  it('an empty item list', () => {
+    expect(parsePublishBody(body({ items: [] }))).toEqual([]);
+  });
+
+  it('every item of a valid list, in order', () => {
+    const items = parsePublishBody(
+      body({
+        items: [
+          { channel: 'a', formats: stream },
+          { channel: 'b', formats: stream },
+        ],
+      }),
+    );
+    expect(items.map((i) => i.channel)).toEqual(['a', 'b']);
+  });
+
+  it('nothing when one item of many is invalid (all or nothing)', () => {
+    expect(() =>
+      parsePublishBody(body({ items: [{ channel: 'a', formats: stream }, { channel: 'b' }] })),
+    ).toThrow(PublishFormatError);
+  });
+});
+
+describe('parsePublishItem', () => {
+  const cases: [string, unknown, PublishItem][] = [
+    [
+      'http-stream content as UTF-8 bytes, with id, prev-id, meta, no-seq and size',
+      {
+        channel: 'c',
+        id: 'a2',
+        'prev-id': 'a1',
+        meta: { sender: 'alice' },
+        'no-seq': true,
+        size: 12,
+        formats: { 'http-stream': { content: 'héllo\n' } },
+      },
+      {
+        channel: 'c',
+        id: 'a2',
+        prevId: 'a1',
+        meta: { sender: 'alice' },
+        noSeq: true,
+        size: 12,
+        formats: { httpStream: { action: 'send', content: Buffer.from('héllo\n') } },
+      },
+    ],
+    [
+      'content-bin as Base64, winning over content',
+      { channel: 'c', formats: { 'http-stream': { content: 'text', 'content-bin': 'AAECAw==' } } },
+      {
+        channel: 'c',
+        noSeq: false,
+        formats: { httpStream: { action: 'send', content: Buffer.from([0, 1, 2, 3]) } },
+      },
+    ],
+    [
+      'the legacy shape with formats on the item',
+      { channel: 'c', 'http-stream': { content: 'x' }, 'ws-message': { content: 'y' } },
+      {
+        channel: 'c',
+        noSeq: false,
+        formats: {
+          httpStream: { action: 'send', content: Buffer.from('x') },
+          wsMessage: { action: 'send', type: 'text', content: Buffer.from('y') },
+        },
+      },
+    ],
+    [
+      'http-response defaults: code 200 and its reason, no headers',
+      { channel: 'c', formats: { 'http-response': { body: 'hi\n' } } },
+      {
+        channel: 'c',
+        noSeq: false,
+        formats: {
+          httpResponse: {
+            action: 'send',
+            code: 200,
+            reason: 'OK',
+            headers: [],
+            body: Buffer.from('hi\n'),
+          },
+        },
+      },
+    ],
+    [
+      'http-response code with its standard reason, headers object without Grip-*',
+      {
+        channel: 'c',
+        formats: {
+          'http-response': {
+            code: 404,
+            headers: { 'Content-Type': 'text/plain', 'Grip-Hold': 'stream' },
+            body: '',
+          },
+        },
+      },
+      {
+        channel: 'c',
+        noSeq: false,
+        formats: {
+          httpResponse: {
+            action: 'send',
+            code: 404,
+            reason: 'Not Found',
+            headers: [['Content-Type', 'text/plain']],
+            body: Buffer.alloc(0),
+          },
+        },
+      },
+    ],
+    [
+      'http-response headers as pairs, repeated names kept, given reason, body-bin',
+      {
+        channel: 'c',
+        formats: {
+          'http-response': {
+            code: 299,
+            reason: 'Fine',
+            headers: [
+              ['Set-Cookie', 'a=1'],
+              ['Set-Cookie', 'b=2'],
+              ['grip-channel', 'x'],
+            ],
+            'body-bin': 'AAE=',
+            body: 'ignored',
+          },
+        },
+      },
+      {
+        channel: 'c',
+        noSeq: false,
+        formats: {
+          httpResponse: {
+            action: 'send',
+            code: 299,
+            reason: 'Fine',
+            headers: [
+              ['Set-Cookie', 'a=1'],
+              ['Set-Cookie', 'b=2'],
+            ],
+            body: Buffer.from([0, 1]),
+          },
+        },
+      },
+    ],
+    [
+      'an unknown code gets Pushpin\'s "Undefined Reason"',
+      { channel: 'c', formats: { 'http-response': { code: 799, body: '' } } },
+      {
+        channel: 'c',
+        noSeq: false,
+        formats: {
+          httpResponse: {
+            action: 'send',
+            code: 799,
+            reason: 'Undefined Reason',
+            headers: [],
+            body: Buffer.alloc(0),
+          },
+        },
+      },
+    ],
+    [
+      'body wins over body-patch',
+      { channel: 'c', formats: { 'http-response': { body: 'b', 'body-patch': [] } } },
+      {
+        channel: 'c',
+        noSeq: false,
+        formats: {
+          httpResponse: {
+            action: 'send',
+            code: 200,
+            reason: 'OK',
+            headers: [],
+            body: Buffer.from('b'),
+          },
+        },
+      },
+    ],
+    [
+      'hint and close need no content',
+      {
+        channel: 'c',
+        formats: { 'http-response': { action: 'hint' }, 'http-stream': { action: 'close' } },
+      },
+      {
+        channel: 'c',
+        noSeq: false,
+        formats: {
+          httpResponse: {
+            action: 'hint',
+            code: 200,
+            reason: 'OK',
+            headers: [],
+            body: Buffer.alloc(0),
+          },
+          httpStream: { action: 'close', content: Buffer.alloc(0) },
+        },
+      },
+    ],
+    [
+      'ws-message content-bin defaults to binary',
+      { channel: 'c', formats: { 'ws-message': { 'content-bin': 'AAEC' } } },
+      {
+        channel: 'c',
+        noSeq: false,
+        formats: { wsMessage: { action: 'send', type: 'binary', content: Buffer.from([0, 1, 2]) } },
+      },
+    ],
+    [
+      'ws-message ping without content',
+      { channel: 'c', formats: { 'ws-message': { type: 'ping' } } },
+      {
+        channel: 'c',
+        noSeq: false,
+        formats: { wsMessage: { action: 'send', type: 'ping', content: Buffer.alloc(0) } },
+      },
+    ],
+    [
+      'ws-message close with code and reason',
+      {
+        channel: 'c',
+        formats: { 'ws-message': { action: 'close', code: 4001, reason: 'kicked' } },
+      },
+      {
+        channel: 'c',
+        noSeq: false,
+        formats: {
+          wsMessage: {
+            action: 'close',
+            type: 'text',
+            content: Buffer.alloc(0),
+            code: 4001,
+            reason: 'kicked',
+          },
+        },
+      },
+    ],
+    [
+      'ws-message close without code',
+      { channel: 'c', formats: { 'ws-message': { action: 'close' } } },
+      {
+        channel: 'c',
+        noSeq: false,
+        formats: { wsMessage: { action: 'close', type: 'text', content: Buffer.alloc(0) } },
+      },
+    ],
+    [
+      'ws-message refresh and content-filters on a format',
+      {
+        channel: 'c',
+        formats: {
+          'ws-message': { action: 'refresh' },
+          'http-stream': { content: 'x', 'content-filters': ['var-subst'] },
+        },
+      },
+      {
+        channel: 'c',
+        noSeq: false,
+        formats: {
+          wsMessage: { action: 'refresh', type: 'text', content: Buffer.alloc(0) },
+          httpStream: { action: 'send', content: Buffer.from('x'), contentFilters: ['var-subst'] },
+        },
+      },
+    ],
+    [
+      'unknown format names ignored',
+      { channel: 'c', formats: { 'x-other': {} } },
+      { channel: 'c', noSeq: false, formats: {} },
+    ],
+    [
+      'the js-grip close shape (close with empty content)',
+      { channel: 'c', formats: { 'http-stream': { action: 'close', content: '' } } },
+      {
+        channel: 'c',
+        noSeq: false,
+        formats: { httpStream: { action: 'close', content: Buffer.alloc(0) } },
+      },
+    ],
+  ];
+  it.each(cases)('parses %s', (_name, input, expected) => {
+    expect(parsePublishItem(input)).toEqual(expected);
+  });
+
+  it('uses the channel override instead of the item channel', () => {
+    expect(parsePublishItem({ channel: 'ignored', formats: stream }, 'topic').channel).toBe(
+      'topic',
+    );
+    expect(parsePublishItem({ formats: stream }, 'topic').channel).toBe('topic');
+  });
+});
+
+describe('parsePublishTnetstring', () => {
+  const tn = (value: TnetInput): Buffer => encodeTnetstring(value);
+
+  it('parses raw byte content without Base64', () => {
+    const item = parsePublishTnetstring(
+      tn({
+        channel: 'c',
+        id: 'i1',
+        'no-seq': true,
+        meta: { sender: 'bob' },
+        formats: {
+          'http-stream': { content: Buffer.from([0, 0xff]) },
+          'http-response': { code: 201, headers: [['X-A', 'b']], body: 'made' },
+        },
+      }),
+    );
+    expect(item).toEqual({
+      channel: 'c',
+      id: 'i1',
+      noSeq: true,
+      meta: { sender: 'bob' },
+      formats: {
+        httpStream: { action: 'send', content: Buffer.from([0, 0xff]) },
+        httpResponse: {
+          action: 'send',
+          code: 201,
+          reason: 'Created',
+          headers: [['X-A', 'b']],
+          body: Buffer.from('made'),
+        },
+      },
+    });
+  });
+
+  it('takes ws-message content-bin as raw bytes', () => {
+    const item = parsePublishTnetstring(
+      tn({ channel: 'c', formats: { 'ws-message': { 'content-bin': Buffer.from([1, 2]) } } }),
+    );
+    expect(item.formats.wsMessage).toEqual({
+      action: 'send',
+      type: 'binary',
+      content: Buffer.from([1, 2]),
+    });
+  });
+
+  const errors: [string, TnetInput, string][] = [
+    [
+      'http-stream content-bin is not honoured',
+      { channel: 'c', formats: { 'http-stream': { 'content-bin': 'AAE=' } } },
+      "Invalid format: 'http-stream' does not contain 'content'",
+    ],
+    [
+      'http-response body-bin is not honoured',
+      { channel: 'c', formats: { 'http-response': { 'body-bin': 'AAE=' } } },
+      "Invalid format: 'http-response' does not contain 'body' or 'body-patch'",
+    ],
+    [
+      'no-seq must be a real boolean',
+      { channel: 'c', formats: { 'http-stream': { content: '' } }, 'no-seq': 'true' },
+      "Invalid format: publish item object contains 'no-seq' with wrong type",
+    ],
+    ['an item that is a list', ['x'], 'Invalid format: publish item object is not an object'],
+  ];
+  it.each(errors)('rejects: %s', (_name, value, message) => {
+    expect(errorOf(() => parsePublishTnetstring(tn(value)))).toBe(message);
+  });
+
+  it('rejects malformed tnetstring bytes as a PublishFormatError', () => {
+    expect(errorOf(() => parsePublishTnetstring(Buffer.from('9:abc,')))).toBe(
+      'received message with invalid format (tnetstring parse failed)',
+    );
+  });
+});
+
+describe('parsePublishMessage (ZeroMQ payloads)', () => {
+  const item = { channel: 'c', formats: { 'http-stream': { content: 'hi\n' } } };
+  const expected = {
+    channel: 'c',
+    noSeq: false,
+    formats: { httpStream: { action: 'send', content: Buffer.from('hi\n') } },
+  };
+
+  it('parses J + JSON', () => {
+    expect(parsePublishMessage(Buffer.from('J' + JSON.stringify(item)))).toEqual(expected);
+  });
+
+  it('parses T + tnetstring', () => {
+    expect(parsePublishMessage(Buffer.concat([Buffer.from('T'), encodeTnetstring(item)]))).toEqual(
+      expected,
+    );
+  });
+
+  it('parses a bare tnetstring', () => {
+    expect(parsePublishMessage(encodeTnetstring(item))).toEqual(expected);
+  });
+
+  it('applies the SUB topic as channel override', () => {
+    expect(parsePublishMessage(Buffer.from('J' + JSON.stringify(item)), 'topic').channel).toBe(
+      'topic',
+    );
+  });
+
+  const errors: [string, Buffer, string][] = [
+    ['bad JSON', Buffer.from('J{'), 'received message with invalid format (json parse failed)'],
+    [
+      'JSON array',
+      Buffer.from('J[]'),
+      'received message with invalid format (not a valid json object)',
+    ],
+    [
+      'garbage',
+      Buffer.from('hello'),
+      'received message with invalid format (tnetstring parse failed)',
+    ],
+    [
+      'empty frame',
+      Buffer.alloc(0),
+      'received message with invalid format (tnetstring parse failed)',
+    ],
+    [
+      'invalid item',
+      Buffer.from('J{"formats":{}}'),
+      "Invalid format: publish item object does not contain 'channel'",
+    ],
+  ];
+  it.each(errors)('rejects %s', (_name, frame, message) => {
+    expect(errorOf(() => parsePublishMessage(frame))).toBe(message);
+  });
+});
