@@ -24,11 +24,10 @@ export const settingsSchema = {
   backendTimeout: { type: 'seconds', default: 30, help: 'seconds to wait for a backend response head' },
   drainTimeout: { type: 'seconds', default: 10, help: 'seconds in-flight requests get on SIGTERM' },
   xForwardedFor: { type: 'enum', values: ['append', 'replace', 'off'], default: 'append', help: 'X-Forwarded-For handling' },
-  trustedProxies: { type: 'list', default: '', help: 'comma list of peer IPs whose X-Forwarded-* headers are kept' },
+  trustedProxies: { type: 'addresses', default: '', help: 'comma list of peer IPs whose X-Forwarded-* headers are kept' },
   xForwardedProto: { type: 'boolean', default: true, help: 'set X-Forwarded-Proto to http/https' },
   sigKey: { type: 'string', default: 'changeme', help: 'default Grip-Sig key for GRIP routes (route sig_key overrides)' },
   sigIss: { type: 'string', default: 'pushpin', help: 'default Grip-Sig issuer' },
-  maxConnections: { type: 'count', default: 0, help: 'client connections per worker (0 = derived from the open-files limit)' },
   streamBufferMax: { type: 'bytes', default: 1048576, help: 'bytes buffered for a slow client before it is disconnected' },
   subscriptionMax: { type: 'count', default: 20, help: 'channels per connection' },
   publishBodyMax: { type: 'bytes', default: 1000000, help: 'largest POST /publish/ body' },
@@ -46,6 +45,7 @@ export type SettingType =
   | 'seconds'
   | 'enum'
   | 'list'
+  | 'addresses'
   | 'bytes';
 
 export interface SettingSpec {
@@ -60,7 +60,7 @@ type ValueOf<S extends SettingSpec> = S['type'] extends 'port' | 'count' | 'seco
   ? number
   : S['type'] extends 'boolean'
     ? boolean
-    : S['type'] extends 'list'
+    : S['type'] extends 'list' | 'addresses'
       ? string[]
       : string;
 
