@@ -12,4 +12,6 @@ export default tseslint.config(
     },
   },
   { files: ['bin/**', 'bench/**', 'examples/**'], rules: { 'no-console': 'off' } },
+  // Plain JavaScript entry: TypeScript is not there to know Node's globals.
+  { files: ['bin/**'], languageOptions: { globals: { process: 'readonly', URL: 'readonly' } } },
 );

@@ -37,8 +37,12 @@ export class BackendPools {
     return pool;
   }
 
+  /**
+   * Ends every pool at shutdown. Called once the drain is over, so anything still running
+   * has outlived the drain timeout: destroy, because Pool.close() would wait for it forever.
+   */
   async close(): Promise<void> {
-    await Promise.all([...this.pools.values()].map((pool) => pool.close()));
+    await Promise.all([...this.pools.values()].map((pool) => pool.destroy()));
     this.pools.clear();
   }
 }

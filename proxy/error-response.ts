@@ -17,7 +17,12 @@ const defaultText: Record<number, string> = {
 
 /** Ends a response the proxy itself produces, corked, with a short text body. */
 export function sendError(res: HttpResponse, code: number, text?: string): void {
-  const body = text !== undefined ? (text.endsWith('\n') ? text : text + '\n') : (defaultText[code] ?? `${errorBodies[code] ?? 'Error'}\n`);
+  const body =
+    text !== undefined
+      ? text.endsWith('\n')
+        ? text
+        : text + '\n'
+      : (defaultText[code] ?? `${errorBodies[code] ?? 'Error'}\n`);
   res.cork(() => {
     res.writeStatus(`${code} ${errorBodies[code] ?? 'Error'}`);
     res.writeHeader('Content-Type', 'text/plain');

@@ -6,6 +6,7 @@ import type { ProxyContext } from './proxy-context.js';
 import { buildBackendHeaders, type ClientRequestInfo } from './request-headers.js';
 import { forEachRelayedHeader, rawHeaderPairs } from './response-headers.js';
 import { sendError } from './error-response.js';
+import { preciseNow } from '../src/ipc/clock.js';
 
 /** GRIP instructions and the request bodies a hold may re-send are capped (Pushpin: 100,000). */
 export const gripBufferMax = 100_000;
@@ -34,7 +35,7 @@ export interface BackendReply {
 export class ForwardedRequest implements Dispatcher.DispatchHandler {
   private readonly startedAt = performance.now();
   /** Epoch ms when the request left for the backend: holds take items published after it. */
-  readonly startedAtEpoch = Date.now();
+  readonly startedAtEpoch = preciseNow();
   /** Set by the hold that took over the client connection. */
   onClientGone: (() => void) | undefined;
   private controller: Dispatcher.DispatchController | undefined;
@@ -44,8 +45,13 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
   /** Kept while small so a failover or a GRIP retry can re-send it. */
   private bodyCopy: Buffer[] | undefined = [];
   private bodyCopyBytes = 0;
+  /**
+   * Every body chunk received while no attempt has begun sending: on a failover to the next
+   * target they are re-sent, whatever the body size. Dropped once a backend connection takes
+   * the body; bounded meanwhile because the client is paused at the stream's high-water mark.
+   */
+  private unsentChunks: Buffer[] | undefined;
   private isBodyComplete = false;
-  private isBodyRead = false;
   private isClientPaused = false;
   isAborted = false;
   private isResponded = false;
@@ -83,6 +89,7 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
     });
     res.onAborted(() => this.onClientAborted());
     if (hasBody) {
+      this.unsentChunks = [];
       res.onData((chunk, isLast) => this.onClientData(chunk, isLast));
     } else {
       this.isBodyComplete = true;
@@ -120,14 +127,13 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
     const stream = new Readable({
       highWaterMark: 64 * 1024,
       read: () => {
-        this.isBodyRead = true;
         if (this.isClientPaused && !this.isResponded && !this.isAborted) {
           this.isClientPaused = false;
           this.res.resume();
         }
       },
     });
-    for (const chunk of this.bodyCopy ?? []) stream.push(chunk);
+    for (const chunk of this.unsentChunks ?? []) stream.push(chunk);
     if (this.isBodyComplete) stream.push(null);
     this.bodyStream = stream;
     return stream;
@@ -140,6 +146,7 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
       if (this.bodyCopyBytes <= gripBufferMax) this.bodyCopy.push(copy);
       else this.bodyCopy = undefined;
     }
+    this.unsentChunks?.push(copy);
     if (isLast) this.isBodyComplete = true;
     const stream = this.bodyStream;
     if (!stream) return;
@@ -160,8 +167,10 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
 
   // undici dispatch handler
 
+  /** undici calls this once connected, right before it writes the request (and body). */
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
+    this.unsentChunks = undefined;
     if (this.isAborted) controller.abort(new Error('client aborted'));
   }
 
@@ -228,7 +237,10 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
     if (this.isAborted || this.isResponded) return true;
     const pending = this.pending;
     if (pending) {
-      const [ok, done] = this.res.tryEnd(pending.subarray(offset - this.pendingOffset), this.contentLength);
+      const [ok, done] = this.res.tryEnd(
+        pending.subarray(offset - this.pendingOffset),
+        this.contentLength,
+      );
       if (done) this.markResponded();
       if (!ok && !done) return false;
       this.pending = undefined;
@@ -287,12 +299,18 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
       this.markResponded();
       return;
     }
-    const debugText = this.route.isDebug ? `${code || error.message} (target ${target.host}:${target.port})` : undefined;
+    const debugText = this.route.isDebug
+      ? `${code || error.message} (target ${target.host}:${target.port})`
+      : undefined;
     this.respondError(isTimeout ? 504 : 502, debugText);
   }
 
   private canRetryBody(): boolean {
-    return !this.hasBody || !this.isBodyRead || (this.isBodyComplete && this.bodyCopy !== undefined);
+    return (
+      !this.hasBody ||
+      this.unsentChunks !== undefined ||
+      (this.isBodyComplete && this.bodyCopy !== undefined)
+    );
   }
 
   respondError(code: 502 | 504 | 400, debugText?: string): void {
@@ -302,9 +320,12 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
   }
 
   private finishWithoutBody(): void {
-    // The binding treats an explicit undefined as a length; only no argument means "none".
-    if (this.contentLength >= 0) this.res.endWithoutBody(this.contentLength);
-    else this.res.endWithoutBody();
+    // uWS 20.30 closes the client connection after endWithoutBody(length), so the length a
+    // HEAD (or 304) answer reports is written as a plain header. 204 never carries one.
+    if (this.contentLength >= 0 && this.status !== 204) {
+      this.res.writeHeader('Content-Length', String(this.contentLength));
+    }
+    this.res.endWithoutBody();
     this.markResponded();
   }
 

@@ -7,6 +7,7 @@ import { gripFeatureHeader } from '../src/grip/instruct.js';
 import type { BackendPools } from './backend-pools.js';
 import type { ForwardedRequest } from './forward.js';
 import type { RouteSigners } from './route-signers.js';
+import { canonicalIp } from './request-headers.js';
 import { rawHeaderPairs } from './response-headers.js';
 
 /** What every request handler of one worker shares: settings, routes, pools, signers, counts. */
@@ -26,7 +27,7 @@ export class ProxyContext {
     readonly signers: RouteSigners,
   ) {
     this.routes = routes;
-    this.trustedProxies = new Set(settings.trustedProxies);
+    this.trustedProxies = new Set(settings.trustedProxies.map(canonicalIp));
     this.backendTimeoutMs = Math.round(settings.backendTimeout * 1000);
   }
 
@@ -40,7 +41,12 @@ export class ProxyContext {
   gripRequestHeaders(route: Route): [string, string][] {
     if (route.isNoGrip) return [];
     const sig = this.signers.current(route);
-    return sig ? [['grip-sig', sig], ['grip-feature', gripFeatureHeader]] : [['grip-feature', gripFeatureHeader]];
+    return sig
+      ? [
+          ['grip-sig', sig],
+          ['grip-feature', gripFeatureHeader],
+        ]
+      : [['grip-feature', gripFeatureHeader]];
   }
 
   isGripResponse(raw: readonly (Buffer | string)[]): boolean {
@@ -55,12 +61,22 @@ export class ProxyContext {
     if (!this.inFlight.has(request)) return;
     this.inFlight.delete(request);
     this.log.info(
-      { method: request.client.method, path: request.client.url, route: request.route.id, target: request.targetLabel },
+      {
+        method: request.client.method,
+        path: request.client.url,
+        route: request.route.id,
+        target: request.targetLabel,
+      },
       'client aborted the request',
     );
   }
 
-  onRequestDone(request: ForwardedRequest, status: number, bytes: number, durationMs: number): void {
+  onRequestDone(
+    request: ForwardedRequest,
+    status: number,
+    bytes: number,
+    durationMs: number,
+  ): void {
     this.inFlight.delete(request);
     this.log.info(
       {

@@ -50,36 +50,69 @@ export function buildBackendHeaders(client: ClientRequestInfo, options: ForwardO
   let forwardedFor: string | undefined;
   for (const [name, value] of client.headers) {
     if (hopByHop.has(name) || name.startsWith('grip-') || (dropped && dropped.has(name))) continue;
-    if (options.removeHeaders.includes(name) || options.setHeaders.some((h) => h.name === name)) continue;
+    if (options.removeHeaders.includes(name) || options.setHeaders.some((h) => h.name === name))
+      continue;
     if (name === 'x-forwarded-for') {
       forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
       continue;
     }
-    if ((name === 'x-forwarded-proto' || name === 'x-forwarded-protocol') && options.xForwardedProto && !isTrustedPeer) {
+    if (
+      (name === 'x-forwarded-proto' || name === 'x-forwarded-protocol') &&
+      options.xForwardedProto &&
+      !isTrustedPeer
+    ) {
       continue;
     }
     out.push(name, value);
   }
   switch (options.xForwardedFor) {
     case 'append':
-      out.push('x-forwarded-for', forwardedFor ? `${forwardedFor}, ${client.remoteAddress}` : client.remoteAddress);
+      out.push(
+        'x-forwarded-for',
+        forwardedFor ? `${forwardedFor}, ${client.remoteAddress}` : client.remoteAddress,
+      );
       break;
     case 'replace':
       out.push(
         'x-forwarded-for',
-        isTrustedPeer && forwardedFor ? `${forwardedFor}, ${client.remoteAddress}` : client.remoteAddress,
+        isTrustedPeer && forwardedFor
+          ? `${forwardedFor}, ${client.remoteAddress}`
+          : client.remoteAddress,
       );
       break;
     case 'off':
       if (forwardedFor !== undefined) out.push('x-forwarded-for', forwardedFor);
       break;
   }
-  if (options.xForwardedProto && !(isTrustedPeer && hasHeader(client.headers, 'x-forwarded-proto'))) {
+  if (
+    options.xForwardedProto &&
+    !(isTrustedPeer && hasHeader(client.headers, 'x-forwarded-proto'))
+  ) {
     out.push('x-forwarded-proto', client.isTls ? 'https' : 'http');
   }
   for (const header of options.setHeaders) out.push(header.name, header.value);
   for (const [name, value] of options.extra) out.push(name, value);
   return out;
+}
+
+/**
+ * An IP address in the form X-Forwarded-For and --trusted-proxies use: uWS reports IPv6
+ * peers fully expanded (`0000:...:0001`), so IPv6 is compressed (RFC 5952) and an
+ * IPv4-mapped address (a dual-stack listener) becomes plain dotted IPv4.
+ */
+export function canonicalIp(address: string): string {
+  if (!address.includes(':')) return address;
+  let host: string;
+  try {
+    host = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  } catch {
+    return address;
+  }
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
+  if (!mapped) return host;
+  const high = parseInt(mapped[1]!, 16);
+  const low = parseInt(mapped[2]!, 16);
+  return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
 }
 
 function connectionTokens(headers: [string, string][]): Set<string> | undefined {

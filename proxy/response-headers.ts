@@ -13,16 +13,36 @@ const notRelayed = new Set([
   'date',
 ]);
 
-/** Calls `write` for every backend header a client may see, from undici's raw header list. */
+/**
+ * Calls `write` for every backend header a client may see, from undici's raw header list:
+ * the fixed hop-by-hop set and whatever the backend's Connection header names (RFC 9110 7.6.1).
+ */
 export function forEachRelayedHeader(
   raw: readonly (Buffer | string)[],
   write: (name: string, value: string) => void,
 ): void {
+  const nominated = connectionNominated(raw);
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!.toString();
-    if (notRelayed.has(name.toLowerCase())) continue;
+    const lower = name.toLowerCase();
+    if (notRelayed.has(lower) || nominated?.has(lower)) continue;
     write(name, raw[i + 1]!.toString());
   }
+}
+
+/** Header names listed in Connection headers; undefined (no allocation) in the usual case. */
+function connectionNominated(raw: readonly (Buffer | string)[]): Set<string> | undefined {
+  let names: Set<string> | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length !== 10 || name.toString().toLowerCase() !== 'connection') continue;
+    for (const token of raw[i + 1]!.toString().split(',')) {
+      const option = token.trim().toLowerCase();
+      if (option && option !== 'close' && option !== 'keep-alive')
+        (names ??= new Set()).add(option);
+    }
+  }
+  return names;
 }
 
 /**

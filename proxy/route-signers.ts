@@ -21,7 +21,11 @@ export class RouteSigners {
     await Promise.all(
       [...wanted].map(async ([id, [key, issuer]]) => {
         // Route `file:` keys arrive absolute; the global key is relative to the working directory.
-        next.set(id, this.signers.get(id) ?? (await GripSigner.create({ key, issuer, baseDir: process.cwd() })));
+        next.set(
+          id,
+          this.signers.get(id) ??
+            (await GripSigner.create({ key, issuer, baseDir: process.cwd() })),
+        );
       }),
     );
     for (const [id, signer] of this.signers) if (!next.has(id)) signer.close();

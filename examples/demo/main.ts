@@ -10,7 +10,12 @@ const backend = createDemoBackend().listen(8000, '127.0.0.1', () => {
   console.log('demo backend on http://127.0.0.1:8000');
   const thumbtack = spawn(
     process.execPath,
-    [path.join(root, 'bin/thumbtack.js'), '--routes', path.join(root, 'config/routes'), ...process.argv.slice(2)],
+    [
+      path.join(root, 'bin/thumbtack.js'),
+      '--routes',
+      path.join(root, 'config/routes'),
+      ...process.argv.slice(2),
+    ],
     { stdio: 'inherit' },
   );
   console.log(

@@ -50,7 +50,10 @@ async function main(argv: string[]): Promise<number> {
   const args = argv[0] === 'run' ? argv.slice(1) : argv;
   const { settings, positionals } = loadSettings(args);
   if (positionals.length > 0) {
-    throw new ThumbtackError('E_USAGE', `unknown command "${positionals[0]}"; see thumbtack --help`);
+    throw new ThumbtackError(
+      'E_USAGE',
+      `unknown command "${positionals[0]}"; see thumbtack --help`,
+    );
   }
   // Fail fast on a broken routes file: restarting workers that cannot start helps nobody.
   loadRoutesFile(settings.routes);
@@ -78,9 +81,11 @@ async function main(argv: string[]): Promise<number> {
 
   return new Promise((resolve) => {
     let isStopping = false;
-    const stop = (signal: NodeJS.Signals) => {
+    let parentWatch: NodeJS.Timeout | undefined;
+    const stop = (signal: NodeJS.Signals | 'parent exited') => {
       if (isStopping) return;
       isStopping = true;
+      clearInterval(parentWatch);
       log.info({ signal }, 'stopping: draining children');
       void supervisor.stop(Math.round(settings.drainTimeout * 1000) + 2_000).then(() => {
         log.info('stopped');
@@ -89,6 +94,14 @@ async function main(argv: string[]): Promise<number> {
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+    if (process.env['npm_command'] !== undefined) {
+      // Under `npx thumbtack` npm signals its `sh -c` wrapper, which dies without passing the
+      // signal on; we are then re-parented, and draining is the only way not to outlive it.
+      const parent = process.ppid;
+      parentWatch = setInterval(() => {
+        if (process.ppid !== parent) stop('parent exited');
+      }, 250).unref();
+    }
     process.on('SIGHUP', () => {
       // Validate here first, so a broken file is reported once and workers keep their routes.
       try {

@@ -17,8 +17,11 @@ const names = Object.keys(settingsSchema) as SettingName[];
 function parseOptions(): Record<string, { type: 'string' | 'boolean' }> {
   const options: Record<string, { type: 'string' | 'boolean' }> = {};
   for (const name of names) {
-    options[flagName(name)] = { type: settingsSchema[name].type === 'boolean' ? 'boolean' : 'string' };
-    if (settingsSchema[name].type === 'boolean') options['no-' + flagName(name)] = { type: 'boolean' };
+    options[flagName(name)] = {
+      type: settingsSchema[name].type === 'boolean' ? 'boolean' : 'string',
+    };
+    if (settingsSchema[name].type === 'boolean')
+      options['no-' + flagName(name)] = { type: 'boolean' };
   }
   return options;
 }
@@ -52,18 +55,23 @@ export function loadSettings(
   const raw = new Map<SettingName, { value: unknown; source: string }>();
 
   const configPath =
-    (flags['config'] as string | undefined) ?? env[envName('config')] ?? settingsSchema.config.default;
+    (flags['config'] as string | undefined) ??
+    env[envName('config')] ??
+    settingsSchema.config.default;
   if (configPath) {
     for (const [key, value] of Object.entries(readConfigFile(configPath))) {
       if (!(key in settingsSchema)) {
-        throw new ConfigError(`${configPath}: unknown setting "${key}"; allowed: ${names.join(', ')}`);
+        throw new ConfigError(
+          `${configPath}: unknown setting "${key}"; allowed: ${names.join(', ')}`,
+        );
       }
       raw.set(key as SettingName, { value, source: `${configPath}: ${key}` });
     }
   }
   for (const name of names) {
     const fromEnv = env[envName(name)];
-    if (fromEnv !== undefined && fromEnv !== '') raw.set(name, { value: fromEnv, source: envName(name) });
+    if (fromEnv !== undefined && fromEnv !== '')
+      raw.set(name, { value: fromEnv, source: envName(name) });
   }
   for (const name of names) {
     const flag = flagName(name);
@@ -144,7 +152,10 @@ function coerce(spec: SettingSpec, value: unknown, source: string): unknown {
       }
       return text;
     case 'zmq':
-      if (typeof text !== 'string' || !/^(tcp:\/\/[^\s]+:\d+|ipc:\/\/\S+|inproc:\/\/\S+)$/.test(text)) {
+      if (
+        typeof text !== 'string' ||
+        !/^(tcp:\/\/[^\s]+:\d+|ipc:\/\/\S+|inproc:\/\/\S+)$/.test(text)
+      ) {
         bad('a ZeroMQ endpoint such as tcp://127.0.0.1:5560 or ipc:///path');
       }
       return text;
@@ -154,6 +165,17 @@ function coerce(spec: SettingSpec, value: unknown, source: string): unknown {
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean);
+    case 'addresses': {
+      if (typeof text !== 'string') bad('a comma-separated list of IP addresses');
+      const addresses = (text as string)
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      if (addresses.some((address) => net.isIP(address) === 0)) {
+        bad('a comma-separated list of IP addresses');
+      }
+      return addresses;
+    }
     case 'path':
     case 'string':
       if (typeof text !== 'string') bad('a string');

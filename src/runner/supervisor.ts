@@ -38,7 +38,8 @@ export class Supervisor {
   }
 
   signal(signal: NodeJS.Signals, namePrefix: string): void {
-    for (const [name, child] of this.children) if (name.startsWith(namePrefix)) child.process?.kill(signal);
+    for (const [name, child] of this.children)
+      if (name.startsWith(namePrefix)) child.process?.kill(signal);
   }
 
   /** SIGTERM to every child; SIGKILL to any still alive after `graceMs`. */
@@ -80,7 +81,13 @@ class SupervisedChild {
     const delay = Math.min(backoffMaxMs, backoffStartMs * 2 ** this.restarts);
     this.restarts++;
     this.log.warn(
-      { child: this.spec.name, exitCode: code, signal, restartInMs: delay, restarts: this.restarts },
+      {
+        child: this.spec.name,
+        exitCode: code,
+        signal,
+        restartInMs: delay,
+        restarts: this.restarts,
+      },
       'child exited unexpectedly; restarting',
     );
     this.restartTimer = setTimeout(() => {

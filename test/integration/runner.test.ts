@@ -604,19 +604,15 @@ describe('the npx contract used by outside harnesses', () => {
 
   // npm runs the bin through its script shell; the project's .npmrc makes that bash, which
   // execs the single command, so the SIGTERM reaches the runner and npx exits with its 0.
-  test(
-    'npx itself exits 0 after SIGTERM',
-    async () => {
-      const backend = await startBackend((_req, res) => res.end('through npx'));
-      const run = await startNpx(backend);
-      const tree = descendants(run.child.pid!);
-      run.child.kill('SIGTERM');
-      const code = await run.exit;
-      await waitUntil(() => tree.every((pid) => !isAlive(pid)), 15_000);
-      expect(code).toBe(0);
-    },
-    60_000,
-  );
+  test('npx itself exits 0 after SIGTERM', async () => {
+    const backend = await startBackend((_req, res) => res.end('through npx'));
+    const run = await startNpx(backend);
+    const tree = descendants(run.child.pid!);
+    run.child.kill('SIGTERM');
+    const code = await run.exit;
+    await waitUntil(() => tree.every((pid) => !isAlive(pid)), 15_000);
+    expect(code).toBe(0);
+  }, 60_000);
 });
 
 /** Polls a TCP connect until it succeeds or the deadline passes. */

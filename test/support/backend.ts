@@ -69,7 +69,9 @@ export async function startBackend(
  * A TCP server on 127.0.0.1 that hands each connection to `onConnection`, for backends
  * that must misbehave in ways node:http would not (reset, odd framing, hop-by-hop headers).
  */
-export async function startRawBackend(onConnection: (socket: net.Socket) => void): Promise<RawBackend> {
+export async function startRawBackend(
+  onConnection: (socket: net.Socket) => void,
+): Promise<RawBackend> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);

@@ -41,6 +41,10 @@ export interface StartOptions {
   host?: string;
   /** PEM files: clients are served over TLS and `url` is https. */
   tls?: { certFile: string; keyFile: string };
+  /** Start the runner as a process group leader, so a test can signal the whole group (Ctrl-C). */
+  detached?: boolean;
+  /** How long the handler and every worker get to say they are ready; default 20 s. */
+  readyTimeoutMs?: number;
 }
 
 const running = new Set<Thumbtack>();
@@ -61,7 +65,9 @@ export async function startThumbtack(options: StartOptions): Promise<Thumbtack> 
   ]);
   const workers = options.workers ?? 1;
   const host = options.host ?? '127.0.0.1';
-  const tlsArgs = options.tls ? ['--tls-cert', options.tls.certFile, '--tls-key', options.tls.keyFile] : [];
+  const tlsArgs = options.tls
+    ? ['--tls-cert', options.tls.certFile, '--tls-key', options.tls.keyFile]
+    : [];
   const zmqPull = `tcp://127.0.0.1:${pullPort}`;
   const zmqSub = `tcp://127.0.0.1:${subPort}`;
   const child = spawn(
@@ -85,7 +91,11 @@ export async function startThumbtack(options: StartOptions): Promise<Thumbtack> 
       ...tlsArgs,
       ...(options.args ?? []),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } },
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...options.env },
+      detached: options.detached ?? false,
+    },
   );
   const logs: LogLine[] = [];
   const waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
@@ -113,7 +123,9 @@ export async function startThumbtack(options: StartOptions): Promise<Thumbtack> 
   });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
 
   const waitForLog = (match: (line: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> => {
     const seen = logs.find(match);
@@ -155,8 +167,11 @@ export async function startThumbtack(options: StartOptions): Promise<Thumbtack> 
   };
   running.add(instance);
   const ready = Promise.all([
-    waitForLog((l) => l.msg === 'handler ready'),
-    waitUntil(() => logs.filter((l) => l.msg === 'proxy ready').length >= workers),
+    waitForLog((l) => l.msg === 'handler ready', options.readyTimeoutMs ?? 20_000),
+    waitUntil(
+      () => logs.filter((l) => l.msg === 'proxy ready').length >= workers,
+      options.readyTimeoutMs ?? 20_000,
+    ),
   ]);
   // If start-up fails the race is lost by `ready`; its later timeout must not go unhandled.
   ready.catch(() => undefined);
@@ -175,6 +190,95 @@ export function proxyWorkerPids(instance: Thumbtack): number[] {
     .filter((l) => l.msg === 'proxy ready' && typeof l.pid === 'number')
     .map((l) => l.pid as number)
     .filter((pid) => fs.existsSync(`/proc/${pid}`));
+}
+
+/** Pid of the named child (`handler`, `proxy-0`, ...) as last started by the runner. */
+export function childPid(instance: Thumbtack, name: string): number | undefined {
+  for (let i = instance.logs.length - 1; i >= 0; i--) {
+    const line = instance.logs[i]!;
+    if (line.msg === 'child started' && line['child'] === name) return line['childPid'] as number;
+  }
+  return undefined;
+}
+
+/** Resolves when the runner has started the named child again, after `previousPid`. */
+export async function waitForRestart(
+  instance: Thumbtack,
+  name: string,
+  previousPid: number,
+  timeoutMs = 10_000,
+): Promise<number> {
+  const line = await instance.waitForLog(
+    (l) => l.msg === 'child started' && l['child'] === name && l['childPid'] !== previousPid,
+    timeoutMs,
+  );
+  return line['childPid'] as number;
+}
+
+/**
+ * The pid of the proxy worker holding the server side of a client connection, found from
+ * /proc: the connection's socket inode (by the client's local port) among the workers' fds.
+ */
+export function workerPidForClientPort(
+  instance: Thumbtack,
+  clientPort: number,
+): number | undefined {
+  const inodes = new Set(
+    clientConnections(instance)
+      .filter((c) => c.remotePort === clientPort)
+      .map((c) => c.inode),
+  );
+  for (const pid of proxyWorkerPids(instance)) {
+    if (socketInodes(pid).some((inode) => inodes.has(inode))) return pid;
+  }
+  return undefined;
+}
+
+/** Client connections a worker has open now (server side, from /proc), to spot socket leaks. */
+export function openClientConnections(instance: Thumbtack, workerPid: number): number {
+  const owned = new Set(socketInodes(workerPid));
+  return clientConnections(instance).filter((c) => owned.has(c.inode)).length;
+}
+
+/** Server-side TCP sockets on the client port other than the listener, from /proc/net. */
+function clientConnections(instance: Thumbtack): { remotePort: number; inode: string }[] {
+  const out: { remotePort: number; inode: string }[] = [];
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = fs.readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const row of text.split('\n').slice(1)) {
+      const fields = row.trim().split(/\s+/);
+      // fields: sl, local, remote, state (0A = listening), ..., inode (0 once closed)
+      if (fields.length < 10 || fields[3] === '0A' || fields[9] === '0') continue;
+      const localPort = parseInt(fields[1]!.split(':')[1]!, 16);
+      if (localPort !== instance.port) continue;
+      out.push({ remotePort: parseInt(fields[2]!.split(':')[1]!, 16), inode: fields[9]! });
+    }
+  }
+  return out;
+}
+
+function socketInodes(pid: number): string[] {
+  let fds: string[];
+  try {
+    fds = fs.readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const fd of fds) {
+    try {
+      const match = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (match) out.push(match[1]!);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return out;
 }
 
 /** Resident memory of a process in bytes, from /proc/<pid>/status (`VmRSS` or `VmHWM`). */
@@ -208,8 +312,12 @@ export function runThumbtackToExit(
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`thumbtack ${args.join(' ')} did not exit within ${options.timeoutMs ?? 10_000} ms`));
-    }, options.timeoutMs ?? 10_000);
+      reject(
+        new Error(
+          `thumbtack ${args.join(' ')} did not exit within ${options.timeoutMs ?? 20_000} ms`,
+        ),
+      );
+    }, options.timeoutMs ?? 20_000);
     child.once('exit', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
