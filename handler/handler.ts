@@ -1,5 +1,6 @@
 import type { Settings } from '../src/config/schema.js';
 import type { PublishItem } from '../src/grip/publish-types.js';
+import { preciseNow } from '../src/ipc/clock.js';
 import type { Logger } from '../src/log.js';
 import { Bus } from './bus.js';
 import { createControlAuth } from './control-auth.js';
@@ -32,7 +33,8 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
 
   const publish = (item: PublishItem): void => {
     try {
-      const time = Date.now();
+      // Sub-millisecond, as workers compare it with when their request left (src/ipc/clock).
+      const time = preciseNow();
       sequencer.add(item, time, !item.noSeq && bus.hasSubscribers(item.channel));
     } catch (err) {
       logger.error({ err, channel: item.channel }, 'publish failed');
@@ -62,7 +64,9 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
     logger: logger.child({ component: 'handler.zmq-pull' }),
     publish,
   });
-  const inputs: PublishInput[] = [httpInput, pullInput, subInput];
+  // HTTP starts last: a 200 is only given once every input is up, so a handler that fails
+  // to start never acknowledged a publish it then took down with it.
+  const inputs: PublishInput[] = [pullInput, subInput, httpInput];
 
   bus.on('channelActive', (channel) => subInput.subscribe(channel));
   bus.on('channelIdle', (channel) => {

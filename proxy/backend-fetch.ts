@@ -12,7 +12,13 @@ export interface BackendFetch {
   body?: Buffer;
 }
 
-const connectErrorCodes = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'UND_ERR_CONNECT_TIMEOUT']);
+const connectErrorCodes = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 /**
  * A request the proxy makes on its own behalf (next link, gone link, hold retry) through a
@@ -59,7 +65,12 @@ export async function fetchFromBackend(
       if (Array.isArray(value)) for (const v of value) headers.push([name, v]);
       else if (value !== undefined) headers.push([name, value]);
     }
-    return { code: reply.statusCode, reason: reasonPhrase(reply.statusCode), headers, body: Buffer.concat(chunks, size) };
+    return {
+      code: reply.statusCode,
+      reason: reasonPhrase(reply.statusCode),
+      headers,
+      body: Buffer.concat(chunks, size),
+    };
   }
   throw lastError instanceof Error ? lastError : new Error('no backend target reachable');
 }

@@ -4,7 +4,11 @@ import type { Logger } from '../src/log.js';
 
 /** Something held in this worker that listens on channels (a response or stream hold). */
 export interface Subscriber {
-  /** Epoch ms; items the handler accepted before this are not for this subscriber. */
+  /**
+   * Epoch ms from preciseNow() (src/ipc/clock) when the request left for the backend:
+   * items the handler accepted before it are not for this subscriber. Date.now() would
+   * make an item accepted in the same millisecond, just before, count as new.
+   */
   readonly since: number;
   deliver(delivery: Delivery): void;
 }
@@ -50,6 +54,7 @@ export class ChannelSubscriptions {
       set = new Set();
       this.subscribers.set(channel, set);
       this.socket.subscribe(channel);
+      this.log.debug({ channel, channels: this.subscribers.size }, 'channel subscribed');
     }
     set.add(subscriber);
     const recent = this.recent.get(channel);
@@ -64,8 +69,11 @@ export class ChannelSubscriptions {
     const set = this.subscribers.get(channel);
     if (!set || !set.delete(subscriber)) return;
     if (set.size === 0) {
+      // At once, long-polls included (Pushpin lingers 60 s so a returning long-poll misses
+      // nothing; here the handler's replay on the next subscribe covers that gap).
       this.subscribers.delete(channel);
       if (!this.isClosed) this.socket.unsubscribe(channel);
+      this.log.debug({ channel, channels: this.subscribers.size }, 'channel unsubscribed');
     }
   }
 

@@ -1,6 +1,7 @@
 import { GripInstructError } from '../src/errors.js';
 import { isGripResponse, parseInstruction } from '../src/grip/instruct.js';
 import type { GripInstruction } from '../src/grip/instruct-types.js';
+import { preciseNow } from '../src/ipc/clock.js';
 import type { Logger } from '../src/log.js';
 import { fetchFromBackend, gripLastHeaders } from './backend-fetch.js';
 import type { ChannelSubscriptions } from './channel-subscriptions.js';
@@ -88,7 +89,8 @@ export class GripResponder implements HoldHost {
     const headers = this.backendHeaders(request);
     headers.push(...gripLastHeaders(withoutPrefix(prevIds, request.route.channelPrefix)));
     const body = request.bodyBuffer();
-    this.retriedAt.set(request, Date.now());
+    // The handler's clock: an item that made this hold retry must not be replayed to the new one.
+    this.retriedAt.set(request, preciseNow());
     fetchFromBackend(
       this.ctx,
       request.route,
@@ -128,7 +130,9 @@ export class GripResponder implements HoldHost {
     const url = new URL(resolveLink(request, uri));
     const headers = ['host', url.host, 'accept', '*/*'];
     headers.push(...gripLastHeaders(withoutPrefix(prevIds, request.route.channelPrefix)));
-    for (const [name, value] of this.ctx.gripRequestHeaders(request.route)) headers.push(name, value);
+    for (const [name, value] of this.ctx.gripRequestHeaders(request.route)) {
+      headers.push(name, value);
+    }
     const reply = await fetchFromBackend(
       this.ctx,
       request.route,
@@ -155,10 +159,19 @@ export class GripResponder implements HoldHost {
   notifyGone(request: ForwardedRequest, uri: string): void {
     const url = new URL(uri);
     const headers = ['host', url.host, 'content-length', '0'];
-    for (const [name, value] of this.ctx.gripRequestHeaders(request.route)) headers.push(name, value);
-    fetchFromBackend(this.ctx, request.route, { method: 'POST', path: url.pathname + url.search, headers }, 65_536).catch(
-      (err: unknown) =>
-        this.log.info({ route: request.route.id, uri, err: (err as Error).message }, 'gone link request failed'),
+    for (const [name, value] of this.ctx.gripRequestHeaders(request.route)) {
+      headers.push(name, value);
+    }
+    fetchFromBackend(
+      this.ctx,
+      request.route,
+      { method: 'POST', path: url.pathname + url.search, headers },
+      65_536,
+    ).catch((err: unknown) =>
+      this.log.info(
+        { route: request.route.id, uri, err: (err as Error).message },
+        'gone link request failed',
+      ),
     );
   }
 
@@ -171,7 +184,13 @@ export class GripResponder implements HoldHost {
     } catch (err) {
       if (!(err instanceof GripInstructError)) throw err;
       this.log.warn(
-        { route: request.route.id, target: request.targetLabel, err: err.message },
+        {
+          route: request.route.id,
+          target: request.targetLabel,
+          path: request.client.url,
+          header: instructionSource(err.message, reply),
+          err: err.message,
+        },
         'backend sent invalid GRIP instructions',
       );
       return undefined;
@@ -202,10 +221,24 @@ export class GripResponder implements HoldHost {
   }
 }
 
+/**
+ * Where a bad instruction came from, for the log: the `Grip-*` header the error names, the
+ * grip-instruct body, or else `Grip-Channel` (the one header error whose wording, taken from
+ * Pushpin, does not name it: too many filters).
+ */
+function instructionSource(message: string, reply: BackendReply): string {
+  const named = /\bGrip-[A-Za-z-]+/.exec(message)?.[0];
+  if (named) return named;
+  const type = reply.headers.find(([name]) => name.toLowerCase() === 'content-type')?.[1] ?? '';
+  if (/^\s*application\/grip-instruct\s*(;|$)/i.test(type)) return 'application/grip-instruct body';
+  return 'Grip-Channel';
+}
+
 /** Links may be relative: they resolve against the URI of the request being held. */
 function resolveLink(request: ForwardedRequest, uri: string): string {
   const scheme = request.client.isTls ? 'https' : 'http';
-  return new URL(uri, `${scheme}://${request.client.host || 'localhost'}${request.client.url}`).href;
+  return new URL(uri, `${scheme}://${request.client.host || 'localhost'}${request.client.url}`)
+    .href;
 }
 
 /** Grip-Last names channels as the backend knows them, without the route's prefix. */

@@ -1,4 +1,5 @@
-import type { GripInstruction } from '../src/grip/instruct-types.js';
+import { unsupportedFilters } from '../src/grip/filters.js';
+import type { ChannelSubscription, GripInstruction } from '../src/grip/instruct-types.js';
 import type { Logger } from '../src/log.js';
 import type { ChannelSubscriptions } from './channel-subscriptions.js';
 import type { ForwardedRequest } from './forward.js';
@@ -33,4 +34,20 @@ export interface HoldHost {
   ): Promise<{ instruction: GripInstruction | undefined; body: Buffer }>;
   /** The client connection is over (answered, ended or gone): fires the gone link, if any. */
   onHoldEnded(request: ForwardedRequest): void;
+}
+
+/**
+ * Says once per hold which filters on its channels thumbtack does not apply (build-id,
+ * http-check, http-modify, typos): they are ignored, and items whose `content-filters` name
+ * them are not delivered. Returns whether it logged.
+ */
+export function warnUnsupportedFilters(
+  log: Logger,
+  route: string,
+  channels: readonly ChannelSubscription[],
+): boolean {
+  const names = unsupportedFilters(channels);
+  if (names.length === 0) return false;
+  log.warn({ route, filters: names }, 'ignoring GRIP filters thumbtack does not implement');
+  return true;
 }

@@ -24,8 +24,17 @@ async function main(): Promise<void> {
   const signers = new RouteSigners(settings.sigKey, settings.sigIss);
   await signers.prepare(table);
   const pools = new BackendPools(Math.round(settings.backendTimeout * 1000));
-  const subscriptions = new ChannelSubscriptions(settings.bus, log.child({ component: 'proxy.subscriptions' }));
-  const ctx = new ProxyContext(settings, log.child({ component: 'proxy.request' }), table, pools, signers);
+  const subscriptions = new ChannelSubscriptions(
+    settings.bus,
+    log.child({ component: 'proxy.subscriptions' }),
+  );
+  const ctx = new ProxyContext(
+    settings,
+    log.child({ component: 'proxy.request' }),
+    table,
+    pools,
+    signers,
+  );
   const grip = new GripResponder(
     ctx,
     subscriptions,
@@ -43,14 +52,27 @@ async function main(): Promise<void> {
   const stop = (signal: string) => {
     if (isStopping) return;
     isStopping = true;
-    log.info({ signal, inFlight: ctx.inFlight.size, holds: holds.size, slowClients: grip.slowClients }, 'draining');
+    log.info(
+      {
+        signal,
+        inFlight: ctx.inFlight.size,
+        holds: holds.size,
+        channels: subscriptions.channelCount,
+        // Timers that keep the process alive: hold timeouts and keep-alives; a leak shows here.
+        timers: process.getActiveResourcesInfo().filter((type) => type === 'Timeout').length,
+        slowClients: grip.slowClients,
+      },
+      'draining',
+    );
     server.stopListening();
     for (const hold of [...holds]) hold.end();
     const deadline = Date.now() + settings.drainTimeout * 1000;
     const check = setInterval(() => {
       if (ctx.inFlight.size > 0 && Date.now() < deadline) return;
       clearInterval(check);
-      if (ctx.inFlight.size > 0) log.warn({ inFlight: ctx.inFlight.size }, 'drain timeout: cutting requests');
+      if (ctx.inFlight.size > 0) {
+        log.warn({ inFlight: ctx.inFlight.size }, 'drain timeout: cutting requests');
+      }
       subscriptions.close();
       signers.close();
       server.stopListening();

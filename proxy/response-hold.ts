@@ -1,8 +1,14 @@
+import {
+  applyFilters,
+  isFilterDrop,
+  prepareFilters,
+  type SubscriptionFilters,
+} from '../src/grip/filters.js';
 import type { GripInstruction, StoredResponse } from '../src/grip/instruct-types.js';
 import type { Delivery } from '../src/ipc/delivery.js';
 import type { Subscriber } from './channel-subscriptions.js';
 import type { ForwardedRequest } from './forward.js';
-import type { Hold, HoldHost } from './hold-host.js';
+import { warnUnsupportedFilters, type Hold, type HoldHost } from './hold-host.js';
 import { writeRelayedHeaders } from './response-headers.js';
 
 /**
@@ -15,6 +21,8 @@ export class ResponseHold implements Subscriber, Hold {
   private isDone = false;
   /** Channels whose position the backend gave (prev-id): their items must follow on. */
   private readonly prevIds = new Map<string, string>();
+  /** Undefined when no channel has a filter: the delivery path then skips filtering. */
+  private readonly filters: SubscriptionFilters | undefined;
 
   constructor(
     private readonly host: HoldHost,
@@ -25,35 +33,62 @@ export class ResponseHold implements Subscriber, Hold {
     for (const channel of instruction.channels) {
       if (channel.prevId !== undefined) this.prevIds.set(channel.name, channel.prevId);
     }
+    this.filters = prepareFilters(
+      instruction.channels,
+      instruction.meta,
+      request.route.channelPrefix,
+    );
   }
 
   start(): void {
-    this.timer = setTimeout(() => this.respond(this.instruction.response), this.instruction.timeout * 1000);
-    for (const channel of this.instruction.channels) this.host.subscriptions.add(channel.name, this);
+    warnUnsupportedFilters(this.host.log, this.request.route.id, this.instruction.channels);
+    this.timer = setTimeout(
+      () => this.respond(this.instruction.response),
+      this.instruction.timeout * 1000,
+    );
+    for (const channel of this.instruction.channels) {
+      this.host.subscriptions.add(channel.name, this);
+    }
   }
 
   deliver(delivery: Delivery): void {
     const format = delivery.header.response;
     if (!format || this.isDone) return;
-    if (format.action === 'hint') {
-      this.retry();
-      return;
-    }
-    if (format.action !== 'send') return; // close/refresh mean nothing to a long-poll
+    if (format.action !== 'send' && format.action !== 'hint') return; // close/refresh: nothing to do
     const expected = this.prevIds.get(delivery.channel);
     if (expected !== undefined && delivery.header.prevId !== expected) {
       this.retry(); // a gap: the backend knows what the client missed
       return;
     }
+    let body = delivery.payload[format.body] ?? EMPTY;
+    if (this.filters !== undefined || format.contentFilters !== undefined) {
+      // As in Pushpin, filters see every action: a dropped hint does not retry either.
+      const outcome = applyFilters(
+        this.filters,
+        delivery.channel,
+        delivery.header.meta,
+        body,
+        format.contentFilters,
+      );
+      if (isFilterDrop(outcome)) {
+        this.host.log.debug(
+          { route: this.request.route.id, channel: delivery.channel, reason: outcome.reason },
+          'item not delivered to a held response',
+        );
+        return;
+      }
+      body = outcome;
+    }
+    if (format.action === 'hint') {
+      this.retry();
+      return;
+    }
     const published = new Set(format.headers.map(([name]) => name.toLowerCase()));
-    const headers = this.instruction.response.headers.filter(([name]) => !published.has(name.toLowerCase()));
+    const headers = this.instruction.response.headers.filter(
+      ([name]) => !published.has(name.toLowerCase()),
+    );
     for (const [name, value] of format.headers) headers.push([name, toLatin1(value)]);
-    this.respond({
-      code: format.code,
-      reason: format.reason,
-      headers,
-      body: delivery.payload[format.body] ?? Buffer.alloc(0),
-    });
+    this.respond({ code: format.code, reason: format.reason, headers, body });
   }
 
   abort(): void {
@@ -90,10 +125,14 @@ export class ResponseHold implements Subscriber, Hold {
     if (this.isDone) return;
     this.isDone = true;
     clearTimeout(this.timer);
-    for (const channel of this.instruction.channels) this.host.subscriptions.remove(channel.name, this);
+    for (const channel of this.instruction.channels) {
+      this.host.subscriptions.remove(channel.name, this);
+    }
     this.host.holds.delete(this);
   }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** Stored headers are latin1 byte strings (as undici reads them); published ones are text. */
 function toLatin1(value: string): string {

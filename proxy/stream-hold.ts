@@ -1,10 +1,19 @@
+import {
+  applyFilters,
+  isFilterDrop,
+  prepareFilters,
+  type SubscriptionFilters,
+} from '../src/grip/filters.js';
 import { findStreamHoldProblem } from '../src/grip/instruct.js';
 import type { GripInstruction } from '../src/grip/instruct-types.js';
+import { preciseNow } from '../src/ipc/clock.js';
 import type { Delivery } from '../src/ipc/delivery.js';
 import type { Subscriber } from './channel-subscriptions.js';
 import type { ForwardedRequest } from './forward.js';
-import type { Hold, HoldHost } from './hold-host.js';
+import { warnUnsupportedFilters, type Hold, type HoldHost } from './hold-host.js';
 import { writeRelayedHeaders } from './response-headers.js';
+
+const EMPTY = Buffer.alloc(0);
 
 /** Pushpin retries a failed next-link fetch 5 times, backing off from 1 s. */
 const linkRetries = 5;
@@ -22,6 +31,9 @@ export class StreamHold implements Subscriber, Hold {
   since: number;
   private instruction: GripInstruction;
   private readonly prevIds = new Map<string, string>();
+  /** Undefined when no channel has a filter: the delivery path then skips filtering. */
+  private filters: SubscriptionFilters | undefined;
+  private hasWarnedFilters = false;
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private linkTimer: NodeJS.Timeout | undefined;
   private lastWriteAt = Date.now();
@@ -61,7 +73,8 @@ export class StreamHold implements Subscriber, Hold {
     res.cork(() => {
       res.writeStatus(`${response.code} ${response.reason}`);
       writeRelayedHeaders(res, response.headers);
-      // write() with an empty chunk still sends the head and starts chunked framing.
+      // uWS 20.30 has no way to send a head alone: with an empty initial body the client
+      // sees status and headers with the first bytes written (an item or a keep-alive).
       this.write(response.body);
     });
     const problem = findStreamHoldProblem(this.instruction);
@@ -76,6 +89,37 @@ export class StreamHold implements Subscriber, Hold {
   deliver(delivery: Delivery): void {
     const format = delivery.header.stream;
     if (!format || this.isDone || this.isFollowing) return; // items during a fetch come with it
+    if (format.action === 'refresh') return;
+    const { channel } = delivery;
+    const id = delivery.header.id;
+    const expected = format.action === 'send' ? this.prevIds.get(channel) : undefined;
+    if (expected !== undefined && delivery.header.prevId !== expected) {
+      this.followNextLink(); // a gap: the next link's answer covers what was missed
+      return;
+    }
+    let content = delivery.payload[format.content] ?? EMPTY;
+    if (this.filters !== undefined || format.contentFilters !== undefined) {
+      // As in Pushpin, filters see every action (a dropped close does not close).
+      const outcome = applyFilters(
+        this.filters,
+        channel,
+        delivery.header.meta,
+        content,
+        format.contentFilters,
+      );
+      if (isFilterDrop(outcome)) {
+        // A deliberate drop still moves the channel's position on; a filter error does not.
+        if (!outcome.isError && expected !== undefined && id !== undefined) {
+          this.prevIds.set(channel, id);
+        }
+        this.host.log.debug(
+          { route: this.request.route.id, channel, reason: outcome.reason },
+          'item not delivered to a stream',
+        );
+        return;
+      }
+      content = outcome;
+    }
     if (format.action === 'close') {
       this.end();
       return;
@@ -84,18 +128,9 @@ export class StreamHold implements Subscriber, Hold {
       this.followNextLink();
       return;
     }
-    if (format.action !== 'send') return;
-    const expected = this.prevIds.get(delivery.channel);
-    if (expected !== undefined) {
-      if (delivery.header.prevId !== expected) {
-        this.followNextLink(); // a gap: the next link's answer covers what was missed
-        return;
-      }
-      if (delivery.header.id !== undefined) this.prevIds.set(delivery.channel, delivery.header.id);
-    }
+    if (expected !== undefined && id !== undefined) this.prevIds.set(channel, id);
     this.armLinkTimer();
-    const content = delivery.payload[format.content];
-    if (!content || content.length === 0) return;
+    if (content.length === 0) return;
     this.chunk = content;
     this.request.res.cork(this.writeChunk);
     this.afterWrite(content.length);
@@ -124,6 +159,14 @@ export class StreamHold implements Subscriber, Hold {
       if (channel.prevId !== undefined) this.prevIds.set(channel.name, channel.prevId);
     }
     this.instruction = next;
+    this.filters = prepareFilters(next.channels, next.meta, this.request.route.channelPrefix);
+    if (!this.hasWarnedFilters) {
+      this.hasWarnedFilters = warnUnsupportedFilters(
+        this.host.log,
+        this.request.route.id,
+        next.channels,
+      );
+    }
     for (const channel of next.channels) this.host.subscriptions.add(channel.name, this);
     clearTimeout(this.keepAliveTimer);
     this.armKeepAlive();
@@ -152,11 +195,14 @@ export class StreamHold implements Subscriber, Hold {
           return;
         }
         if (instruction.hold === 'response') {
-          this.host.log.warn({ route: this.request.route.id }, 'Next link returned non-stream hold.');
+          this.host.log.warn(
+            { route: this.request.route.id },
+            'Next link returned non-stream hold.',
+          );
           this.end();
           return;
         }
-        this.since = Date.now();
+        this.since = preciseNow(); // the handler's clock (src/ipc/clock)
         this.apply(instruction, false);
       },
       (err: unknown) => {
@@ -164,7 +210,12 @@ export class StreamHold implements Subscriber, Hold {
         if (this.isDone) return;
         this.linkFailures++;
         this.host.log.warn(
-          { route: this.request.route.id, uri: link.uri, err: (err as Error).message, attempt: this.linkFailures },
+          {
+            route: this.request.route.id,
+            uri: link.uri,
+            err: (err as Error).message,
+            attempt: this.linkFailures,
+          },
           'next link request failed',
         );
         if (this.linkFailures > linkRetries) {
@@ -220,7 +271,10 @@ export class StreamHold implements Subscriber, Hold {
     if (this.isDone || !keepAlive) return;
     // Idle mode: the timer is not reset on every write (that would cost a timer per item
     // per connection); it checks here whether the stream was quiet for a whole period.
-    if (keepAlive.mode === 'interval' || Date.now() - this.lastWriteAt >= keepAlive.timeout * 1000 - 5) {
+    if (
+      keepAlive.mode === 'interval' ||
+      Date.now() - this.lastWriteAt >= keepAlive.timeout * 1000 - 5
+    ) {
       this.chunk = keepAlive.data;
       this.request.res.cork(this.writeChunk);
       this.afterWrite(keepAlive.data.length);
@@ -233,7 +287,9 @@ export class StreamHold implements Subscriber, Hold {
     this.isDone = true;
     clearTimeout(this.keepAliveTimer);
     clearTimeout(this.linkTimer);
-    for (const channel of this.instruction.channels) this.host.subscriptions.remove(channel.name, this);
+    for (const channel of this.instruction.channels) {
+      this.host.subscriptions.remove(channel.name, this);
+    }
     this.host.holds.delete(this);
     this.request.markResponded(this.instruction.response.code, this.bytes);
     this.host.onHoldEnded(this.request);

@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { GripInstructError } from '../errors.js';
+import { supportedFilters } from './filters.js';
 import type {
   ChannelSubscription,
   GripInstruction,
@@ -18,10 +19,16 @@ import {
 import { DEFAULT_KEEP_ALIVE_TIMEOUT, parseGripKeepAlive } from './keep-alive.js';
 
 /**
- * The `Grip-Feature` value sent to backends (protocol 6.2): only what thumbtack implements.
- * `link:gone` waits until the proxy makes the gone-link POST.
+ * The `Grip-Feature` value sent to backends (protocol 6.2): exactly what thumbtack
+ * implements, in Pushpin's order. Not offered: `session` (no session service) and the
+ * `build-id`, `http-check` and `http-modify` filters (see filters.ts).
  */
-export const gripFeatureHeader = 'status, link:next';
+export const gripFeatureHeader = [
+  'status',
+  'link:next',
+  'link:gone',
+  ...supportedFilters.map((name) => `filter:${name}`),
+].join(', ');
 
 const DEFAULT_RESPONSE_TIMEOUT = 55;
 const MIN_RESPONSE_TIMEOUT = 5;

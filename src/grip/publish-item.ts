@@ -182,7 +182,7 @@ function parseHttpResponse(value: unknown, mode: Mode): HttpResponseFormat {
 
   let code = 200;
   if (has(value, 'code')) {
-    const given = asInteger(value['code']);
+    const given = asCode(value['code']);
     if (given === undefined) fail(`${pn} contains 'code' with wrong type`);
     if (given < 0 || given > 999) fail(`${pn} contains 'code' with invalid value`);
     code = given;
@@ -281,7 +281,7 @@ function parseWsMessage(value: unknown, mode: Mode): WsMessageFormat {
   if (action === 'close') {
     const format: WsMessageFormat = { action, type: 'text', content: EMPTY };
     if (has(value, 'code')) {
-      const code = asInteger(value['code']);
+      const code = asCode(value['code']);
       if (code === undefined) fail(`${pn} contains 'code' with wrong type`);
       if (code < 0) fail(`${pn} contains 'code' with invalid value`);
       format.code = code;
@@ -347,6 +347,16 @@ function asInteger(value: unknown): number | undefined {
   if (typeof value === 'number' && Number.isInteger(value)) return value;
   if (typeof value === 'bigint') return Number(value);
   return undefined;
+}
+
+/**
+ * A status or close code: an integer, or a decimal string as Pushpin's Qt conversion takes
+ * it (js-grip 4 types `HttpResponseFormat.code` as a string and sends it quoted).
+ */
+function asCode(value: unknown): number | undefined {
+  const text = asString(value);
+  if (text !== undefined) return /^\s*[+-]?\d{1,9}\s*$/.test(text) ? Number(text) : undefined;
+  return asInteger(value);
 }
 
 function optionalString(obj: Keyed, pn: string, key: string): string | undefined {

@@ -13,6 +13,8 @@ export interface DeliveryHeader {
   time: number;
   id?: string;
   prevId?: string;
+  /** The item's `meta`, for subscribers' filters; absent when the item has none. */
+  meta?: Record<string, string>;
   response?: {
     action: 'send' | 'hint' | 'close' | 'refresh';
     code: number;
@@ -20,14 +22,20 @@ export interface DeliveryHeader {
     headers: [string, string][];
     /** Payload frame index of the body. */
     body: number;
+    contentFilters?: string[];
   };
-  stream?: { action: 'send' | 'close' | 'hint' | 'refresh'; content: number };
+  stream?: {
+    action: 'send' | 'close' | 'hint' | 'refresh';
+    content: number;
+    contentFilters?: string[];
+  };
   ws?: {
     action: 'send' | 'close' | 'refresh' | 'hint';
     type: 'text' | 'binary' | 'ping' | 'pong';
     content: number;
     code?: number;
     reason?: string;
+    contentFilters?: string[];
   };
 }
 
@@ -43,6 +51,8 @@ export function encodeDelivery(item: PublishItem, seq: number, time: number): Bu
   const header: DeliveryHeader = { seq, time };
   if (item.id !== undefined) header.id = item.id;
   if (item.prevId !== undefined) header.prevId = item.prevId;
+  // Meta and content-filters travel only when given, so the common frame stays small.
+  if (item.meta !== undefined && Object.keys(item.meta).length > 0) header.meta = item.meta;
   const { httpResponse, httpStream, wsMessage } = item.formats;
   if (httpResponse) {
     header.response = {
@@ -52,9 +62,11 @@ export function encodeDelivery(item: PublishItem, seq: number, time: number): Bu
       headers: httpResponse.headers,
       body: payload.push(httpResponse.body) - 1,
     };
+    if (httpResponse.contentFilters) header.response.contentFilters = httpResponse.contentFilters;
   }
   if (httpStream) {
     header.stream = { action: httpStream.action, content: payload.push(httpStream.content) - 1 };
+    if (httpStream.contentFilters) header.stream.contentFilters = httpStream.contentFilters;
   }
   if (wsMessage) {
     header.ws = {
@@ -64,6 +76,7 @@ export function encodeDelivery(item: PublishItem, seq: number, time: number): Bu
     };
     if (wsMessage.code !== undefined) header.ws.code = wsMessage.code;
     if (wsMessage.reason !== undefined) header.ws.reason = wsMessage.reason;
+    if (wsMessage.contentFilters) header.ws.contentFilters = wsMessage.contentFilters;
   }
   return [Buffer.from(item.channel), Buffer.from(JSON.stringify(header)), ...payload];
 }

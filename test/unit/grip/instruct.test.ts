@@ -736,6 +736,14 @@ describe('findStreamHoldProblem', () => {
 
 describe('gripFeatureHeader', () => {
   it('advertises the implemented features as a comma-separated list', () => {
-    expect(gripFeatureHeader.split(', ')).toEqual(['status', 'link:next']);
+    expect(gripFeatureHeader.split(', ')).toEqual([
+      'status',
+      'link:next',
+      'link:gone',
+      'filter:skip-self',
+      'filter:skip-users',
+      'filter:require-sub',
+      'filter:var-subst',
+    ]);
   });
 });

@@ -111,7 +111,7 @@ describe('parsePublishBody errors match Pushpin bodies', () => {
     ],
     [
       'code not a number',
-      one({ channel: 'c', formats: { 'http-response': { code: '200', body: '' } } }),
+      one({ channel: 'c', formats: { 'http-response': { code: '2oo', body: '' } } }),
       "Invalid format: 'http-response' contains 'code' with wrong type",
     ],
     [
@@ -351,6 +351,23 @@ describe('parsePublishItem', () => {
             code: 404,
             reason: 'Not Found',
             headers: [['Content-Type', 'text/plain']],
+            body: Buffer.alloc(0),
+          },
+        },
+      },
+    ],
+    [
+      'a decimal string code, as js-grip 4 sends it and Pushpin converts it',
+      { channel: 'c', formats: { 'http-response': { code: '201', body: '' } } },
+      {
+        channel: 'c',
+        noSeq: false,
+        formats: {
+          httpResponse: {
+            action: 'send',
+            code: 201,
+            reason: 'Created',
+            headers: [],
             body: Buffer.alloc(0),
           },
         },

@@ -1,0 +1,395 @@
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stopAllBackends } from '../support/backend.js';
+import { send } from '../support/client.js';
+import {
+  answer,
+  publish,
+  publishOk,
+  readBody,
+  startPathBackend,
+  streamItem,
+  uniqueName,
+  type PathBackend,
+} from '../support/grip.js';
+import { startThumbtack, stopAllThumbtacks, type Thumbtack } from '../support/thumbtack.js';
+
+/*
+ * Long-poll (`Grip-Hold: response`) end to end: a real backend answers with GRIP headers,
+ * thumbtack holds the client, and a publish through the control API answers it.
+ */
+
+let backend: PathBackend;
+let thumbtack: Thumbtack;
+
+beforeAll(async () => {
+  backend = await startPathBackend();
+  // Debug logs include the handler's bus (un)subscribe lines: proof that a hold is in place.
+  thumbtack = await startThumbtack({
+    routes: `* ${backend.target}\n`,
+    args: ['--log-level', 'debug'],
+  });
+});
+afterAll(async () => {
+  await stopAllThumbtacks();
+  await stopAllBackends();
+});
+
+/** Registers a path that answers with a response hold on `channel` plus extra headers. */
+function holdOn(
+  channel: string,
+  headers: Record<string, string | string[]> = {},
+  body = 'timeout\n',
+): string {
+  const path = `/${uniqueName('hold')}`;
+  backend.on(
+    path,
+    answer(
+      {
+        'Content-Type': 'text/plain',
+        'Grip-Hold': 'response',
+        'Grip-Channel': channel,
+        ...headers,
+      },
+      body,
+    ),
+  );
+  return path;
+}
+
+/** Resolves once a worker listens on the channel (the handler logs the bus subscription). */
+function subscribed(instance: Thumbtack, channel: string, message = 'bus subscribe') {
+  return instance.waitForLog((l) => l.msg === message && l['channel'] === channel);
+}
+
+/** Starts a long-poll and resolves once it is held on `channel`. */
+async function longPoll(path: string, channel: string, init: Parameters<typeof send>[1] = {}) {
+  const done = send(`${thumbtack.url}${path}`, init);
+  done.catch(() => undefined); // awaited by the test; this only keeps an early failure handled
+  await Promise.race([subscribed(thumbtack, channel), done]);
+  return { done };
+}
+
+function responseItem(
+  channel: string,
+  format: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+) {
+  return { channel, formats: { 'http-response': format }, ...extra };
+}
+
+describe('response hold', () => {
+  it('answers with the published code, reason, headers and body', async () => {
+    const channel = uniqueName('rh');
+    const poll = await longPoll(holdOn(channel), channel);
+    await publishOk(
+      thumbtack,
+      responseItem(channel, {
+        code: 299,
+        reason: 'Custom Reason',
+        headers: { 'X-Pub': '1' },
+        body: 'published body\n',
+      }),
+    );
+    const res = await poll.done;
+    expect(res.status).toBe(299);
+    expect(res.reason).toBe('Custom Reason');
+    expect(res.headers['x-pub']).toBe('1');
+    expect(res.headers['content-length']).toBe(String('published body\n'.length));
+    expect(res.body.toString()).toBe('published body\n');
+  });
+
+  it('merges headers: the stored ones stay unless the publish names them, Grip-* never reach the client', async () => {
+    const channel = uniqueName('rh');
+    const path = holdOn(channel, {
+      'X-Timeout-Hdr': 'a',
+      'X-Multi': ['stored-1', 'stored-2'],
+      'X-Replaced': 'stored',
+      'Grip-Timeout': '50',
+      'Grip-Foo': 'bar',
+    });
+    const poll = await longPoll(path, channel);
+    await publishOk(
+      thumbtack,
+      responseItem(channel, {
+        code: 201,
+        headers: [
+          ['X-Multi', 'pub-1'],
+          ['x-multi', 'pub-2'],
+          ['x-replaced', 'published'],
+          ['Content-Type', 'application/json'],
+          ['Grip-Hold', 'stream'],
+          ['Grip-Bar', 'x'],
+        ],
+        body: '{}',
+      }),
+    );
+    const res = await poll.done;
+    expect(res.status).toBe(201);
+    expect(res.reason).toBe('Created');
+    expect(res.headers['x-timeout-hdr']).toBe('a');
+    expect(res.headers['content-type']).toBe('application/json');
+    expect(res.headers['x-replaced']).toBe('published');
+    // A publish header replaces every stored header of that name, whatever its case.
+    const multi = res.rawHeaders.filter(
+      (_v, i) => i % 2 === 1 && /^x-multi$/i.test(res.rawHeaders[i - 1]!),
+    );
+    expect(multi).toEqual(['pub-1', 'pub-2']);
+    const names = res.rawHeaders.filter((_v, i) => i % 2 === 0).map((n) => n.toLowerCase());
+    expect(names.filter((n) => n.startsWith('grip-'))).toEqual([]);
+    expect(res.body.toString()).toBe('{}');
+  });
+
+  it('delivers body-bin as bytes and an empty body as Content-Length 0', async () => {
+    const channelA = uniqueName('rh');
+    const channelB = uniqueName('rh');
+    const a = await longPoll(holdOn(channelA), channelA);
+    const b = await longPoll(holdOn(channelB), channelB);
+    await publishOk(
+      thumbtack,
+      responseItem(channelA, { 'body-bin': Buffer.from([0, 1, 2, 255]).toString('base64') }),
+      responseItem(channelB, { code: 204, body: '' }),
+    );
+    const [resA, resB] = await Promise.all([a.done, b.done]);
+    expect(resA.status).toBe(200);
+    expect(resA.body).toEqual(Buffer.from([0, 1, 2, 255]));
+    expect(resB.status).toBe(204);
+    expect(resB.body.length).toBe(0);
+  });
+
+  it('ignores http-stream and ws-message items and close actions, then answers the next http-response', async () => {
+    const channel = uniqueName('rh');
+    const poll = await longPoll(holdOn(channel), channel);
+    await publishOk(
+      thumbtack,
+      streamItem(channel, 'stream data'),
+      { channel, formats: { 'ws-message': { content: 'ws data' } } },
+      { channel, formats: { 'http-response': { action: 'close' } } },
+    );
+    // Published after the ignored ones: had any of them answered, the client would show it.
+    await publishOk(thumbtack, responseItem(channel, { body: 'the answer\n' }));
+    const res = await poll.done;
+    expect(res.body.toString()).toBe('the answer\n');
+  });
+
+  it('answers a hold on several channels from whichever is published', async () => {
+    const [a, b, c] = [uniqueName('rh'), uniqueName('rh'), uniqueName('rh')];
+    const poll = await longPoll(holdOn(`${a}, ${b}, ${c}`), c);
+    await publishOk(thumbtack, responseItem(c, { body: 'from c\n' }));
+    expect((await poll.done).body.toString()).toBe('from c\n');
+  });
+
+  it('Grip-Status sets the status of the stored response; a publish sets its own', async () => {
+    const channel = uniqueName('rh');
+    const path = holdOn(channel, { 'Grip-Status': '404 Nope' });
+    const poll = await longPoll(path, channel);
+    await publishOk(thumbtack, responseItem(channel, { body: 'found\n' }));
+    const res = await poll.done;
+    expect(res.status).toBe(200);
+    expect(res.reason).toBe('OK');
+    expect(res.body.toString()).toBe('found\n');
+  });
+
+  it('times out (Grip-Timeout clamped to 5 s) with the stored response, Grip-Status applied', async () => {
+    const channel = uniqueName('rh');
+    const path = holdOn(
+      channel,
+      { 'Grip-Status': '404 Nope', 'Grip-Timeout': '1', 'X-Stored': 'yes' },
+      'nothing yet\n',
+    );
+    const started = Date.now();
+    const res = await (await longPoll(path, channel, { timeoutMs: 10_000 })).done;
+    const elapsed = Date.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(4_900);
+    expect(elapsed).toBeLessThan(8_000);
+    expect(res.status).toBe(404);
+    expect(res.reason).toBe('Nope');
+    expect(res.headers['x-stored']).toBe('yes');
+    expect(res.headers['content-type']).toBe('text/plain');
+    expect(res.headers['content-length']).toBe(String('nothing yet\n'.length));
+    expect(Object.keys(res.headers).filter((n) => n.startsWith('grip-'))).toEqual([]);
+    expect(res.body.toString()).toBe('nothing yet\n');
+  });
+
+  it('a hint re-sends the original request (method, headers, body, fresh Grip-Sig) and relays the new answer', async () => {
+    const channel = uniqueName('rh');
+    const path = `/${uniqueName('hint')}`;
+    const bodies: string[] = [];
+    backend.on(path, (req, res) => {
+      void readBody(req).then((body) => {
+        bodies.push(body.toString());
+        if (bodies.length === 1) {
+          res.writeHead(200, { 'Grip-Hold': 'response', 'Grip-Channel': channel });
+          res.end('timeout\n');
+        } else {
+          res.writeHead(200, { 'Content-Type': 'text/plain', 'X-Second': 'yes' });
+          res.end('fresh data\n');
+        }
+      });
+    });
+    const poll = await longPoll(`${path}?q=1`, channel, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', 'x-client': 'c1' },
+      body: 'request body',
+    });
+    await publishOk(thumbtack, responseItem(channel, { action: 'hint' }));
+    const res = await poll.done;
+    expect(res.status).toBe(200);
+    expect(res.headers['x-second']).toBe('yes');
+    expect(res.body.toString()).toBe('fresh data\n');
+    const [first, second] = backend.requestsTo(path);
+    expect(second!.method).toBe('POST');
+    expect(second!.url).toBe(`${path}?q=1`);
+    expect(second!.headers['x-client']).toBe('c1');
+    expect(second!.headers['grip-sig']).toBeTruthy();
+    expect(second!.headers['grip-last']).toBeUndefined();
+    expect(first!.headers['grip-sig']).toBeTruthy();
+    expect(first!.headers['grip-feature']).toBe(
+      'status, link:next, link:gone, filter:skip-self, filter:skip-users, filter:require-sub, filter:var-subst',
+    );
+    expect(bodies).toEqual(['request body', 'request body']);
+  });
+
+  it('an item that does not follow the prev-id, and a hint, retry with Grip-Last; a following item is delivered', async () => {
+    const channel = uniqueName('rh');
+    const path = `/${uniqueName('prev')}`;
+    const holdFrom = (prevId: string) => ({
+      'Grip-Hold': 'response',
+      'Grip-Channel': `${channel}; prev-id=${prevId}`,
+    });
+    let calls = 0;
+    backend.on(path, (_req, res) => {
+      calls++;
+      // First held from id 1; every retry is held again, from id 3.
+      res.writeHead(200, holdFrom(calls === 1 ? '1' : '3'));
+      res.end('timeout\n');
+    });
+    const poll = await longPoll(path, channel);
+    // id 3 follows 2, which this hold never saw: the backend must be asked again.
+    await publishOk(
+      thumbtack,
+      responseItem(channel, { body: 'three\n' }, { id: '3', 'prev-id': '2' }),
+    );
+    const [, retry] = await backend.waitForRequests(path, 2);
+    expect(retry!.headers['grip-last']).toBe(`${channel}; last-id=1`);
+    await publishOk(thumbtack, responseItem(channel, { action: 'hint' }));
+    const [, , hinted] = await backend.waitForRequests(path, 3);
+    expect(hinted!.headers['grip-last']).toBe(`${channel}; last-id=3`);
+    await publishOk(
+      thumbtack,
+      responseItem(channel, { body: 'four\n' }, { id: '4', 'prev-id': '3' }),
+    );
+    const res = await poll.done;
+    expect(res.body.toString()).toBe('four\n');
+    expect(calls).toBe(3);
+  });
+
+  it('an item without prev-id on a prev-id hold causes a retry, not a delivery', async () => {
+    const channel = uniqueName('rh');
+    const path = `/${uniqueName('noprev')}`;
+    let calls = 0;
+    backend.on(path, (_req, res) => {
+      calls++;
+      if (calls === 1) {
+        res.writeHead(200, { 'Grip-Hold': 'response', 'Grip-Channel': `${channel}; prev-id=a` });
+        res.end('timeout\n');
+      } else {
+        res.end('caught up\n');
+      }
+    });
+    const poll = await longPoll(path, channel);
+    await publishOk(thumbtack, responseItem(channel, { body: 'not for you\n' }, { id: 'b' }));
+    const res = await poll.done;
+    expect(res.body.toString()).toBe('caught up\n');
+    expect(backend.requestsTo(path)[1]!.headers['grip-last']).toBe(`${channel}; last-id=a`);
+  });
+
+  it('skip-self drops the subscriber own item; var-subst fills the body from Grip-Set-Meta', async () => {
+    const channel = uniqueName('rh');
+    const path = holdOn(channel, {
+      'Grip-Channel': `${channel}; filter=skip-self; filter=var-subst`,
+      'Grip-Set-Meta': 'user="alice", nick="Al"',
+    });
+    const poll = await longPoll(path, channel);
+    await publishOk(
+      thumbtack,
+      responseItem(channel, { body: 'own\n' }, { meta: { sender: 'alice' } }),
+    );
+    // Not a delivery filter match: an unknown variable is a filter error, also dropped.
+    await publishOk(
+      thumbtack,
+      responseItem(channel, { body: '%(nope)s\n' }, { meta: { sender: 'bob' } }),
+    );
+    await publishOk(
+      thumbtack,
+      responseItem(channel, { body: 'from bob to %(nick)s 100%%\n' }, { meta: { sender: 'bob' } }),
+    );
+    const res = await poll.done;
+    expect(res.body.toString()).toBe('from bob to Al 100%\n');
+  });
+
+  it('content-filters that differ from the channel filters skip the hold', async () => {
+    const channel = uniqueName('rh');
+    const poll = await longPoll(
+      holdOn(channel, { 'Grip-Channel': `${channel}; filter=var-subst` }),
+      channel,
+    );
+    await publishOk(
+      thumbtack,
+      responseItem(channel, { body: 'wrong\n', 'content-filters': [] }),
+      responseItem(channel, { body: 'right\n', 'content-filters': ['var-subst'] }),
+    );
+    expect((await poll.done).body.toString()).toBe('right\n');
+  });
+
+  it('a client that leaves is unsubscribed from its channels at once', async () => {
+    const [a, b] = [uniqueName('rh'), uniqueName('rh')];
+    const path = holdOn(`${a}, ${b}`);
+    const controller = new AbortController();
+    const leaving = request(`${thumbtack.url}${path}`, { signal: controller.signal }).catch(
+      (err: Error) => err,
+    );
+    await Promise.all([subscribed(thumbtack, a), subscribed(thumbtack, b)]);
+    controller.abort();
+    expect(await leaving).toBeInstanceOf(Error);
+    await Promise.all([
+      subscribed(thumbtack, a, 'bus unsubscribe'),
+      subscribed(thumbtack, b, 'bus unsubscribe'),
+    ]);
+    // The channel still works for the next long-poll.
+    const poll = await longPoll(holdOn(a), a);
+    await publishOk(thumbtack, responseItem(a, { body: 'still works\n' }));
+    expect((await poll.done).body.toString()).toBe('still works\n');
+  });
+
+  it('a publish with nobody listening is accepted and goes nowhere', async () => {
+    const result = await publish(thumbtack, [responseItem(uniqueName('nobody'), { body: 'x' })]);
+    expect(result).toEqual({ status: 200, text: 'Published\n' });
+  });
+});
+
+describe('response hold on drain', () => {
+  it('SIGTERM answers a held long-poll at once with the stored response', async () => {
+    const own = await startThumbtack({
+      routes: `* ${backend.target}\n`,
+      args: ['--log-level', 'debug'],
+    });
+    const channel = uniqueName('drain');
+    const path = holdOn(
+      channel,
+      { 'Grip-Status': '503 Draining', 'X-Stored': 'yes' },
+      'come back later\n',
+    );
+    const done = send(`${own.url}${path}`);
+    await subscribed(own, channel);
+    const started = Date.now();
+    const stopped = own.stop();
+    const res = await done;
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(res.status).toBe(503);
+    expect(res.reason).toBe('Draining');
+    expect(res.headers['x-stored']).toBe('yes');
+    expect(res.body.toString()).toBe('come back later\n');
+    expect(await stopped).toBe(0);
+  });
+});

@@ -1,0 +1,201 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stopAllBackends } from '../support/backend.js';
+import { send } from '../support/client.js';
+import { freePort } from '../support/free-port.js';
+import {
+  answer,
+  openStream,
+  startPathBackend,
+  uniqueName,
+  type PathBackend,
+  type StreamClient,
+} from '../support/grip.js';
+import {
+  startThumbtack,
+  stopAllThumbtacks,
+  thumbtackBin,
+  type LogLine,
+  type Thumbtack,
+} from '../support/thumbtack.js';
+
+/*
+ * `thumbtack publish` as a script or a person runs it: a separate process, against a
+ * running instance, reaching held clients.
+ */
+
+let backend: PathBackend;
+let thumbtack: Thumbtack;
+let tmpDir: string;
+const streams: StreamClient[] = [];
+
+beforeAll(async () => {
+  tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'thumbtack-cli-'));
+  backend = await startPathBackend();
+  backend.on('/stream', (req, res) => {
+    const url = new URL(req.url!, 'http://x');
+    const headers: Record<string, string> = {
+      'Grip-Hold': 'stream',
+      'Grip-Channel': `${url.searchParams.get('channel')}; filter=skip-self`,
+    };
+    const user = url.searchParams.get('user');
+    if (user) headers['Grip-Set-Meta'] = `user="${user}"`;
+    answer(headers, 'open\n')(req, res);
+  });
+  backend.on('/poll', (req, res) => {
+    const channel = new URL(req.url!, 'http://x').searchParams.get('channel')!;
+    answer({ 'Grip-Hold': 'response', 'Grip-Channel': channel }, 'timeout\n')(req, res);
+  });
+  thumbtack = await startThumbtack({
+    routes: `* ${backend.target}\n`,
+    args: ['--log-level', 'debug'],
+  });
+});
+afterAll(async () => {
+  for (const stream of streams) stream.close();
+  await stopAllThumbtacks();
+  await stopAllBackends();
+  fs.rmSync(tmpDir, { recursive: true, force: true });
+});
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `thumbtack publish ...args` (against this file's instance) to its exit. */
+function publishCli(
+  args: string[],
+  stdin?: string | Buffer,
+  controlUri = thumbtack.controlUrl,
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [thumbtackBin, 'publish', ...args, '--control-uri', controlUri],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`thumbtack publish ${args.join(' ')} did not exit within 10 s`));
+    }, 10_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(stdin);
+  });
+}
+
+function subscribed(channel: string): Promise<LogLine> {
+  return thumbtack.waitForLog((l) => l.msg === 'bus subscribe' && l['channel'] === channel);
+}
+
+/** A held long-poll and stream on a fresh channel. */
+async function holdBoth(user?: string) {
+  const channel = uniqueName('cli');
+  const poll = send(`${thumbtack.url}/poll?channel=${channel}`);
+  let isAnswered = false;
+  void poll.then(
+    () => (isAnswered = true),
+    () => undefined,
+  );
+  const query = user ? `&user=${user}` : '';
+  const [stream] = await Promise.all([
+    openStream(`${thumbtack.url}/stream?channel=${channel}${query}`),
+    subscribed(channel),
+  ]);
+  streams.push(stream);
+  await stream.waitForText('open\n');
+  return { channel, poll, stream, isAnswered: () => isAnswered };
+}
+
+describe('thumbtack publish', () => {
+  it('CHANNEL content reaches streams and long-polls with a newline appended', async () => {
+    const held = await holdBoth();
+    const result = await publishCli([held.channel, 'hello world']);
+    expect(result).toEqual({ code: 0, stdout: 'Published\n', stderr: '' });
+    expect(await held.stream.waitForText('hello world\n')).toBe('open\nhello world\n');
+    const res = await held.poll;
+    expect(res.status).toBe(200);
+    expect(res.body.toString()).toBe('hello world\n');
+  });
+
+  it('reads the content from stdin as is when none is given, or given as -', async () => {
+    const held = await holdBoth();
+    expect((await publishCli([held.channel, '--format', 'http-stream'], 'from stdin')).code).toBe(
+      0,
+    );
+    expect((await publishCli([held.channel, '-', '--format', 'http-stream'], '|dash')).code).toBe(
+      0,
+    );
+    expect(await held.stream.waitForText('|dash')).toBe('open\nfrom stdin|dash');
+  });
+
+  it('--file sends the file bytes unchanged, binary included', async () => {
+    const held = await holdBoth();
+    const bytes = Buffer.concat([Buffer.from([0x00, 0xff, 0x10, 0x0a, 0x80]), Buffer.from('EOF')]);
+    const file = path.join(tmpDir, 'payload.bin');
+    fs.writeFileSync(file, bytes);
+    expect((await publishCli([held.channel, '--file', file, '--format', 'http-stream'])).code).toBe(
+      0,
+    );
+    await held.stream.waitForText('EOF');
+    expect(held.stream.received()).toEqual(Buffer.concat([Buffer.from('open\n'), bytes]));
+  });
+
+  it('--format picks the transports: http-stream leaves the long-poll alone, http-response answers it', async () => {
+    const held = await holdBoth();
+    expect((await publishCli([held.channel, 'to streams', '--format', 'http-stream'])).code).toBe(
+      0,
+    );
+    await held.stream.waitForText('to streams\n');
+    expect(held.isAnswered()).toBe(false);
+    const result = await publishCli([
+      held.channel,
+      'to long-polls',
+      '--format',
+      'http-response',
+      '--code',
+      '202',
+      '-H',
+      'X-From: cli',
+    ]);
+    expect(result.code).toBe(0);
+    const res = await held.poll;
+    expect(res.status).toBe(202);
+    expect(res.headers['x-from']).toBe('cli');
+    expect(res.body.toString()).toBe('to long-polls\n');
+    expect(held.stream.text()).toBe('open\nto streams\n');
+  });
+
+  it('--close ends held streams', async () => {
+    const held = await holdBoth();
+    expect((await publishCli([held.channel, 'bye'])).code).toBe(0);
+    expect((await publishCli([held.channel, '--close'])).code).toBe(0);
+    expect(await held.stream.waitForEnd()).toBe('open\nbye\n');
+  });
+
+  it('--sender sets meta that skip-self filters on', async () => {
+    const held = await holdBoth('alice');
+    expect((await publishCli([held.channel, 'mine', '--sender', 'alice'])).code).toBe(0);
+    expect((await publishCli([held.channel, 'theirs', '--sender', 'bob'])).code).toBe(0);
+    expect(await held.stream.waitForText('theirs\n')).toBe('open\ntheirs\n');
+  });
+
+  it('an unreachable control API exits 1 and says which address failed', async () => {
+    const port = await freePort();
+    const result = await publishCli(['ch', 'x'], undefined, `http://127.0.0.1:${port}`);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain(`cannot reach http://127.0.0.1:${port}/publish/`);
+  });
+});
