@@ -7,7 +7,11 @@ import { sendError } from './error-response.js';
 import { ForwardedRequest } from './forward.js';
 import type { GripResponder } from './grip-responder.js';
 import type { ProxyContext } from './proxy-context.js';
-import type { ClientRequestInfo } from './request-headers.js';
+import { canonicalIp, type ClientRequestInfo } from './request-headers.js';
+import { registerWebSockets } from './ws-upgrade.js';
+
+const noRouteText = 'Route not found\n';
+const nonAscii = /[^\t\x20-\x7e]/;
 
 /** The client-facing uWS app of one worker: every request goes through `handleRequest`. */
 export class ClientServer {
@@ -22,9 +26,13 @@ export class ClientServer {
     const { tlsCert, tlsKey } = ctx.settings;
     this.isTls = Boolean(tlsCert);
     this.app = this.isTls
-      ? uws.SSLApp({ cert_file_name: fs.realpathSync(tlsCert), key_file_name: fs.realpathSync(tlsKey) })
+      ? uws.SSLApp({
+          cert_file_name: fs.realpathSync(tlsCert),
+          key_file_name: fs.realpathSync(tlsKey),
+        })
       : uws.App();
     this.app.any('/*', (res, req) => this.handleRequest(res, req));
+    registerWebSockets(this.app, ctx, grip, this.isTls);
   }
 
   listen(host: string, port: number): Promise<number> {
@@ -49,7 +57,12 @@ export class ClientServer {
   private handleRequest(res: HttpResponse, req: HttpRequest): void {
     const headers: [string, string][] = [];
     req.forEach((name, value) => {
-      headers.push([name, value]);
+      // forEach decodes values as UTF-8, undici writes them as latin1: hand undici one char
+      // per original byte, or non-ASCII values come out mangled (or refused, past U+00FF).
+      headers.push([
+        name,
+        nonAscii.test(value) ? Buffer.from(value, 'utf8').toString('latin1') : value,
+      ]);
     });
     const query = req.getQuery();
     const url = query ? `${req.getUrl()}?${query}` : req.getUrl();
@@ -58,7 +71,7 @@ export class ClientServer {
       method: req.getCaseSensitiveMethod(),
       url,
       headers,
-      remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
+      remoteAddress: canonicalIp(Buffer.from(res.getRemoteAddressAsText()).toString()),
       isTls: this.isTls,
       host: hostHeader,
     };
@@ -69,8 +82,21 @@ export class ClientServer {
       isWebSocket: req.getHeader('upgrade').toLowerCase() === 'websocket',
     });
     if (!route) {
-      sendError(res, 502, 'Route not found\n');
-      this.ctx.log.info({ method: client.method, path: url, status: 502 }, 'no route matches');
+      sendError(res, 502, noRouteText);
+      // The access line every request gets, with no route or target to name.
+      this.ctx.log.info(
+        {
+          method: client.method,
+          path: url,
+          status: 502,
+          durationMs: 0,
+          bytes: noRouteText.length,
+          route: null,
+          target: null,
+          err: 'no route matches',
+        },
+        'request',
+      );
       return;
     }
     const hasBody =

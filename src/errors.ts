@@ -49,3 +49,10 @@ export class TnetstringError extends ThumbtackError {
     super('E_TNETSTRING', message);
   }
 }
+
+/** A WebSocket `c:` control message from a backend cannot be understood; it is ignored. */
+export class WsControlError extends ThumbtackError {
+  constructor(message: string) {
+    super('E_WS_CONTROL', message);
+  }
+}

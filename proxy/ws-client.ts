@@ -1,0 +1,379 @@
+import type { WebSocket } from 'uWebSockets.js';
+import { WsControlError } from '../src/errors.js';
+import {
+  applyFilters,
+  isFilterDrop,
+  prepareFilters,
+  type SubscriptionFilters,
+} from '../src/grip/filters.js';
+import type { ChannelSubscription } from '../src/grip/instruct-types.js';
+import {
+  classifyBackendMessage,
+  parseWsControlMessage,
+  WS_FILTERS_MAX,
+  type GripExtension,
+  type WsKeepAlive,
+  type WsMessageType,
+} from '../src/grip/ws-control.js';
+import type { Delivery } from '../src/ipc/delivery.js';
+import type { Route } from '../src/routes/route.js';
+import type { Subscriber } from './channel-subscriptions.js';
+import { closeCodes, type WsHost, type WsUserData } from './ws-session.js';
+import { preciseNow } from '../src/ipc/clock.js';
+
+const EMPTY = Buffer.alloc(0);
+
+/** What a client needs from the backend half of its session. */
+export interface BackendSide {
+  /** `detach` control message: close the backend side, keep the client. */
+  detach(): void;
+  /** A `ws-message` refresh: ask the backend now (WebSocket-over-HTTP only). */
+  refresh(): void;
+}
+
+/** Why the proxy, not the client, ended the client connection. */
+export type ProxyCloseCause = 'backend' | 'publish' | 'failure' | 'limit' | 'shutdown';
+
+/** One channel subscription of a client: its own `since`, so each channel replays correctly. */
+class ChannelListener implements Subscriber {
+  constructor(
+    readonly since: number,
+    private readonly client: WsClient,
+    readonly channel: string,
+    public filters: string[],
+  ) {}
+
+  deliver(delivery: Delivery): void {
+    this.client.deliverPublished(this.channel, delivery);
+  }
+}
+
+/**
+ * The client half of a proxied WebSocket: the uWS socket with bounded, corked writes, and
+ * its GRIP state (prefix rules, control messages, channel subscriptions, subscription meta,
+ * keep-alives, published messages). Both session kinds own one once the client is open.
+ */
+export class WsClient {
+  private ws: WebSocket<WsUserData> | undefined;
+  isClosed = false;
+  /** Set when the proxy ended the connection, before uWS reports the close. */
+  closeCause: ProxyCloseCause | undefined;
+  /** Items published before this (epoch ms) are not delivered to channels subscribed next. */
+  controlSince = preciseNow();
+  private grip: GripExtension | undefined;
+  private controlMax = Infinity;
+  private readonly listeners = new Map<string, ChannelListener>();
+  private readonly implicitChannels = new Set<string>();
+  private readonly meta: Record<string, string> = {};
+  private filters: SubscriptionFilters | undefined;
+  private keepAlive: WsKeepAlive | undefined;
+  private keepAliveTimer: NodeJS.Timeout | undefined;
+  private lastSendAt = Date.now();
+  private out: Buffer = EMPTY;
+  private outIsBinary = false;
+  private sendStatus = 1;
+  private readonly writeOut = (): void => {
+    this.sendStatus = this.ws!.send(this.out, this.outIsBinary);
+  };
+  private readonly writePing = (): void => {
+    this.sendStatus = this.ws!.ping(this.out);
+  };
+
+  constructor(
+    private readonly host: WsHost,
+    private readonly route: Route,
+    readonly cid: string,
+    private readonly backend: BackendSide,
+  ) {}
+
+  attach(ws: WebSocket<WsUserData>): void {
+    this.ws = ws;
+  }
+
+  get bufferedAmount(): number {
+    return this.isClosed || !this.ws ? 0 : this.ws.getBufferedAmount();
+  }
+
+  get isGrip(): boolean {
+    return this.grip !== undefined;
+  }
+
+  /**
+   * The backend accepted the `grip` extension: from now on its messages go through the
+   * prefix rules. `controlMax` is the largest control message honoured (16 KiB for
+   * WebSocket-over-HTTP, where Pushpin splits messages into frames of that size).
+   */
+  enableGrip(extension: GripExtension, controlMax = Infinity): void {
+    this.grip = extension;
+    this.controlMax = controlMax;
+  }
+
+  /** Route `sub=` channels: subscribed on connect, whether or not GRIP is on; never removed. */
+  subscribeImplicit(channels: readonly string[]): void {
+    for (const channel of channels) {
+      const name = this.route.channelPrefix + channel;
+      this.implicitChannels.add(name);
+      this.subscribe(name, []);
+    }
+  }
+
+  /** One complete message from the backend: relayed, or handled as GRIP. */
+  fromBackend(content: Buffer, isText: boolean): void {
+    if (this.isClosed) return;
+    if (!this.grip) {
+      this.send(content, !isText);
+      return;
+    }
+    const message = classifyBackendMessage(content, isText, this.grip);
+    switch (message.kind) {
+      case 'control':
+        if (content.length > this.controlMax) {
+          this.host.log.debug(
+            { cid: this.cid, bytes: content.length },
+            'ignored an oversized control message',
+          );
+          return;
+        }
+        this.onControl(message.json);
+        return;
+      case 'relay':
+        this.send(message.content, !isText);
+        return;
+      case 'drop':
+        this.host.log.debug(
+          { cid: this.cid, route: this.route.id },
+          'dropped a backend message without the message prefix',
+        );
+    }
+  }
+
+  send(content: Buffer, isBinary: boolean): void {
+    if (this.isClosed || !this.ws) return;
+    this.out = content;
+    this.outIsBinary = isBinary;
+    this.ws.cork(this.writeOut);
+    this.afterSend();
+  }
+
+  ping(content: Buffer): void {
+    if (this.isClosed || !this.ws) return;
+    this.out = content;
+    this.ws.cork(this.writePing);
+    this.afterSend();
+  }
+
+  /** Ends the connection with a close frame; `code` undefined sends one without status. */
+  close(code: number | undefined, reason: string, cause: ProxyCloseCause): void {
+    if (this.isClosed || !this.ws) return;
+    this.closeCause = cause;
+    const ws = this.ws;
+    // uWS runs the close handler inside end(), which releases this client.
+    if (code === undefined) ws.end();
+    else ws.end(code, truncateReason(reason));
+  }
+
+  /** Drops the connection without a close handshake (backend DISCONNECT). */
+  drop(cause: ProxyCloseCause): void {
+    if (this.isClosed || !this.ws) return;
+    this.closeCause = cause;
+    this.ws.close();
+  }
+
+  /** uWS reported the close: release channels and timers; the socket is unusable now. */
+  onClosed(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.ws = undefined;
+    clearTimeout(this.keepAliveTimer);
+    for (const [channel, listener] of this.listeners)
+      this.host.subscriptions.remove(channel, listener);
+    this.listeners.clear();
+  }
+
+  deliverPublished(channel: string, delivery: Delivery): void {
+    const format = delivery.header.ws;
+    if (!format || this.isClosed) return;
+    switch (format.action) {
+      case 'send': {
+        let content = delivery.payload[format.content] ?? EMPTY;
+        if (this.filters || format.contentFilters) {
+          const outcome = applyFilters(
+            this.filters,
+            channel,
+            delivery.header.meta,
+            content,
+            format.contentFilters,
+          );
+          if (isFilterDrop(outcome)) {
+            this.host.log.debug(
+              { cid: this.cid, channel, reason: outcome.reason },
+              'filtered out a published message',
+            );
+            return;
+          }
+          content = outcome;
+        }
+        this.sendTyped(content, format.type);
+        return;
+      }
+      case 'close':
+        // The session closes its backend side when it sees the 'publish' cause.
+        this.close(format.code, format.reason ?? '', 'publish');
+        return;
+      case 'refresh':
+        this.backend.refresh();
+        return;
+      case 'hint':
+        return;
+    }
+  }
+
+  private sendTyped(content: Buffer, type: WsMessageType): void {
+    switch (type) {
+      case 'text':
+        this.send(content, false);
+        return;
+      case 'binary':
+        this.send(content, true);
+        return;
+      case 'ping':
+        this.ping(content);
+        return;
+      case 'pong':
+        // uWS.js only sends pongs in answer to pings; an unsolicited one cannot be written.
+        this.host.log.debug(
+          { cid: this.cid },
+          'skipped a pong message: uWS cannot send unsolicited pongs',
+        );
+    }
+  }
+
+  private afterSend(): void {
+    if (this.isClosed || !this.ws) return;
+    this.lastSendAt = Date.now();
+    const buffered = this.ws.getBufferedAmount();
+    // Status 2: uWS dropped the message at its own limit, which sits above ours.
+    if (buffered <= this.host.limits.bufferMax && this.sendStatus !== 2) return;
+    this.host.onSlowClient();
+    this.host.log.warn(
+      { cid: this.cid, route: this.route.id, buffered, limit: this.host.limits.bufferMax },
+      'closing a WebSocket client that reads too slowly',
+    );
+    this.close(closeCodes.policy, 'client too slow', 'limit');
+  }
+
+  private onControl(json: Buffer): void {
+    let message;
+    try {
+      message = parseWsControlMessage(json);
+    } catch (err) {
+      if (!(err instanceof WsControlError)) throw err;
+      this.host.log.info(
+        { cid: this.cid, route: this.route.id, err: err.message },
+        'ignored a control message',
+      );
+      return;
+    }
+    const prefix = this.route.channelPrefix;
+    switch (message.type) {
+      case 'subscribe':
+        if (message.filters.length > WS_FILTERS_MAX) {
+          this.host.log.warn(
+            { cid: this.cid, channel: message.channel },
+            'subscribe with more than 5 filters',
+          );
+          this.close(closeCodes.internal, 'too many filters', 'failure');
+          return;
+        }
+        this.subscribe(prefix + message.channel, message.filters);
+        return;
+      case 'unsubscribe':
+        this.unsubscribe(prefix + message.channel);
+        return;
+      case 'detach':
+        this.backend.detach();
+        return;
+      case 'set-meta':
+        if (message.value === undefined) delete this.meta[message.name];
+        else this.meta[message.name] = message.value;
+        this.prepare();
+        return;
+      case 'keep-alive':
+        this.keepAlive = message.keepAlive;
+        clearTimeout(this.keepAliveTimer);
+        this.armKeepAlive();
+        return;
+    }
+  }
+
+  private subscribe(channel: string, filters: string[]): void {
+    if (this.isClosed) return;
+    const existing = this.listeners.get(channel);
+    if (existing) {
+      existing.filters = filters;
+      this.prepare();
+      return;
+    }
+    if (this.listeners.size >= this.host.limits.subscriptionMax) {
+      this.host.log.info(
+        { cid: this.cid, channel, max: this.host.limits.subscriptionMax },
+        'subscription limit reached; ignored',
+      );
+      return;
+    }
+    const listener = new ChannelListener(this.controlSince, this, channel, filters);
+    this.listeners.set(channel, listener);
+    this.prepare();
+    this.host.subscriptions.add(channel, listener);
+  }
+
+  private unsubscribe(channel: string): void {
+    if (this.implicitChannels.has(channel)) return;
+    const listener = this.listeners.get(channel);
+    if (!listener) return;
+    this.listeners.delete(channel);
+    this.host.subscriptions.remove(channel, listener);
+    this.prepare();
+  }
+
+  /** Filters are prepared once per change of channels or meta, not per delivery. */
+  private prepare(): void {
+    const channels: ChannelSubscription[] = [];
+    for (const listener of this.listeners.values()) {
+      channels.push({ name: listener.channel, filters: listener.filters });
+    }
+    this.filters = prepareFilters(channels, this.meta, this.route.channelPrefix);
+  }
+
+  private armKeepAlive(): void {
+    const keepAlive = this.keepAlive;
+    if (!keepAlive || this.isClosed) return;
+    const periodMs = keepAlive.timeout * 1000;
+    const elapsed = keepAlive.mode === 'idle' ? Date.now() - this.lastSendAt : 0;
+    this.keepAliveTimer = setTimeout(() => this.onKeepAlive(), Math.max(0, periodMs - elapsed));
+  }
+
+  private onKeepAlive(): void {
+    const keepAlive = this.keepAlive;
+    if (!keepAlive || this.isClosed) return;
+    // Idle mode: the timer is not reset per message; it checks whether a whole period was quiet.
+    if (
+      keepAlive.mode === 'interval' ||
+      Date.now() - this.lastSendAt >= keepAlive.timeout * 1000 - 5
+    ) {
+      this.sendTyped(keepAlive.content, keepAlive.messageType);
+    }
+    this.armKeepAlive();
+  }
+}
+
+/** A close frame's reason is at most 123 bytes; longer text is cut at a character boundary. */
+function truncateReason(reason: string): string {
+  if (Buffer.byteLength(reason) <= 123) return reason;
+  let out = '';
+  for (const char of reason) {
+    if (Buffer.byteLength(out + char) > 123) break;
+    out += char;
+  }
+  return out;
+}

@@ -1,0 +1,184 @@
+import { randomUUID } from 'node:crypto';
+import { WsEventsError } from '../src/errors.js';
+import { decodeWsEvents, encodeWsEvents, type WsEvent } from '../src/grip/ws-events.js';
+import {
+  applySetMeta,
+  findHeader,
+  isWsEventsResponse,
+  parseKeepAliveInterval,
+  WS_EVENTS_CONTENT_TYPE,
+} from '../src/grip/ws-over-http.js';
+import type { Route, RouteTarget } from '../src/routes/route.js';
+import type { ClientRequestInfo } from './request-headers.js';
+import {
+  requestBackend,
+  type WsBackendOutcome,
+  type WsBackendReply,
+} from './ws-backend-request.js';
+import type { WsHost } from './ws-session.js';
+import { replayedHeaders } from './ws-upgrade-request.js';
+import { preciseNow } from '../src/ipc/clock.js';
+
+/** Pushpin's limit on an answer body after which the connection fails. */
+const replyBodyMax = 1_000_000;
+const OPEN_BODY = encodeWsEvents([{ type: 'OPEN' }]);
+
+/** What one request after the handshake came to. */
+export type WsExchange = { events: WsEvent[] } | { failure: string };
+
+/**
+ * The backend half of a WebSocket-over-HTTP session (protocol 4.1, 4.4, 4.5): the target,
+ * the connection id, the headers every request carries (the client's handshake replayed,
+ * a fresh Grip-Sig, Meta-* set by the backend), and transport retries with backoff.
+ */
+export class WsOverHttpBackend {
+  readonly cid = randomUUID();
+  /** From `Keep-Alive-Interval`, in seconds; 0: no keep-alive requests. */
+  keepAliveSeconds = 0;
+  /** When the latest request (or retry) left: publishes from then on belong to its answer. */
+  requestStartedAt = 0;
+  private readonly meta = new Map<string, string>();
+  private baseHeaders: string[];
+  private attempts = 0;
+  private retries = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private wakeRetry: (() => void) | undefined;
+  private isClosed = false;
+
+  constructor(
+    private readonly host: WsHost,
+    private readonly route: Route,
+    private readonly client: ClientRequestInfo,
+    private readonly path: string,
+    private targetIndex: number,
+  ) {
+    this.baseHeaders = replayedHeaders(host, route, this.target, client);
+  }
+
+  get target(): RouteTarget {
+    return this.route.targets[this.targetIndex]!;
+  }
+
+  get targetLabel(): string {
+    return `${this.target.host}:${this.target.port}`;
+  }
+
+  /** The OPEN request; while no connection can be made, the route's next targets are tried. */
+  async open(): Promise<WsBackendOutcome> {
+    for (;;) {
+      this.attempts++;
+      const outcome = await this.post(OPEN_BODY);
+      if (outcome.isOk || !outcome.isConnectError || this.attempts >= this.route.targets.length) {
+        return outcome;
+      }
+      this.host.log.warn(
+        { route: this.route.id, target: this.targetLabel, err: outcome.reason },
+        'backend unreachable, trying the next target',
+      );
+      this.targetIndex = (this.targetIndex + 1) % this.route.targets.length;
+      this.baseHeaders = replayedHeaders(this.host, this.route, this.target, this.client);
+    }
+  }
+
+  /** Keeps what an answer sets for later requests: Set-Meta-* and Keep-Alive-Interval. */
+  applyAnswer(reply: WsBackendReply): void {
+    const keepAlive = parseKeepAliveInterval(reply.headers);
+    if (keepAlive !== undefined) this.keepAliveSeconds = keepAlive;
+    applySetMeta(this.meta, reply.headers);
+  }
+
+  /**
+   * A request after the handshake. Failures the backend cannot have seen are retried with
+   * `wsRetryDelay × 2^n + jitter` up to `wsRetryMax` times (not for the final request, which
+   * is best effort); nothing else is sent meanwhile. The answer must be 200 with events.
+   */
+  async exchange(body: Buffer, isFinal: boolean): Promise<WsExchange> {
+    for (;;) {
+      const outcome = await this.post(body);
+      if (this.isClosed) return { failure: 'session ended' };
+      if (!outcome.isOk) {
+        const { retryMax } = this.host.limits;
+        if (!isFinal && outcome.isRetryable && this.retries < retryMax) {
+          await this.backoff(outcome.reason);
+          if (this.isClosed) return { failure: 'session ended' };
+          continue;
+        }
+        return {
+          failure:
+            this.retries > 0
+              ? `backend unreachable after ${this.retries} retries: ${outcome.reason}`
+              : `backend request failed: ${outcome.reason}`,
+        };
+      }
+      this.retries = 0;
+      const { reply } = outcome;
+      if (reply.status !== 200 || !isWsEventsResponse(reply.headers)) {
+        const type = findHeader(reply.headers, 'content-type') ?? 'none';
+        return { failure: `backend answered ${reply.status} with content type ${type}` };
+      }
+      let events: WsEvent[];
+      try {
+        events = decodeWsEvents(reply.body);
+      } catch (err) {
+        if (!(err instanceof WsEventsError)) throw err;
+        return { failure: `invalid events in the backend answer: ${err.message}` };
+      }
+      this.applyAnswer(reply);
+      return { events };
+    }
+  }
+
+  /** A request whose answer does not matter (DISCONNECT to a backend nobody listens to). */
+  notify(body: Buffer): void {
+    void this.post(body);
+  }
+
+  /** Stops retrying; a pending exchange resolves as failed. */
+  close(): void {
+    this.isClosed = true;
+    clearTimeout(this.retryTimer);
+    this.wakeRetry?.();
+  }
+
+  private backoff(reason: string): Promise<void> {
+    const base = this.host.limits.retryDelayMs;
+    const delay = base * 2 ** this.retries + Math.floor(Math.random() * base);
+    this.retries++;
+    this.host.log.warn(
+      { cid: this.cid, route: this.route.id, err: reason, attempt: this.retries, delayMs: delay },
+      'backend request failed; retrying',
+    );
+    return new Promise((resolve) => {
+      this.wakeRetry = resolve;
+      this.retryTimer = setTimeout(resolve, delay);
+    });
+  }
+
+  private post(body: Buffer): Promise<WsBackendOutcome> {
+    this.requestStartedAt = preciseNow();
+    const headers = [...this.baseHeaders];
+    for (const [name, value] of this.host.ctx.gripRequestHeaders(this.route)) {
+      headers.push(name, value);
+    }
+    if (!this.route.isNoGrip) headers.push('sec-websocket-extensions', 'grip');
+    headers.push(
+      'accept',
+      WS_EVENTS_CONTENT_TYPE,
+      'connection-id',
+      this.cid,
+      'content-type',
+      WS_EVENTS_CONTENT_TYPE,
+      'content-length',
+      String(body.length),
+    );
+    for (const [name, value] of this.meta) headers.push(`Meta-${name}`, value);
+    return requestBackend(this.host.ctx.pools.get(this.target), {
+      method: 'POST',
+      path: this.path,
+      headers,
+      body,
+      headersTimeoutMs: this.host.ctx.backendTimeoutMs,
+      bodyMax: replyBodyMax,
+    });
+  }
+}
