@@ -32,10 +32,9 @@ process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejec
 let handler: RunningHandler | undefined;
 let isStopping = false;
 const stop = (signal: NodeJS.Signals): void => {
-  if (isStopping) {
-    logger.warn({ signal }, 'second signal, exiting at once');
-    process.exit(1);
-  }
+  // Ctrl-C reaches the whole process group and the runner forwards SIGTERM too: a second
+  // signal must not cut the graceful close short (the runner SIGKILLs after its grace).
+  if (isStopping) return;
   isStopping = true;
   logger.info({ signal }, 'handler stopping');
   if (!handler) return;

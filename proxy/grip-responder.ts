@@ -24,6 +24,8 @@ const maxRetries = 10;
 export class GripResponder implements HoldHost {
   readonly holds = new Set<Hold>();
   slowClients = 0;
+  /** Set on SIGTERM: holds end as soon as they start. */
+  isDraining = false;
   private readonly retries = new WeakMap<ForwardedRequest, number>();
   private readonly goneLinks = new WeakMap<ForwardedRequest, string>();
   /** When a retried request last went to the backend: its new hold takes items from then. */
@@ -76,6 +78,8 @@ export class GripResponder implements HoldHost {
     request.onClientGone = () => hold.abort();
     request.markHeld();
     hold.start();
+    // A request that was already with the backend when draining began gets no hold either.
+    if (this.isDraining) hold.end();
   };
 
   retry(request: ForwardedRequest, prevIds: ReadonlyMap<string, string>): void {

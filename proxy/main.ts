@@ -65,7 +65,9 @@ async function main(): Promise<void> {
       'draining',
     );
     server.stopListening();
+    grip.isDraining = true;
     for (const hold of [...holds]) hold.end();
+    for (const session of [...server.webSockets]) session.shutdown();
     const deadline = Date.now() + settings.drainTimeout * 1000;
     const check = setInterval(() => {
       if (ctx.inFlight.size > 0 && Date.now() < deadline) return;

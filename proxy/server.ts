@@ -9,6 +9,7 @@ import type { GripResponder } from './grip-responder.js';
 import type { ProxyContext } from './proxy-context.js';
 import { canonicalIp, type ClientRequestInfo } from './request-headers.js';
 import { registerWebSockets } from './ws-upgrade.js';
+import type { WsSession } from './ws-session.js';
 
 const noRouteText = 'Route not found\n';
 const nonAscii = /[^\t\x20-\x7e]/;
@@ -18,6 +19,8 @@ export class ClientServer {
   private readonly app: TemplatedApp;
   private listenSocket: us_listen_socket | undefined;
   private readonly isTls: boolean;
+  /** Open WebSocket sessions, closed with 1001 when the worker drains. */
+  readonly webSockets: ReadonlySet<WsSession>;
 
   constructor(
     private readonly ctx: ProxyContext,
@@ -32,7 +35,7 @@ export class ClientServer {
         })
       : uws.App();
     this.app.any('/*', (res, req) => this.handleRequest(res, req));
-    registerWebSockets(this.app, ctx, grip, this.isTls);
+    this.webSockets = registerWebSockets(this.app, ctx, grip, this.isTls);
   }
 
   listen(host: string, port: number): Promise<number> {

@@ -77,11 +77,6 @@ export function registerWebSockets(
     drain: (ws) => guard(log, ws, (s) => s.onDrain()),
     close: (ws, code, message) => guard(log, ws, (s) => s.onClose(code, message)),
   });
-  const shutdown = (): void => {
-    for (const session of [...host.sessions]) session.shutdown();
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
   return host.sessions;
 }
 

@@ -392,4 +392,33 @@ describe('response hold on drain', () => {
     expect(res.body.toString()).toBe('come back later\n');
     expect(await stopped).toBe(0);
   });
+
+  it('a request still at the backend when SIGTERM arrives is answered, not held to the drain timeout', async () => {
+    const own = await startThumbtack({
+      routes: `* ${backend.target}\n`,
+      args: ['--drain-timeout', '20'],
+    });
+    const path = `/${uniqueName('late-hold')}`;
+    let release: () => void = () => undefined;
+    const backendAnswered = new Promise<void>((resolve) => (release = resolve));
+    backend.on(path, (_req, res) => {
+      backendAnswered.then(() =>
+        answer({ 'Grip-Hold': 'response', 'Grip-Channel': uniqueName('late') }, 'stored\n')(
+          _req,
+          res,
+        ),
+      );
+    });
+    const done = send(`${own.url}${path}`);
+    await backend.waitForRequests(path, 1);
+    const stopped = own.stop();
+    await own.waitForLog((l) => l.msg === 'draining');
+    const started = Date.now();
+    release();
+    const res = await done;
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(res.status).toBe(200);
+    expect(res.body.toString()).toBe('stored\n');
+    expect(await stopped).toBe(0);
+  });
 });
