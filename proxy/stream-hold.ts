@@ -73,9 +73,11 @@ export class StreamHold implements Subscriber, Hold {
     res.cork(() => {
       res.writeStatus(`${response.code} ${response.reason}`);
       writeRelayedHeaders(res, response.headers);
-      // uWS 20.30 has no way to send a head alone: with an empty initial body the client
-      // sees status and headers with the first bytes written (an item or a keep-alive).
-      this.write(response.body);
+      // uWS 20.30 cannot send a head without body bytes. Keep-alive data is by definition
+      // safe to insert anywhere, so an empty initial body starts with it: the client sees
+      // the head now, not a keep-alive period later. Without keep-alive, it waits for data.
+      const keepAlive = this.instruction.keepAlive;
+      this.write(response.body.length === 0 && keepAlive ? keepAlive.data : response.body);
     });
     const problem = findStreamHoldProblem(this.instruction);
     if (problem) {

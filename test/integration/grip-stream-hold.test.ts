@@ -203,6 +203,23 @@ describe('keep-alive', () => {
     expect(await stream.waitForText(':\n\n', 3_000)).toBe('>:\n\n');
     expect(Date.now() - started).toBeGreaterThanOrEqual(800);
   });
+
+  it('an empty initial body starts with the keep-alive data, so the head goes out at once', async () => {
+    const channel = uniqueName('ka-empty');
+    const path = streamOn(
+      channel,
+      {
+        'Grip-Keep-Alive': ':\\n\\n; format=cstring; timeout=30',
+        'Content-Type': 'text/event-stream',
+      },
+      '',
+    );
+    const started = Date.now();
+    const stream = await holdStream(path, channel);
+    expect(await stream.waitForText(':\n\n', 3_000)).toBe(':\n\n');
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(stream.headers['content-type']).toBe('text/event-stream');
+  });
 });
 
 describe('Server-Sent Events', () => {
