@@ -5,6 +5,7 @@ import { createLogger, type Logger } from '../src/log.js';
 import { loadRoutesFile } from '../src/routes/load.js';
 import { BackendPools } from './backend-pools.js';
 import { ChannelSubscriptions } from './channel-subscriptions.js';
+import { ConnectionCap, defaultConnectionLimit } from './connection-cap.js';
 import { GripResponder } from './grip-responder.js';
 import { ProxyContext } from './proxy-context.js';
 import { RouteSigners } from './route-signers.js';
@@ -45,7 +46,18 @@ async function main(): Promise<void> {
   const { holds } = grip;
   const server = new ClientServer(ctx, grip);
   const port = await server.listen(settings.host, settings.port);
-  log.info({ host: settings.host, port, routes: table.routes.length }, 'proxy ready');
+  const connectionLimit = settings.maxConnections || defaultConnectionLimit();
+  if (connectionLimit !== undefined) {
+    server.connectionCap = new ConnectionCap(
+      connectionLimit,
+      server,
+      log.child({ component: 'proxy.cap' }),
+    );
+  }
+  log.info(
+    { host: settings.host, port, routes: table.routes.length, maxConnections: connectionLimit },
+    'proxy ready',
+  );
 
   process.on('SIGHUP', () => void reloadRoutes(settings.routes, ctx, signers, log));
   let isStopping = false;
@@ -77,6 +89,7 @@ async function main(): Promise<void> {
       }
       subscriptions.close();
       signers.close();
+      server.connectionCap?.close();
       server.stopListening();
       void pools.close().finally(() => process.exit(0));
     }, 50);

@@ -5,6 +5,7 @@ import { matchRoute } from '../src/routes/route-table.js';
 import { rewritePath } from '../src/routes/route.js';
 import { sendError } from './error-response.js';
 import { ForwardedRequest } from './forward.js';
+import type { ConnectionCap } from './connection-cap.js';
 import type { GripResponder } from './grip-responder.js';
 import type { ProxyContext } from './proxy-context.js';
 import { canonicalIp, type ClientRequestInfo } from './request-headers.js';
@@ -18,6 +19,10 @@ const nonAscii = /[^\t\x20-\x7e]/;
 export class ClientServer {
   private readonly app: TemplatedApp;
   private listenSocket: us_listen_socket | undefined;
+  private address: { host: string; port: number } | undefined;
+  private isStopped = false;
+  /** Set by the worker once listening: told of every request, it may pause accepting. */
+  connectionCap: ConnectionCap | undefined;
   private readonly isTls: boolean;
   /** Open WebSocket sessions, closed with 1001 when the worker drains. */
   readonly webSockets: ReadonlySet<WsSession>;
@@ -46,18 +51,35 @@ export class ClientServer {
           return;
         }
         this.listenSocket = socket;
-        resolve(uws.us_socket_local_port(socket));
+        this.address = { host, port: uws.us_socket_local_port(socket) };
+        resolve(this.address.port);
       });
     });
   }
 
   /** Stops accepting new connections; established ones keep being served. */
   stopListening(): void {
+    this.isStopped = true;
+    this.pauseAccepting();
+  }
+
+  pauseAccepting(): void {
     if (this.listenSocket) uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
   }
 
+  resumeAccepting(): void {
+    if (this.listenSocket || this.isStopped || !this.address) return;
+    const { host, port } = this.address;
+    this.app.listen(host, port, (socket) => {
+      if (socket && (this.listenSocket || this.isStopped)) uws.us_listen_socket_close(socket);
+      else if (socket) this.listenSocket = socket;
+      else this.ctx.log.error({ host, port }, 'cannot listen again after the connection cap');
+    });
+  }
+
   private handleRequest(res: HttpResponse, req: HttpRequest): void {
+    this.connectionCap?.onArrival();
     const headers: [string, string][] = [];
     req.forEach((name, value) => {
       // forEach decodes values as UTF-8, undici writes them as latin1: hand undici one char

@@ -67,6 +67,11 @@ export const settingsSchema = {
     help: 'bytes buffered for a slow client before it is disconnected',
   },
   subscriptionMax: { type: 'count', default: 20, help: 'channels per connection' },
+  maxConnections: {
+    type: 'count',
+    default: 0,
+    help: 'client connections per worker before it stops accepting (0 = its open-files limit less a 5 % reserve)',
+  },
   publishBodyMax: { type: 'bytes', default: 1000000, help: 'largest POST /publish/ body' },
   wsMaxMessageSize: {
     type: 'bytes',
