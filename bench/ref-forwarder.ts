@@ -1,0 +1,110 @@
+import net from 'node:net';
+import { parseResponseHead, type ResponseHead } from './loadgen/response-head.js';
+
+export type ForwardDone = (status: number, body: Buffer) => void;
+
+interface Job {
+  path: string;
+  done: ForwardDone;
+}
+
+/**
+ * The least a proxy can do for a GET: keep-alive sockets to the backend, one request at a
+ * time each, the response read by Content-Length and handed back whole. It is the ref's
+ * forwarding path, so the `proxy` workload's ref column is the floor of forwarding in Node.
+ */
+export class RefForwarder {
+  private readonly idle: BackendSocket[] = [];
+  private readonly queue: Job[] = [];
+  private open = 0;
+
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+    private readonly maxSockets: number,
+  ) {}
+
+  get(path: string, done: ForwardDone): void {
+    const socket = this.idle.pop();
+    if (socket) {
+      socket.send({ path, done });
+      return;
+    }
+    if (this.open < this.maxSockets) {
+      this.open++;
+      new BackendSocket(this).send({ path, done });
+      return;
+    }
+    if (this.queue.length < 100_000) this.queue.push({ path, done });
+    else done(503, Buffer.from('queue full\n'));
+  }
+
+  connect(): net.Socket {
+    const socket = net.connect({ host: this.host, port: this.port });
+    socket.setNoDelay(true);
+    return socket;
+  }
+
+  /** A socket finished its response: give it the next job or park it. */
+  release(socket: BackendSocket): void {
+    const job = this.queue.shift();
+    if (job) socket.send(job);
+    else this.idle.push(socket);
+  }
+
+  forget(socket: BackendSocket): void {
+    this.open--;
+    const at = this.idle.indexOf(socket);
+    if (at !== -1) this.idle.splice(at, 1);
+  }
+}
+
+class BackendSocket {
+  private readonly socket: net.Socket;
+  private job: Job | undefined;
+  private buf: Buffer | undefined;
+  private head: ResponseHead | undefined;
+  private isFailed = false;
+
+  constructor(private readonly owner: RefForwarder) {
+    this.socket = owner.connect();
+    this.socket.on('data', (data: Buffer) => this.onData(data));
+    this.socket.on('error', () => this.fail());
+    this.socket.on('close', () => this.fail());
+  }
+
+  send(job: Job): void {
+    this.job = job;
+    this.head = undefined;
+    this.buf = undefined;
+    this.socket.write(`GET ${job.path} HTTP/1.1\r\nHost: backend\r\n\r\n`);
+  }
+
+  private onData(data: Buffer): void {
+    const buf = this.buf ? Buffer.concat([this.buf, data]) : data;
+    this.head ??= parseResponseHead(buf);
+    const head = this.head;
+    if (!head || buf.length < head.bodyStart + Math.max(0, head.contentLength)) {
+      this.buf = buf;
+      return;
+    }
+    const job = this.job!;
+    this.job = undefined;
+    this.buf = undefined;
+    job.done(
+      head.status,
+      buf.subarray(head.bodyStart, head.bodyStart + Math.max(0, head.contentLength)),
+    );
+    this.owner.release(this);
+  }
+
+  private fail(): void {
+    if (this.isFailed) return;
+    this.isFailed = true;
+    this.socket.destroy();
+    this.owner.forget(this);
+    const job = this.job;
+    this.job = undefined;
+    job?.done(502, Buffer.from('backend failed\n'));
+  }
+}

@@ -1,0 +1,239 @@
+import type { BenchOptions } from '../options.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { commandLine, cpuSeconds, openFiles, rssBytes, sleep } from '../process-tree.js';
+import { HttpPublisher, probeItem } from '../publisher.js';
+import { probeUntilReached } from './delivery-wait.js';
+import { dropNote } from './fanout.js';
+import {
+  describeCounts,
+  fmt,
+  type MetricSpec,
+  openOptions,
+  round,
+  type Workload,
+  type WorkloadResult,
+} from './workload.js';
+
+const settleMs = 1_500;
+const idleWindowMs = 2_000;
+const probeTimeoutMs = 30_000;
+
+/** Sum of RSS over the system's process tree, with each process for the detail. */
+function treeRss(pids: number[]): {
+  total: number;
+  processes: { pid: number; command: string; rss: number }[];
+} {
+  const processes = pids.map((pid) => ({
+    pid,
+    command: commandLine(pid).slice(0, 120),
+    rss: rssBytes(pid),
+  }));
+  return { total: processes.reduce((a, p) => a + p.rss, 0), processes };
+}
+
+/** Log lines about descriptor exhaustion or a connection cap: they say why holds failed. */
+const limitPattern = /EMFILE|ENFILE|too many open files|connection (cap|limit) reached|refusing/i;
+
+/** Bytes of each log scanned: a system stuck at its file limit can write gigabytes. */
+const logScanMax = 64 * 1024 * 1024;
+
+interface LimitLog {
+  count: number;
+  first: string[];
+  /** Log file → size in bytes, when it is past the scanned part. */
+  oversized: Record<string, number>;
+}
+
+function limitLogLines(files: string[]): LimitLog {
+  const out: LimitLog = { count: 0, first: [], oversized: {} };
+  const chunk = Buffer.alloc(1024 * 1024);
+  for (const file of files) {
+    if (!fs.existsSync(file)) continue;
+    const fd = fs.openSync(file, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      if (size > logScanMax) out.oversized[path.basename(file)] = size;
+      let carry = '';
+      for (let pos = 0; pos < Math.min(size, logScanMax);) {
+        const n = fs.readSync(fd, chunk, 0, chunk.length, pos);
+        if (n <= 0) break;
+        pos += n;
+        const lines = (carry + chunk.toString('utf8', 0, n)).split('\n');
+        carry = lines.pop() ?? '';
+        for (const line of lines) {
+          if (!limitPattern.test(line)) continue;
+          out.count++;
+          if (out.first.length < 3) out.first.push(line.slice(0, 300));
+        }
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  return out;
+}
+
+/** Processes at (or within 2 % of) their open-files limit. */
+function atFileLimit(pids: number[]): string[] {
+  const out: string[] = [];
+  for (const pid of pids) {
+    const { open, limit } = openFiles(pid);
+    if (limit > 0 && open >= limit * 0.98) {
+      out.push(
+        `${commandLine(pid).split(' ').slice(0, 2).join(' ')} (pid ${pid}) has ${open} of ${limit} files open`,
+      );
+    }
+  }
+  return out;
+}
+
+function treeCpu(pids: number[]): number {
+  return pids.reduce((a, pid) => a + cpuSeconds(pid), 0);
+}
+
+/**
+ * N held SSE connections: how fast they are accepted, what each costs in resident memory,
+ * whether the system idles once they are held, and whether one publish reaches them all.
+ */
+export function holdWorkload(options: BenchOptions): Workload {
+  const metrics: MetricSpec[] = [
+    {
+      key: 'held',
+      label: `hold: connections held (of ${options.hold})`,
+      unit: 'count',
+      better: 'higher',
+    },
+    {
+      key: 'accept_rate',
+      label: 'hold: new holds/s',
+      unit: 'conn/s',
+      better: 'higher',
+      chart: 'throughput',
+    },
+    { key: 'establish_s', label: 'hold: time to establish all', unit: 's', better: 'lower' },
+    {
+      key: 'rss_per_conn_kib',
+      label: 'hold: RSS per held connection',
+      unit: 'KiB',
+      better: 'lower',
+      chart: 'resource',
+    },
+    { key: 'idle_cpu_pct', label: 'hold: CPU while idle, holding', unit: '%', better: 'lower' },
+    {
+      key: 'probe_reached',
+      label: 'hold: reached by one probe publish',
+      unit: 'count',
+      better: 'higher',
+    },
+    {
+      key: 'failed',
+      label: 'hold: connections failed (after retries)',
+      unit: 'count',
+      better: 'lower',
+    },
+    { key: 'retried', label: 'hold: attempts refused and retried', unit: 'count', better: 'lower' },
+  ];
+  return {
+    name: 'hold',
+    metrics,
+    connections: options.hold,
+    async run({ sut, fleet, log }): Promise<WorkloadResult> {
+      const before = treeRss(sut.processes());
+      log(`hold: opening ${options.hold} SSE connections`);
+      const open = await fleet.openSse(
+        { host: '127.0.0.1', port: sut.clientPort },
+        '/stream/hold',
+        options.hold,
+        openOptions(options),
+      );
+      const establishS = (open.doneAt - open.startedAt) / 1000;
+      await sleep(settleMs);
+      const after = treeRss(sut.processes());
+      const files = sut.processes().map((pid) => ({ pid, ...openFiles(pid) }));
+      const saturated = atFileLimit(sut.processes());
+      const limitLog = limitLogLines(sut.logFiles);
+      const pids = sut.processes();
+      const cpuBefore = pids.map(cpuSeconds);
+      const cpuA = treeCpu(sut.processes());
+      await sleep(idleWindowMs);
+      const idleCpuPct = ((treeCpu(sut.processes()) - cpuA) / (idleWindowMs / 1000)) * 100;
+      // Per process, to tell which one spins when the total is not near 0.
+      const idleCpu = pids.map((pid, i) => ({
+        pid,
+        command: commandLine(pid).slice(0, 80),
+        pct: round(((cpuSeconds(pid) - cpuBefore[i]) / (idleWindowMs / 1000)) * 100, 1),
+      }));
+      const publisher = new HttpPublisher(sut.publishUrl);
+      log(`hold: ${open.opened} open; probing`);
+      const reached =
+        open.opened === 0
+          ? 0
+          : await probeUntilReached(
+              fleet,
+              () => publisher.publish([probeItem('hold', 'http-stream')]),
+              open.opened,
+              probeTimeoutMs,
+            );
+      await publisher.close();
+      const counts = await fleet.report();
+      const rssPerConn = open.opened > 0 ? (after.total - before.total) / open.opened / 1024 : NaN;
+      const acceptRate = open.opened / establishS;
+      const failedNote = open.failed + open.retried > 0 ? ` (${describeCounts(open.errors)})` : '';
+      return {
+        workload: 'hold',
+        sut: sut.name,
+        status: open.opened > 0 ? 'ok' : 'failed',
+        note: holdNote(
+          open.failed + open.retried,
+          describeCounts(open.errors),
+          saturated,
+          limitLog,
+        ),
+        metrics: {
+          held: open.opened - counts.dropped,
+          accept_rate: round(acceptRate, 0),
+          establish_s: round(establishS),
+          rss_per_conn_kib: round(rssPerConn, 1),
+          idle_cpu_pct: round(idleCpuPct, 1),
+          probe_reached: reached,
+          failed: open.failed,
+          retried: open.retried,
+        },
+        detail: {
+          errors: open.errors,
+          dropped: counts.dropped,
+          dropReasons: counts.dropReasons,
+          rssBefore: before,
+          rssAfter: after,
+          openFiles: files,
+          idleCpu,
+          limitLog,
+        },
+        summary:
+          `${open.opened}/${options.hold} held in ${fmt(establishS)} s (${fmt(acceptRate)}/s), ` +
+          `${fmt(rssPerConn)} KiB RSS each, idle CPU ${fmt(idleCpuPct)} %, probe reached ${reached}, ` +
+          `dropped ${counts.dropped}${dropNote(counts.dropReasons)}, failed ${open.failed}, retried ${open.retried}${failedNote}` +
+          (saturated.length > 0 ? `; at the open-files limit: ${saturated.join('; ')}` : ''),
+      };
+    },
+  };
+}
+
+/** Why holds failed, when they did: refused attempts, processes at their file limit, log lines. */
+function holdNote(
+  failures: number,
+  reasons: string,
+  saturated: string[],
+  limitLog: LimitLog,
+): string | undefined {
+  const parts: string[] = [];
+  if (failures > 0) parts.push(`failed attempts: ${reasons}`);
+  if (saturated.length > 0) parts.push(`at the open-files limit: ${saturated.join('; ')}`);
+  if (limitLog.count > 0)
+    parts.push(`${limitLog.count} log lines about limits, e.g. ${limitLog.first[0]}`);
+  for (const [file, size] of Object.entries(limitLog.oversized)) {
+    parts.push(`${file} grew to ${Math.round(size / 2 ** 20)} MiB`);
+  }
+  return parts.length > 0 ? parts.join('. ') : undefined;
+}
