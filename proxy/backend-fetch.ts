@@ -2,6 +2,7 @@ import { reasonPhrase } from '../src/grip/instruct.js';
 import type { Route } from '../src/routes/route.js';
 import type { BackendReply } from './forward.js';
 import type { ProxyContext } from './proxy-context.js';
+import { isConnectErrorCode } from './connect-error.js';
 
 export interface BackendFetch {
   method: string;
@@ -11,14 +12,6 @@ export interface BackendFetch {
   headers: string[];
   body?: Buffer;
 }
-
-const connectErrorCodes = new Set([
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
 
 /**
  * A request the proxy makes on its own behalf (next link, gone link, hold retry) through a
@@ -47,7 +40,7 @@ export async function fetchFromBackend(
       });
     } catch (err) {
       lastError = err;
-      if (connectErrorCodes.has((err as NodeJS.ErrnoException).code ?? '')) continue;
+      if (isConnectErrorCode((err as NodeJS.ErrnoException).code)) continue;
       throw err;
     }
     const chunks: Buffer[] = [];

@@ -1,5 +1,6 @@
 import type { Dispatcher, Pool } from 'undici';
 import { rawHeaderPairs } from './response-headers.js';
+import { isConnectErrorCode } from './connect-error.js';
 
 export interface WsBackendReply {
   status: number;
@@ -32,15 +33,6 @@ export interface WsBackendRequest {
   /** Longer answers fail the request (WebSocket-over-HTTP: 1,000,000 bytes). */
   bodyMax: number;
 }
-
-const connectErrorCodes = new Set([
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
 
 /**
  * Errors after which the request is sent again. Pushpin retries when the backend was not
@@ -126,7 +118,7 @@ class BufferedReply implements Dispatcher.DispatchHandler {
     if (this.isDone) return;
     this.isDone = true;
     const code = (error as NodeJS.ErrnoException).code ?? '';
-    const isConnectError = connectErrorCodes.has(code) || isTlsError(code);
+    const isConnectError = isConnectErrorCode(code) || isTlsError(code);
     const isRetryable = isConnectError || (this.status === 0 && socketErrorCodes.has(code));
     this.resolve({
       isOk: false,

@@ -17,14 +17,7 @@ import {
 } from './ws-session.js';
 import { passthroughHeaders, type UpgradeRequest } from './ws-upgrade-request.js';
 import { preciseNow } from '../src/ipc/clock.js';
-
-const connectErrorCodes = new Set([
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
+import { isConnectErrorCode } from './connect-error.js';
 
 /**
  * A client WebSocket relayed to a real WebSocket on the backend (routes without `over_http`,
@@ -221,7 +214,7 @@ export class WsPassthroughSession implements WsSession, BackendSide {
     if (this.isUpgradeAborted) return;
     const code = (err as NodeJS.ErrnoException).code ?? '';
     if (this.res) {
-      if (connectErrorCodes.has(code) && this.attempts < this.route.targets.length) {
+      if (isConnectErrorCode(code) && this.attempts < this.route.targets.length) {
         this.host.log.warn(
           { route: this.route.id, target: this.targetLabel, err: code },
           'backend unreachable, trying the next target',
