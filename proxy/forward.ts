@@ -7,18 +7,23 @@ import { buildBackendHeaders, type ClientRequestInfo } from './request-headers.j
 import { forEachRelayedHeader, rawHeaderPairs } from './response-headers.js';
 import { sendError } from './error-response.js';
 import { preciseNow } from '../src/ipc/clock.js';
+import { isConnectErrorCode } from './connect-error.js';
 
 /** GRIP instructions and the request bodies a hold may re-send are capped (Pushpin: 100,000). */
 export const gripBufferMax = 100_000;
 
-const connectErrorCodes = new Set([
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
+/** Requests whose response head waits for body bytes; flushed once per event-loop turn. */
+let headFlushQueue: ForwardedRequest[] = [];
+
+function queueHeadFlush(request: ForwardedRequest): void {
+  if (headFlushQueue.push(request) === 1) setImmediate(flushHeads);
+}
+
+function flushHeads(): void {
+  const queue = headFlushQueue;
+  headFlushQueue = [];
+  for (const request of queue) request.flushHead();
+}
 
 export interface BackendReply {
   code: number;
@@ -64,6 +69,7 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
   private contentLength = -1;
   private bytesOut = 0;
   private pending: Buffer | undefined;
+  private isHeadPending = false;
   private pendingOffset = 0;
   private readonly headers: string[];
 
@@ -191,13 +197,31 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
       this.isGrip = true;
       return;
     }
-    this.res.cork(() => {
-      this.res.writeStatus(`${statusCode} ${this.reason}`);
-      forEachRelayedHeader(this.rawHeaders, (name, value) => this.res.writeHeader(name, value));
-      if (this.client.method === 'HEAD' || statusCode === 204 || statusCode === 304) {
+    if (this.client.method === 'HEAD' || statusCode === 204 || statusCode === 304) {
+      this.res.cork(() => {
+        this.writeHead();
         this.finishWithoutBody();
-      }
-    });
+      });
+      return;
+    }
+    // The head goes out with the first body bytes, in one send: undici usually hands over
+    // head, body and end of a small response in the same turn. A body that is slow to come
+    // must not hold the head back, so it is flushed at the end of this turn regardless.
+    this.isHeadPending = true;
+    queueHeadFlush(this);
+  }
+
+  /** Status line and relayed headers; call inside a cork. */
+  private writeHead(): void {
+    this.isHeadPending = false;
+    this.res.writeStatus(`${this.status} ${this.reason}`);
+    forEachRelayedHeader(this.rawHeaders, (name, value) => this.res.writeHeader(name, value));
+  }
+
+  /** End of the turn that received the head: send it if no body bytes took it along. */
+  flushHead(): void {
+    if (!this.isHeadPending || this.isAborted || this.isResponded) return;
+    this.res.cork(() => this.writeHead());
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -214,6 +238,7 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
     this.bytesOut += chunk.length;
     let isWritable = true;
     this.res.cork(() => {
+      if (this.isHeadPending) this.writeHead();
       if (this.contentLength >= 0) {
         const offset = this.res.getWriteOffset();
         const [ok, done] = this.res.tryEnd(chunk, this.contentLength);
@@ -269,7 +294,10 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
       this.markResponded();
       return;
     }
-    this.res.cork(() => this.res.end());
+    this.res.cork(() => {
+      if (this.isHeadPending) this.writeHead();
+      this.res.end();
+    });
     this.markResponded();
   }
 
@@ -277,7 +305,7 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
     if (this.isAborted || this.isResponded) return;
     const code = (error as NodeJS.ErrnoException).code ?? '';
     const target = this.route.targets[this.targetIndex]!;
-    if (this.status === 0 && connectErrorCodes.has(code) && this.canRetryBody()) {
+    if (this.status === 0 && isConnectErrorCode(code) && this.canRetryBody()) {
       if (this.attempts < this.route.targets.length) {
         this.ctx.log.warn(
           { route: this.route.id, target: `${target.host}:${target.port}`, err: code },
