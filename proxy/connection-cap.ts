@@ -1,8 +1,11 @@
 import fs from 'node:fs';
 import type { Logger } from '../src/log.js';
 
-/** How often descriptors are counted while far from the cap. */
-const sampleIntervalMs = 250;
+/** Descriptors are counted this often near the cap (listing 10k of them costs ~3 ms)... */
+const nearSampleMs = 250;
+/** ...and this often below this share of it, so a worker idly holding many stays idle. */
+const farSampleMs = 2_000;
+const nearRatio = 0.8;
 /** Accepting resumes once connections fall this far below the cap. */
 const resumeRatio = 0.95;
 
@@ -25,7 +28,7 @@ export class ConnectionCap {
   private counted: number;
   private arrivedSinceCount = 0;
   private isPaused = false;
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout;
 
   constructor(
     readonly limit: number,
@@ -34,7 +37,14 @@ export class ConnectionCap {
   ) {
     this.baseline = countDescriptors();
     this.counted = 0;
-    this.timer = setInterval(() => this.recount(), sampleIntervalMs);
+    this.timer = setTimeout(() => this.sample(), farSampleMs);
+    this.timer.unref();
+  }
+
+  private sample(): void {
+    this.recount();
+    const isNear = this.isPaused || this.counted >= this.limit * nearRatio;
+    this.timer = setTimeout(() => this.sample(), isNear ? nearSampleMs : farSampleMs);
     this.timer.unref();
   }
 
@@ -44,7 +54,7 @@ export class ConnectionCap {
   }
 
   close(): void {
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
   }
 
   private recount(): void {
