@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { freePort } from './free-port.js';
-import { projectRoot, type LogLine } from './thumbtack.js';
+import { watchLogs, type LogLine } from './log-watcher.js';
+import { projectRoot } from './thumbtack.js';
 
 /** The compiled handler entry; `npm test` builds first, otherwise run `npx tsc -p tsconfig.build.json`. */
 export const handlerEntry = path.join(projectRoot, 'dist/handler/main.js');
@@ -63,54 +64,10 @@ export async function startHandlerProcess(options: HandlerOptions = {}): Promise
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
 
-  const logs: LogLine[] = [];
-  const waiters = new Set<{ match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }>();
-  let buffered = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString();
-    let nl: number;
-    while ((nl = buffered.indexOf('\n')) !== -1) {
-      const text = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      let line: LogLine;
-      try {
-        line = JSON.parse(text) as LogLine;
-      } catch {
-        continue;
-      }
-      logs.push(line);
-      for (const waiter of waiters) {
-        if (waiter.match(line)) {
-          waiters.delete(waiter);
-          waiter.resolve(line);
-        }
-      }
-    }
-  });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const { logs, waitForLog, stderr } = watchLogs(child);
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => resolve(code)),
   );
-
-  const waitForLog = (match: (line: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> => {
-    const seen = logs.find(match);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const waiter = {
-        match,
-        resolve: (line: LogLine) => {
-          clearTimeout(timer);
-          resolve(line);
-        },
-      };
-      const timer = setTimeout(() => {
-        waiters.delete(waiter);
-        reject(new Error(`no matching handler log line within ${timeoutMs} ms; stderr: ${stderr}`));
-      }, timeoutMs);
-      waiters.add(waiter);
-    });
-  };
 
   const stop = async (): Promise<number | null> => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -118,7 +75,7 @@ export async function startHandlerProcess(options: HandlerOptions = {}): Promise
   };
 
   const early = exited.then((code) => {
-    throw new Error(`handler exited with ${code} during start-up: ${stderr}`);
+    throw new Error(`handler exited with ${code} during start-up: ${stderr()}`);
   });
   try {
     await Promise.race([waitForLog((l) => l.msg === 'handler ready'), early]);
@@ -136,7 +93,7 @@ export async function startHandlerProcess(options: HandlerOptions = {}): Promise
     zmqSub,
     bus,
     logs,
-    stderr: () => stderr,
+    stderr,
     waitForLog,
     stop,
   };

@@ -4,17 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './free-port.js';
+import { watchLogs, type LogLine } from './log-watcher.js';
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const thumbtackBin = path.join(projectRoot, 'bin/thumbtack.js');
 
-export interface LogLine {
-  level: string;
-  msg: string;
-  process?: string;
-  pid?: number;
-  [key: string]: unknown;
-}
+export type { LogLine };
 
 export interface Thumbtack {
   process: ChildProcess;
@@ -97,54 +92,10 @@ export async function startThumbtack(options: StartOptions): Promise<Thumbtack> 
       detached: options.detached ?? false,
     },
   );
-  const logs: LogLine[] = [];
-  const waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
-  let buffered = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString();
-    let nl: number;
-    while ((nl = buffered.indexOf('\n')) !== -1) {
-      const text = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      let line: LogLine;
-      try {
-        line = JSON.parse(text) as LogLine;
-      } catch {
-        continue;
-      }
-      logs.push(line);
-      for (const waiter of [...waiters]) {
-        if (waiter.match(line)) {
-          waiters.splice(waiters.indexOf(waiter), 1);
-          waiter.resolve(line);
-        }
-      }
-    }
-  });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const { logs, waitForLog, stderr } = watchLogs(child);
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => resolve(code)),
   );
-
-  const waitForLog = (match: (line: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> => {
-    const seen = logs.find(match);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        waiters.splice(waiters.indexOf(waiter), 1);
-        reject(new Error(`no matching log line within ${timeoutMs} ms; stderr: ${stderr}`));
-      }, timeoutMs);
-      const waiter = {
-        match,
-        resolve: (line: LogLine) => {
-          clearTimeout(timer);
-          resolve(line);
-        },
-      };
-      waiters.push(waiter);
-    });
-  };
 
   const instance: Thumbtack = {
     process: child,
@@ -177,7 +128,7 @@ export async function startThumbtack(options: StartOptions): Promise<Thumbtack> 
   ready.catch(() => undefined);
   let isReady = false;
   const early = exited.then((code) => {
-    if (!isReady) throw new Error(`thumbtack exited with ${code} during start-up: ${stderr}`);
+    if (!isReady) throw new Error(`thumbtack exited with ${code} during start-up: ${stderr()}`);
   });
   await Promise.race([ready, early]);
   isReady = true;
