@@ -15,6 +15,19 @@ import { writeRelayedHeaders } from './response-headers.js';
 
 const EMPTY = Buffer.alloc(0);
 
+/** Streams with items queued in the current turn; flushed once, when the turn ends. */
+let flushQueue: StreamHold[] = [];
+
+function queueFlush(hold: StreamHold): void {
+  if (flushQueue.push(hold) === 1) setImmediate(flushStreams);
+}
+
+function flushStreams(): void {
+  const queue = flushQueue;
+  flushQueue = [];
+  for (const hold of queue) hold.flush();
+}
+
 /** Pushpin retries a failed next-link fetch 5 times, backing off from 1 s. */
 const linkRetries = 5;
 const linkBackoffMs = 1_000;
@@ -49,6 +62,14 @@ export class StreamHold implements Subscriber, Hold {
     if (!this.request.res.write(this.chunk) && !this.isBackpressured) {
       this.isBackpressured = true;
       this.request.res.onWritable(this.onWritable);
+    }
+  };
+  /** Items delivered in this event-loop turn, written together when the turn ends. */
+  private queued: Buffer[] | undefined;
+  private readonly writeQueued = (): void => {
+    for (const chunk of this.queued!) {
+      this.chunk = chunk;
+      this.writeChunk();
     }
   };
   private readonly onWritable = (): boolean => {
@@ -133,9 +154,27 @@ export class StreamHold implements Subscriber, Hold {
     if (expected !== undefined && id !== undefined) this.prevIds.set(channel, id);
     this.armLinkTimer();
     if (content.length === 0) return;
-    this.chunk = content;
-    this.request.res.cork(this.writeChunk);
-    this.afterWrite(content.length);
+    if (this.queued) {
+      this.queued.push(content);
+    } else {
+      this.queued = [content];
+      queueFlush(this);
+    }
+  }
+
+  /**
+   * Writes the items queued in this turn in one cork: one send per connection however
+   * many items a burst brought (a ZeroMQ burst arrives in one turn). Everything else that
+   * writes flushes first, so the byte order is the order of delivery.
+   */
+  flush(): void {
+    const queued = this.queued;
+    if (!queued || this.isDone) return;
+    this.request.res.cork(this.writeQueued);
+    this.queued = undefined;
+    let length = 0;
+    for (const chunk of queued) length += chunk.length;
+    this.afterWrite(length);
   }
 
   abort(): void {
@@ -144,6 +183,8 @@ export class StreamHold implements Subscriber, Hold {
 
   end(): void {
     if (this.isDone) return;
+    this.flush();
+    if (this.isDone) return; // the flush found a client too slow and cut it
     this.request.res.cork(() => this.request.res.end());
     this.finish();
   }
@@ -191,6 +232,8 @@ export class StreamHold implements Subscriber, Hold {
         this.isFollowing = false;
         if (this.isDone) return;
         this.linkFailures = 0;
+        this.flush();
+        if (this.isDone) return;
         if (body.length > 0) this.request.res.cork(() => this.write(body));
         if (!instruction) {
           this.end(); // neither hold nor next link: the response is complete
@@ -270,6 +313,7 @@ export class StreamHold implements Subscriber, Hold {
 
   private onKeepAlive(): void {
     const keepAlive = this.instruction.keepAlive;
+    this.flush();
     if (this.isDone || !keepAlive) return;
     // Idle mode: the timer is not reset on every write (that would cost a timer per item
     // per connection); it checks here whether the stream was quiet for a whole period.
@@ -287,6 +331,7 @@ export class StreamHold implements Subscriber, Hold {
   private finish(): void {
     if (this.isDone) return;
     this.isDone = true;
+    this.queued = undefined;
     clearTimeout(this.keepAliveTimer);
     clearTimeout(this.linkTimer);
     for (const channel of this.instruction.channels) {
