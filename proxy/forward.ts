@@ -8,22 +8,10 @@ import { forEachRelayedHeader, rawHeaderPairs } from './response-headers.js';
 import { sendError } from './error-response.js';
 import { preciseNow } from '../src/ipc/clock.js';
 import { isConnectErrorCode } from './connect-error.js';
+import { flushAtTurnEnd } from './turn-flush.js';
 
 /** GRIP instructions and the request bodies a hold may re-send are capped (Pushpin: 100,000). */
 export const gripBufferMax = 100_000;
-
-/** Requests whose response head waits for body bytes; flushed once per event-loop turn. */
-let headFlushQueue: ForwardedRequest[] = [];
-
-function queueHeadFlush(request: ForwardedRequest): void {
-  if (headFlushQueue.push(request) === 1) setImmediate(flushHeads);
-}
-
-function flushHeads(): void {
-  const queue = headFlushQueue;
-  headFlushQueue = [];
-  for (const request of queue) request.flushHead();
-}
 
 export interface BackendReply {
   code: number;
@@ -208,7 +196,7 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
     // head, body and end of a small response in the same turn. A body that is slow to come
     // must not hold the head back, so it is flushed at the end of this turn regardless.
     this.isHeadPending = true;
-    queueHeadFlush(this);
+    flushAtTurnEnd(this);
   }
 
   /** Status line and relayed headers; call inside a cork. */
@@ -219,7 +207,7 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
   }
 
   /** End of the turn that received the head: send it if no body bytes took it along. */
-  flushHead(): void {
+  flush(): void {
     if (!this.isHeadPending || this.isAborted || this.isResponded) return;
     this.res.cork(() => this.writeHead());
   }

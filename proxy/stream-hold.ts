@@ -12,21 +12,9 @@ import type { Subscriber } from './channel-subscriptions.js';
 import type { ForwardedRequest } from './forward.js';
 import { warnUnsupportedFilters, type Hold, type HoldHost } from './hold-host.js';
 import { writeRelayedHeaders } from './response-headers.js';
+import { flushAtTurnEnd } from './turn-flush.js';
 
 const EMPTY = Buffer.alloc(0);
-
-/** Streams with items queued in the current turn; flushed once, when the turn ends. */
-let flushQueue: StreamHold[] = [];
-
-function queueFlush(hold: StreamHold): void {
-  if (flushQueue.push(hold) === 1) setImmediate(flushStreams);
-}
-
-function flushStreams(): void {
-  const queue = flushQueue;
-  flushQueue = [];
-  for (const hold of queue) hold.flush();
-}
 
 /** Pushpin retries a failed next-link fetch 5 times, backing off from 1 s. */
 const linkRetries = 5;
@@ -158,7 +146,7 @@ export class StreamHold implements Subscriber, Hold {
       this.queued.push(content);
     } else {
       this.queued = [content];
-      queueFlush(this);
+      flushAtTurnEnd(this);
     }
   }
 
