@@ -9,6 +9,7 @@ import { sendError } from './error-response.js';
 import { preciseNow } from '../src/ipc/clock.js';
 import { isConnectErrorCode } from './connect-error.js';
 import { flushAtTurnEnd } from './turn-flush.js';
+import { isGripRawResponse } from '../src/grip/instruct.js';
 
 /** GRIP instructions and the request bodies a hold may re-send are capped (Pushpin: 100,000). */
 export const gripBufferMax = 100_000;
@@ -181,7 +182,7 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
     const length = headers['content-length'];
     this.contentLength = typeof length === 'string' ? Number(length) : -1;
     if (this.isAborted) return;
-    if (this.onGrip && this.ctx.isGripResponse(this.rawHeaders)) {
+    if (this.onGrip && isGripRawResponse(this.rawHeaders)) {
       this.isGrip = true;
       return;
     }

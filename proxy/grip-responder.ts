@@ -10,7 +10,7 @@ import type { Hold, HoldHost } from './hold-host.js';
 import type { ProxyContext } from './proxy-context.js';
 import { buildBackendHeaders } from './request-headers.js';
 import { ResponseHold } from './response-hold.js';
-import { writeRelayedHeaders } from './response-headers.js';
+import { sendCompleteResponse } from './response-headers.js';
 import { StreamHold } from './stream-hold.js';
 
 /** A retry loop (backend keeps answering with a hold that is immediately stale) ends here. */
@@ -58,13 +58,8 @@ export class GripResponder implements HoldHost {
       this.goneLinks.set(request, resolveLink(request, instruction.goneLink.uri));
     }
     if (!instruction.hold && !instruction.nextLink) {
-      const { res } = request;
       const { response } = instruction;
-      res.cork(() => {
-        res.writeStatus(`${response.code} ${response.reason}`);
-        writeRelayedHeaders(res, response.headers);
-        res.end(response.body);
-      });
+      sendCompleteResponse(request.res, response);
       request.markResponded(response.code, response.body.length);
       this.onHoldEnded(request);
       return;
@@ -107,12 +102,7 @@ export class GripResponder implements HoldHost {
           this.onGripReply(request, reply);
           return;
         }
-        const { res } = request;
-        res.cork(() => {
-          res.writeStatus(`${reply.code} ${reply.reason}`);
-          writeRelayedHeaders(res, reply.headers);
-          res.end(reply.body);
-        });
+        sendCompleteResponse(request.res, reply);
         request.markResponded(reply.code, reply.body.length);
       },
       (err: unknown) => {

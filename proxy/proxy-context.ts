@@ -2,13 +2,11 @@ import type { Settings } from '../src/config/schema.js';
 import type { Logger } from '../src/log.js';
 import type { Route } from '../src/routes/route.js';
 import type { RouteTable } from '../src/routes/route-table.js';
-import { isGripResponse } from '../src/grip/instruct.js';
 import { gripFeatureHeader } from '../src/grip/instruct.js';
 import type { BackendPools } from './backend-pools.js';
 import type { ForwardedRequest } from './forward.js';
 import type { RouteSigners } from './route-signers.js';
 import { canonicalIp } from './request-headers.js';
-import { rawHeaderPairs } from './response-headers.js';
 
 /** What every request handler of one worker shares: settings, routes, pools, signers, counts. */
 export class ProxyContext {
@@ -47,10 +45,6 @@ export class ProxyContext {
           ['grip-feature', gripFeatureHeader],
         ]
       : [['grip-feature', gripFeatureHeader]];
-  }
-
-  isGripResponse(raw: readonly (Buffer | string)[]): boolean {
-    return isGripResponse(rawHeaderPairs(raw));
   }
 
   onRequestHeld(request: ForwardedRequest): void {

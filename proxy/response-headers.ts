@@ -1,3 +1,4 @@
+import type { HttpResponse } from 'uWebSockets.js';
 /**
  * Backend response headers the proxy never relays: hop-by-hop ones, framing (uWS frames the
  * body itself) and Date (uWS always writes its own, and two Date headers confuse caches).
@@ -76,4 +77,16 @@ export function writeRelayedHeaders(
   for (const [name, value] of headers) {
     if (!notRelayed.has(name.toLowerCase())) res.writeHeader(name, Buffer.from(value, 'latin1'));
   }
+}
+
+/** Ends `res` with a whole GRIP response (stored, published or a retry's answer), corked. */
+export function sendCompleteResponse(
+  res: HttpResponse,
+  response: { code: number; reason: string; headers: readonly [string, string][]; body: Buffer },
+): void {
+  res.cork(() => {
+    res.writeStatus(`${response.code} ${response.reason}`);
+    writeRelayedHeaders(res, response.headers);
+    res.end(response.body);
+  });
 }

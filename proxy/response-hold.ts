@@ -9,7 +9,7 @@ import type { Delivery } from '../src/ipc/delivery.js';
 import type { Subscriber } from './channel-subscriptions.js';
 import type { ForwardedRequest } from './forward.js';
 import { warnUnsupportedFilters, type Hold, type HoldHost } from './hold-host.js';
-import { writeRelayedHeaders } from './response-headers.js';
+import { sendCompleteResponse } from './response-headers.js';
 
 /**
  * A long-poll: nothing is sent until an `http-response` item arrives on one of the
@@ -110,12 +110,7 @@ export class ResponseHold implements Subscriber, Hold {
 
   private respond(response: StoredResponse): void {
     if (this.isDone) return;
-    const { res } = this.request;
-    res.cork(() => {
-      res.writeStatus(`${response.code} ${response.reason}`);
-      writeRelayedHeaders(res, response.headers);
-      res.end(response.body);
-    });
+    sendCompleteResponse(this.request.res, response);
     this.release();
     this.request.markResponded(response.code, response.body.length);
     this.host.onHoldEnded(this.request);

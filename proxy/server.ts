@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import uws from 'uWebSockets.js';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import { matchRoute } from '../src/routes/route-table.js';
+import { hostWithoutPort, matchRoute } from '../src/routes/route-table.js';
 import { rewritePath } from '../src/routes/route.js';
 import { sendError } from './error-response.js';
 import { ForwardedRequest } from './forward.js';
@@ -138,14 +138,4 @@ export class ClientServer {
     this.ctx.inFlight.add(request);
     request.start();
   }
-}
-
-/** Route matching wants the host without its port; an IPv6 literal keeps its brackets. */
-function hostWithoutPort(host: string): string {
-  if (host.startsWith('[')) {
-    const end = host.indexOf(']');
-    return end === -1 ? host : host.slice(0, end + 1);
-  }
-  const colon = host.indexOf(':');
-  return colon === -1 ? host : host.slice(0, colon);
 }

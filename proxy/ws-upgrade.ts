@@ -9,7 +9,7 @@ import type {
 import type { Settings } from '../src/config/schema.js';
 import { WS_EVENTS_CONTENT_TYPE } from '../src/grip/ws-over-http.js';
 import { createLogger, type Logger } from '../src/log.js';
-import { matchRoute } from '../src/routes/route-table.js';
+import { hostWithoutPort, matchRoute } from '../src/routes/route-table.js';
 import { rewritePath } from '../src/routes/route.js';
 import type { ChannelSubscriptions } from './channel-subscriptions.js';
 import { sendError } from './error-response.js';
@@ -148,14 +148,4 @@ function guard(log: Logger, ws: WebSocket<WsUserData>, run: (session: WsSession)
       // already closed
     }
   }
-}
-
-/** Route matching wants the host without its port; an IPv6 literal keeps its brackets. */
-function hostWithoutPort(host: string): string {
-  if (host.startsWith('[')) {
-    const end = host.indexOf(']');
-    return end === -1 ? host : host.slice(0, end + 1);
-  }
-  const colon = host.indexOf(':');
-  return colon === -1 ? host : host.slice(0, colon);
 }

@@ -58,10 +58,28 @@ type JsonObject = Record<string, unknown>;
 
 /** Protocol 1.1: an `application/grip-instruct` body or any `Grip-*` header. */
 export function isGripResponse(headers: readonly [string, string][]): boolean {
-  for (const [name] of headers) {
-    if (name.length >= 5 && name.slice(0, 5).toLowerCase() === 'grip-') return true;
-  }
+  for (const [name] of headers) if (isGripHeaderName(name)) return true;
   return mediaType(headers) === INSTRUCT_CONTENT_TYPE;
+}
+
+/**
+ * The same test over undici's flat raw list (name, value, name, value, ...), as the proxy
+ * gets it for every backend response: no pairs are built on that path.
+ */
+export function isGripRawResponse(raw: readonly (Buffer | string)[]): boolean {
+  let contentType: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1');
+    if (isGripHeaderName(name)) return true;
+    if (contentType === undefined && name.toLowerCase() === 'content-type') {
+      contentType = raw[i + 1]!.toString('latin1');
+    }
+  }
+  return contentType !== undefined && toMediaType(contentType) === INSTRUCT_CONTENT_TYPE;
+}
+
+function isGripHeaderName(name: string): boolean {
+  return name.length >= 5 && name.slice(0, 5).toLowerCase() === 'grip-';
 }
 
 /**
@@ -165,7 +183,11 @@ function collectGripHeaders(headers: readonly [string, string][]): Map<string, s
 /** The media type of the first Content-Type header, lower-cased, without parameters. */
 function mediaType(headers: readonly [string, string][]): string | undefined {
   const header = headers.find(([name]) => name.toLowerCase() === 'content-type');
-  return header?.[1].split(';', 1)[0].trim().toLowerCase();
+  return header && toMediaType(header[1]);
+}
+
+function toMediaType(contentType: string): string {
+  return contentType.split(';', 1)[0]!.trim().toLowerCase();
 }
 
 function parseHold(value: string | undefined): GripInstruction['hold'] {

@@ -140,3 +140,13 @@ function toWildcardHost(domain: string, rules: Route[]): WildcardHost {
     rules,
   };
 }
+
+/** A Host header as RouteRequest wants it: without the port; an IPv6 literal keeps its brackets. */
+export function hostWithoutPort(host: string): string {
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    return end === -1 ? host : host.slice(0, end + 1);
+  }
+  const colon = host.indexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}

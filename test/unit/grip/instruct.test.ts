@@ -4,6 +4,7 @@ import { GripInstructError } from '../../../src/errors.js';
 import {
   findStreamHoldProblem,
   gripFeatureHeader,
+  isGripRawResponse,
   isGripResponse,
   parseInstruction,
   type BackendResponse,
@@ -52,6 +53,10 @@ describe('isGripResponse', () => {
   ];
   it.each(cases)('%s → %s', (_name, headers, expected) => {
     expect(isGripResponse(headers)).toBe(expected);
+  });
+  it.each(cases)('raw list, as undici gives it: %s → %s', (_name, headers, expected) => {
+    const raw = headers.flatMap(([name, value]) => [Buffer.from(name), Buffer.from(value)]);
+    expect(isGripRawResponse(raw)).toBe(expected);
   });
 });
 

@@ -3,6 +3,7 @@ import { RoutesSyntaxError } from '../../../src/errors.js';
 import { parseRoutes } from '../../../src/routes/parse.js';
 import { rewritePath } from '../../../src/routes/route.js';
 import {
+  hostWithoutPort,
   buildRouteTable,
   findRouteById,
   matchRoute,
@@ -203,5 +204,17 @@ describe('rewritePath', () => {
   ])('%s: %s → %s', (line, path, expected) => {
     const [route] = parseRoutes(line, 'routes');
     expect(rewritePath(route, path)).toBe(expected);
+  });
+});
+
+describe('hostWithoutPort', () => {
+  it.each([
+    ['example.com:8080', 'example.com'],
+    ['example.com', 'example.com'],
+    ['[::1]:7999', '[::1]'],
+    ['[::1]', '[::1]'],
+    ['', ''],
+  ])('%s → %s', (host, expected) => {
+    expect(hostWithoutPort(host)).toBe(expected);
   });
 });
