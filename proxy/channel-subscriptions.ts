@@ -1,5 +1,5 @@
 import * as zmq from 'zeromq';
-import { decodeDelivery, type Delivery } from '../src/ipc/delivery.js';
+import { decodeDelivery, splitBusMessage, type Delivery } from '../src/ipc/delivery.js';
 import type { Logger } from '../src/log.js';
 
 /** Something held in this worker that listens on channels (a response or stream hold). */
@@ -21,9 +21,11 @@ const recentWindowMs = 6_000;
 const recentMax = 100;
 
 /**
- * This worker's channel subscriptions on the handler's bus. Subscribes the SUB socket to
- * exactly the channels local holds listen on and checks topics exactly (ZeroMQ matches
- * prefixes). Closes the subscribe race: the handler replays a channel's last seconds of
+ * This worker's channel subscriptions on the handler's bus. Every bus message reaches this
+ * worker (empty-topic subscription: messages batch items of many channels), and items
+ * for channels no local hold listens on are dropped before their header is parsed. The SUB
+ * socket also subscribes exactly the channels held here, which is how the handler counts
+ * listeners and knows when to replay. Closes the subscribe race: the handler replays a channel's last seconds of
  * items on every new subscription, and a new local subscriber is also given the items this
  * worker received since the subscriber's request went to the backend.
  */
@@ -39,6 +41,7 @@ export class ChannelSubscriptions {
     private readonly log: Logger,
   ) {
     this.socket.connect(busSpec);
+    this.socket.subscribe('');
     this.sweepTimer = setInterval(() => this.sweep(), 1_000);
     this.sweepTimer.unref();
     void this.receive();
@@ -86,24 +89,35 @@ export class ChannelSubscriptions {
   private async receive(): Promise<void> {
     try {
       for await (const frames of this.socket) {
-        const delivery = decodeDelivery(frames);
-        if (!delivery) {
+        const deliveries = frames.length === 1 ? splitBusMessage(frames[0]!) : undefined;
+        if (!deliveries) {
           this.log.warn({ frames: frames.length }, 'ignored a malformed message from the handler');
           continue;
         }
-        this.dispatch(delivery);
+        for (const delivery of deliveries) this.dispatch(delivery);
       }
     } catch (err) {
       if (!this.isClosed) this.log.error({ err: (err as Error).message }, 'bus receive failed');
     }
   }
 
-  private dispatch(delivery: Delivery): void {
-    const set = this.subscribers.get(delivery.channel);
-    if (!set) return; // a prefix match of another channel, or one we just left
+  private dispatch(frames: Buffer[]): void {
+    const set = this.subscribers.get(frames[0]!.toString('utf8'));
+    if (!set) return; // a channel held by another worker, or one we just left
+    const delivery = decodeDelivery(frames);
+    if (!delivery) {
+      this.log.warn({ frames: frames.length }, 'ignored a malformed delivery from the handler');
+      return;
+    }
     if (!this.remember(delivery)) return;
     for (const subscriber of set) {
-      if (delivery.header.time >= subscriber.since) subscriber.deliver(delivery);
+      if (delivery.header.time < subscriber.since) continue;
+      try {
+        subscriber.deliver(delivery);
+      } catch (err) {
+        // One failing connection must not stop this worker receiving publishes.
+        this.log.error({ err, channel: delivery.channel }, 'delivery to a subscriber failed');
+      }
     }
   }
 

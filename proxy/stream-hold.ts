@@ -158,10 +158,16 @@ export class StreamHold implements Subscriber, Hold {
   flush(): void {
     const queued = this.queued;
     if (!queued || this.isDone) return;
-    this.request.res.cork(this.writeQueued);
-    this.queued = undefined;
     let length = 0;
     for (const chunk of queued) length += chunk.length;
+    // A turn may bring many items: refuse them rather than buffer past the limit.
+    if (this.isBackpressured && this.backlog + length > this.host.streamBufferMax) {
+      this.queued = undefined;
+      this.cutOff(length);
+      return;
+    }
+    this.request.res.cork(this.writeQueued);
+    this.queued = undefined;
     this.afterWrite(length);
   }
 
@@ -280,15 +286,23 @@ export class StreamHold implements Subscriber, Hold {
     this.lastWriteAt = Date.now();
     if (!this.isBackpressured) return;
     this.backlog += length;
-    if (this.backlog > this.host.streamBufferMax) {
-      this.host.onSlowClient();
-      this.host.log.warn(
-        { route: this.request.route.id, backlog: this.backlog, limit: this.host.streamBufferMax },
-        'disconnecting a stream client that reads too slowly',
-      );
-      this.finish();
-      this.request.res.close();
-    }
+    if (this.backlog > this.host.streamBufferMax) this.cutOff(0);
+  }
+
+  /** `refused`: bytes not written because they would have passed the limit. */
+  private cutOff(refused: number): void {
+    this.host.onSlowClient();
+    this.host.log.warn(
+      {
+        route: this.request.route.id,
+        backlog: this.backlog,
+        refused,
+        limit: this.host.streamBufferMax,
+      },
+      'disconnecting a stream client that reads too slowly',
+    );
+    this.finish();
+    this.request.res.close();
   }
 
   private armKeepAlive(): void {

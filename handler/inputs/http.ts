@@ -8,10 +8,12 @@ import type { ControlAuth } from '../control-auth.js';
 import type { PublishInput, PublishSink } from './publish-input.js';
 
 /*
- * The HTTP control API, shaped like Pushpin's (protocol 2.1): one request per connection,
- * `Connection: close` and `Content-Length` on every response, bodies negotiated by Accept,
- * and Pushpin's exact one-line error bodies. Differences on purpose: an oversized body
- * gets 413, a multi-item publish error names the item index, and auth may be required.
+ * The HTTP control API, shaped like Pushpin's (protocol 2.1): `Content-Length` on every
+ * response, bodies negotiated by Accept, and Pushpin's exact one-line error bodies.
+ * Differences on purpose: an oversized body gets 413, a multi-item publish error names the
+ * item index, auth may be required, and connections are kept alive (Pushpin closes each
+ * one), so a backend publishing at a high rate does not pay a connect per publish. A
+ * request answered before its body was read closes its connection.
  */
 
 export interface HttpInputOptions {
@@ -32,6 +34,8 @@ const HEADER_MAX = 10_000;
 const BODYLESS_METHODS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
 const TEXT_TYPES = new Set(['text/plain', 'text/*', '*/*', '*']);
 const JSON_TYPES = new Set(['application/json', 'application/*']);
+/** For answers sent before the body was read: the rest of it must not be taken as a request. */
+const CLOSE = { Connection: 'close' };
 
 export class HttpInput implements PublishInput {
   readonly name = 'http';
@@ -86,12 +90,12 @@ export class HttpInput implements PublishInput {
       lengthHeader === undefined &&
       (req.headers['transfer-encoding'] !== undefined || !BODYLESS_METHODS.has(method))
     ) {
-      this.respond(req, res, 411, 'Request requires Content-Length.\n');
+      this.respond(req, res, 411, 'Request requires Content-Length.\n', 'text/plain', CLOSE);
       return;
     }
     const length = lengthHeader === undefined ? 0 : Number(lengthHeader);
     if (length > this.options.bodyMax) {
-      this.respond(req, res, 413, 'Request body too large.\n');
+      this.respond(req, res, 413, 'Request body too large.\n', 'text/plain', CLOSE);
       return;
     }
     if (isExpecting) res.writeContinue();
@@ -200,7 +204,6 @@ export class HttpInput implements PublishInput {
       ...headers,
       'Content-Type': contentType,
       'Content-Length': String(bytes.length),
-      Connection: 'close',
     });
     res.end(bytes);
     this.logger.debug(

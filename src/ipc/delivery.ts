@@ -95,3 +95,54 @@ export function decodeDelivery(frames: Buffer[]): Delivery | undefined {
   }
   return { channel: frames[0]!.toString('utf8'), header, payload: frames.slice(2) };
 }
+
+/*
+ * A bus message carries every delivery of one handler send, so that a burst of items for
+ * distinct channels costs one ZeroMQ message per worker rather than one per item. It is a
+ * single frame, because zeromq.js pays per frame (each received frame is a new external
+ * Buffer): per delivery, a frame count byte, then per frame a uint32 LE length and the
+ * bytes. Workers subscribe the empty topic to receive these and pick out their channels.
+ */
+const deliveryFramesMax = 255;
+
+export function encodeBusMessage(deliveries: Buffer[][]): Buffer {
+  let size = 0;
+  for (const frames of deliveries) {
+    if (frames.length > deliveryFramesMax) throw new Error('a delivery has too many frames');
+    size += 1;
+    for (const frame of frames) size += 4 + frame.length;
+  }
+  const message = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const frames of deliveries) {
+    message[at++] = frames.length;
+    for (const frame of frames) {
+      message.writeUInt32LE(frame.length, at);
+      at += 4 + frame.copy(message, at + 4);
+    }
+  }
+  return message;
+}
+
+/**
+ * Each delivery's frames, as views into the message; undefined when the lengths do not
+ * add up (not a bus message).
+ */
+export function splitBusMessage(message: Buffer): Buffer[][] | undefined {
+  const deliveries: Buffer[][] = [];
+  let at = 0;
+  while (at < message.length) {
+    const count = message[at++]!;
+    if (count < 2) return undefined;
+    const frames: Buffer[] = new Array(count);
+    for (let i = 0; i < count; i++) {
+      if (at + 4 > message.length) return undefined;
+      const end = at + 4 + message.readUInt32LE(at);
+      if (end > message.length) return undefined;
+      frames[i] = message.subarray(at + 4, end);
+      at = end;
+    }
+    deliveries.push(frames);
+  }
+  return deliveries.length > 0 ? deliveries : undefined;
+}

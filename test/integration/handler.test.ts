@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import * as zmq from 'zeromq';
 import { runPublish } from '../../src/cli/publish.js';
 import { encodeTnetstring } from '../../src/grip/tnetstring.js';
-import { decodeDelivery, type Delivery } from '../../src/ipc/delivery.js';
+import { decodeDelivery, splitBusMessage, type Delivery } from '../../src/ipc/delivery.js';
 import { freePort } from '../support/free-port.js';
 import {
   runHandlerToExit,
@@ -39,18 +39,35 @@ async function startHandler(args: string[] = [], zmqSub?: string): Promise<Handl
   return handler;
 }
 
+/** A SUB on the handler's bus that, like a worker, takes every message and counts listeners. */
 function busSubscriber(handler: HandlerProcess, ...channels: string[]): zmq.Subscriber {
   const sub = new zmq.Subscriber({ linger: 0, receiveTimeout: 5000 });
   sub.connect(handler.bus);
-  sub.subscribe(...channels);
+  sub.subscribe('', ...channels);
   sockets.push(sub);
+  busChannels.set(sub, new Set(channels));
   return sub;
 }
 
+const busChannels = new WeakMap<zmq.Subscriber, Set<string>>();
+const pendingDeliveries = new WeakMap<zmq.Subscriber, Delivery[]>();
+
+/** The next delivery on one of the subscriber's channels; one bus message may carry several. */
 async function nextDelivery(sub: zmq.Subscriber): Promise<Delivery> {
-  const delivery = decodeDelivery(await sub.receive());
-  if (!delivery) throw new Error('received frames that are not a delivery');
-  return delivery;
+  const channels = busChannels.get(sub)!;
+  let pending = pendingDeliveries.get(sub);
+  if (!pending) pendingDeliveries.set(sub, (pending = []));
+  while (pending.length === 0) {
+    const [message] = await sub.receive();
+    const deliveries = message ? splitBusMessage(message) : undefined;
+    if (!deliveries) throw new Error('received frames that are not a bus message');
+    for (const frames of deliveries) {
+      const delivery = decodeDelivery(frames);
+      if (!delivery) throw new Error('received frames that are not a delivery');
+      if (channels.has(delivery.channel)) pending.push(delivery);
+    }
+  }
+  return pending.shift()!;
 }
 
 /** Resolves when the handler has counted a bus subscription for the channel (debug log). */
@@ -117,7 +134,7 @@ describe('handler control API and ZeroMQ inputs', () => {
     );
     expect(res.status).toBe(200);
     expect(res.text).toBe('Published\n');
-    expect(res.headers['connection']).toBe('close');
+    expect(res.headers['connection']).toBe('keep-alive');
     expect(res.headers['content-type']).toBe('text/plain');
     const delivery = await nextDelivery(sub);
     expect(delivery.channel).toBe(channel);
@@ -314,6 +331,30 @@ describe('handler control API and ZeroMQ inputs', () => {
     );
     const { header, payload } = await nextDelivery(sub);
     expect(payload[header.stream!.content]!.toString()).toBe('marker');
+  });
+
+  it('keeps the connection alive: several publishes on one connection are all delivered', async () => {
+    const channel = uniqueChannel('keepalive');
+    const sub = busSubscriber(handler, channel);
+    const publish = (content: string, last: boolean) => {
+      const body = publishBody(channel, { 'http-stream': { content } });
+      return (
+        `POST /publish/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n${last ? 'Connection: close\r\n' : ''}` +
+        `\r\n${body}`
+      );
+    };
+    const text = await rawHttp(
+      handler.controlPort,
+      publish('one', false) + publish('two', false) + publish('three', true),
+    );
+    expect(text.match(/HTTP\/1\.1 200 OK\r\n/g)).toHaveLength(3);
+    const contents: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const { header, payload } = await nextDelivery(sub);
+      contents.push(payload[header.stream!.content]!.toString());
+    }
+    expect(contents).toEqual(['one', 'two', 'three']);
   });
 
   it('answers 413 to a body over the limit as soon as Content-Length is seen', async () => {

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { PublishItem } from '../../../src/grip/publish-types.js';
-import { decodeDelivery, encodeDelivery } from '../../../src/ipc/delivery.js';
+import {
+  decodeDelivery,
+  encodeBusMessage,
+  encodeDelivery,
+  splitBusMessage,
+} from '../../../src/ipc/delivery.js';
 
 function item(extra: Partial<PublishItem> = {}): PublishItem {
   return {
@@ -42,5 +47,26 @@ describe('encodeDelivery / decodeDelivery', () => {
     expect(header['response']).not.toHaveProperty('contentFilters');
     expect(header['stream']).not.toHaveProperty('contentFilters');
     expect(header['ws']).not.toHaveProperty('contentFilters');
+  });
+});
+
+describe('encodeBusMessage / splitBusMessage', () => {
+  it('carries several deliveries of different frame counts in one message, in order', () => {
+    const streamOnly = item({ channel: 'b' });
+    delete streamOnly.formats.httpResponse;
+    delete streamOnly.formats.wsMessage;
+    const deliveries = [encodeDelivery(item(), 1, 1000), encodeDelivery(streamOnly, 2, 1001)];
+    const split = splitBusMessage(encodeBusMessage(deliveries))!;
+    expect(split).toEqual(deliveries);
+    expect(split.map((frames) => decodeDelivery(frames)!.channel)).toEqual(['c', 'b']);
+  });
+
+  it('refuses a message whose lengths do not add up', () => {
+    const message = encodeBusMessage([encodeDelivery(item(), 1, 1000)]);
+    expect(splitBusMessage(message.subarray(0, -1))).toBeUndefined();
+    expect(splitBusMessage(Buffer.concat([message, Buffer.from([2])]))).toBeUndefined();
+    expect(splitBusMessage(Buffer.from([1, 1, 0, 0, 0, 0x63]))).toBeUndefined();
+    expect(splitBusMessage(Buffer.from([2, 9, 0, 0, 0, 0x63]))).toBeUndefined();
+    expect(splitBusMessage(Buffer.alloc(0))).toBeUndefined();
   });
 });
