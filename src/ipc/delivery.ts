@@ -2,7 +2,7 @@ import type { PublishItem } from '../grip/publish-types.js';
 
 /**
  * What the handler sends on its internal XPUB for one published item, and what proxy
- * workers decode. Frames: [channel, header JSON, ...payload]. Bodies travel as raw
+ * workers decode. Frames: [channel, header, ...payload]. Bodies travel as raw
  * frames so a worker writes them to sockets without re-encoding; the header is parsed
  * once per worker, never per connection.
  */
@@ -46,54 +46,155 @@ export interface Delivery {
   payload: Buffer[];
 }
 
+/*
+ * The header frame is binary so that the common item (a stream or WebSocket send without
+ * id, meta or filters) costs no JSON work on either side: formats bitmask (u8), seq and
+ * time (f64 LE each), then per format present its codes (stream: action; ws: action, type;
+ * response: action, status code u16), then, only when something else is set, a JSON object
+ * of the remaining fields. Payload frames follow in format order: response body, stream
+ * content, ws content.
+ */
+const RESPONSE = 1;
+const STREAM = 2;
+const WS = 4;
+const EXTRA = 8;
+const ACTIONS = ['send', 'hint', 'close', 'refresh'] as const;
+const WS_TYPES = ['text', 'binary', 'ping', 'pong'] as const;
+
+/** The header fields that travel as JSON, present only when set. */
+interface HeaderExtra {
+  id?: string;
+  prevId?: string;
+  meta?: Record<string, string>;
+  reason?: string;
+  headers?: [string, string][];
+  responseFilters?: string[];
+  streamFilters?: string[];
+  wsCode?: number;
+  wsReason?: string;
+  wsFilters?: string[];
+}
+
 export function encodeDelivery(item: PublishItem, seq: number, time: number): Buffer[] {
   const payload: Buffer[] = [];
-  const header: DeliveryHeader = { seq, time };
-  if (item.id !== undefined) header.id = item.id;
-  if (item.prevId !== undefined) header.prevId = item.prevId;
-  // Meta and content-filters travel only when given, so the common frame stays small.
-  if (item.meta !== undefined && Object.keys(item.meta).length > 0) header.meta = item.meta;
   const { httpResponse, httpStream, wsMessage } = item.formats;
+  let flags = 0;
+  let size = 17;
+  let extra: HeaderExtra | undefined;
+  const setExtra = <K extends keyof HeaderExtra>(key: K, value: HeaderExtra[K]): void => {
+    (extra ??= {})[key] = value;
+  };
+  if (item.id !== undefined) setExtra('id', item.id);
+  if (item.prevId !== undefined) setExtra('prevId', item.prevId);
+  // Meta and content-filters travel only when given, so the common header stays small.
+  if (item.meta !== undefined && Object.keys(item.meta).length > 0) setExtra('meta', item.meta);
   if (httpResponse) {
-    header.response = {
-      action: httpResponse.action,
-      code: httpResponse.code,
-      reason: httpResponse.reason,
-      headers: httpResponse.headers,
-      body: payload.push(httpResponse.body) - 1,
-    };
-    if (httpResponse.contentFilters) header.response.contentFilters = httpResponse.contentFilters;
+    flags |= RESPONSE;
+    size += 3;
+    payload.push(httpResponse.body);
+    setExtra('reason', httpResponse.reason);
+    setExtra('headers', httpResponse.headers);
+    if (httpResponse.contentFilters) setExtra('responseFilters', httpResponse.contentFilters);
   }
   if (httpStream) {
-    header.stream = { action: httpStream.action, content: payload.push(httpStream.content) - 1 };
-    if (httpStream.contentFilters) header.stream.contentFilters = httpStream.contentFilters;
+    flags |= STREAM;
+    size += 1;
+    payload.push(httpStream.content);
+    if (httpStream.contentFilters) setExtra('streamFilters', httpStream.contentFilters);
   }
   if (wsMessage) {
-    header.ws = {
-      action: wsMessage.action,
-      type: wsMessage.type,
-      content: payload.push(wsMessage.content) - 1,
-    };
-    if (wsMessage.code !== undefined) header.ws.code = wsMessage.code;
-    if (wsMessage.reason !== undefined) header.ws.reason = wsMessage.reason;
-    if (wsMessage.contentFilters) header.ws.contentFilters = wsMessage.contentFilters;
+    flags |= WS;
+    size += 2;
+    payload.push(wsMessage.content);
+    if (wsMessage.code !== undefined) setExtra('wsCode', wsMessage.code);
+    if (wsMessage.reason !== undefined) setExtra('wsReason', wsMessage.reason);
+    if (wsMessage.contentFilters) setExtra('wsFilters', wsMessage.contentFilters);
   }
-  return [Buffer.from(item.channel), Buffer.from(JSON.stringify(header)), ...payload];
+  const json = extra ? JSON.stringify(extra) : '';
+  if (extra) flags |= EXTRA;
+  const header = Buffer.allocUnsafe(size + Buffer.byteLength(json));
+  header[0] = flags;
+  header.writeDoubleLE(seq, 1);
+  header.writeDoubleLE(time, 9);
+  let at = 17;
+  if (httpResponse) {
+    header[at] = ACTIONS.indexOf(httpResponse.action);
+    header.writeUInt16LE(httpResponse.code, at + 1);
+    at += 3;
+  }
+  if (httpStream) header[at++] = ACTIONS.indexOf(httpStream.action);
+  if (wsMessage) {
+    header[at] = ACTIONS.indexOf(wsMessage.action);
+    header[at + 1] = WS_TYPES.indexOf(wsMessage.type);
+    at += 2;
+  }
+  if (extra) header.write(json, at, 'utf8');
+  return [Buffer.from(item.channel), header, ...payload];
 }
 
 /** Returns undefined for frames that are not a delivery (a worker ignores those). */
 export function decodeDelivery(frames: Buffer[]): Delivery | undefined {
-  if (frames.length < 2) return undefined;
-  let header: DeliveryHeader;
-  try {
-    header = JSON.parse(frames[1]!.toString('utf8')) as DeliveryHeader;
-  } catch {
-    return undefined;
+  const header = frames[1];
+  if (frames.length < 2 || !header || header.length < 17) return undefined;
+  const flags = header[0]!;
+  const decoded: DeliveryHeader = { seq: header.readDoubleLE(1), time: header.readDoubleLE(9) };
+  let at = 17;
+  let index = 0;
+  let responseCodes: [number, number] | undefined;
+  if (flags & RESPONSE) {
+    if (header.length < at + 3) return undefined;
+    responseCodes = [header[at]!, header.readUInt16LE(at + 1)];
+    at += 3;
   }
-  if (typeof header !== 'object' || header === null || typeof header.seq !== 'number') {
-    return undefined;
+  let streamAction: number | undefined;
+  if (flags & STREAM) streamAction = header[at++];
+  let wsCodes: [number, number] | undefined;
+  if (flags & WS) {
+    wsCodes = [header[at]!, header[at + 1]!];
+    at += 2;
   }
-  return { channel: frames[0]!.toString('utf8'), header, payload: frames.slice(2) };
+  if (at > header.length) return undefined;
+  let extra: HeaderExtra = {};
+  if (flags & EXTRA) {
+    try {
+      extra = JSON.parse(header.toString('utf8', at)) as HeaderExtra;
+    } catch {
+      return undefined;
+    }
+    if (typeof extra !== 'object' || extra === null) return undefined;
+  }
+  if (extra.id !== undefined) decoded.id = extra.id;
+  if (extra.prevId !== undefined) decoded.prevId = extra.prevId;
+  if (extra.meta !== undefined) decoded.meta = extra.meta;
+  if (responseCodes) {
+    const action = ACTIONS[responseCodes[0]];
+    if (!action) return undefined;
+    decoded.response = {
+      action,
+      code: responseCodes[1],
+      reason: extra.reason ?? '',
+      headers: extra.headers ?? [],
+      body: index++,
+    };
+    if (extra.responseFilters) decoded.response.contentFilters = extra.responseFilters;
+  }
+  if (streamAction !== undefined) {
+    const action = ACTIONS[streamAction];
+    if (!action) return undefined;
+    decoded.stream = { action, content: index++ };
+    if (extra.streamFilters) decoded.stream.contentFilters = extra.streamFilters;
+  }
+  if (wsCodes) {
+    const action = ACTIONS[wsCodes[0]];
+    const type = WS_TYPES[wsCodes[1]];
+    if (!action || !type) return undefined;
+    decoded.ws = { action, type, content: index++ };
+    if (extra.wsCode !== undefined) decoded.ws.code = extra.wsCode;
+    if (extra.wsReason !== undefined) decoded.ws.reason = extra.wsReason;
+    if (extra.wsFilters) decoded.ws.contentFilters = extra.wsFilters;
+  }
+  if (frames.length !== 2 + index) return undefined;
+  return { channel: frames[0]!.toString('utf8'), header: decoded, payload: frames.slice(2) };
 }
 
 /*

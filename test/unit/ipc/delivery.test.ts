@@ -40,13 +40,79 @@ describe('encodeDelivery / decodeDelivery', () => {
     expect(delivery.payload[delivery.header.stream!.content]).toEqual(Buffer.from('s'));
   });
 
-  it('leaves meta and content-filters out when absent or empty, keeping the frame small', () => {
-    const frames = encodeDelivery(item({ meta: {} }), 1, 1000);
-    const header = JSON.parse(frames[1]!.toString()) as Record<string, Record<string, unknown>>;
-    expect(header).not.toHaveProperty('meta');
-    expect(header['response']).not.toHaveProperty('contentFilters');
-    expect(header['stream']).not.toHaveProperty('contentFilters');
-    expect(header['ws']).not.toHaveProperty('contentFilters');
+  it('round-trips every action, WebSocket type, status line, headers, close code and ids', () => {
+    for (const action of ['send', 'hint', 'close', 'refresh'] as const) {
+      for (const type of ['text', 'binary', 'ping', 'pong'] as const) {
+        const full = item({ id: 'i2', prevId: 'i1' });
+        full.formats.httpResponse = {
+          action,
+          code: 404,
+          reason: 'Nope',
+          headers: [
+            ['X-A', '1'],
+            ['X-A', '2'],
+          ],
+          body: Buffer.from('r'),
+        };
+        full.formats.httpStream!.action = action;
+        full.formats.wsMessage = {
+          action,
+          type,
+          content: Buffer.from('w'),
+          code: 4001,
+          reason: 'bye',
+        };
+        const { header, payload } = decodeDelivery(encodeDelivery(full, 1.7e15, 1234.5))!;
+        expect(header).toEqual({
+          seq: 1.7e15,
+          time: 1234.5,
+          id: 'i2',
+          prevId: 'i1',
+          response: {
+            action,
+            code: 404,
+            reason: 'Nope',
+            headers: full.formats.httpResponse.headers,
+            body: 0,
+          },
+          stream: { action, content: 1 },
+          ws: { action, type, content: 2, code: 4001, reason: 'bye' },
+        });
+        expect(payload.map(String)).toEqual(['r', 's', 'w']);
+      }
+    }
+  });
+
+  it('numbers payload frames by the formats present', () => {
+    const wsOnly = item();
+    delete wsOnly.formats.httpResponse;
+    delete wsOnly.formats.httpStream;
+    const { header, payload } = decodeDelivery(encodeDelivery(wsOnly, 1, 2))!;
+    expect(header.ws!.content).toBe(0);
+    expect(header.response).toBeUndefined();
+    expect(header.stream).toBeUndefined();
+    expect(payload[0]!.toString()).toBe('w');
+  });
+
+  it('spends no JSON on a plain send: the header is 18 bytes for a stream item', () => {
+    const streamOnly = item({ meta: {} });
+    delete streamOnly.formats.httpResponse;
+    delete streamOnly.formats.wsMessage;
+    expect(encodeDelivery(streamOnly, 1, 1000)[1]!.length).toBe(18);
+  });
+
+  it('refuses headers that are short, carry unknown codes or bad JSON, or miss payload frames', () => {
+    const frames = encodeDelivery(item({ id: 'x' }), 1, 1000);
+    expect(decodeDelivery(frames.slice(0, 1))).toBeUndefined();
+    expect(
+      decodeDelivery([frames[0]!, frames[1]!.subarray(0, 16), ...frames.slice(2)]),
+    ).toBeUndefined();
+    expect(decodeDelivery(frames.slice(0, -1))).toBeUndefined();
+    const badAction = Buffer.from(frames[1]!);
+    badAction[17] = 9;
+    expect(decodeDelivery([frames[0]!, badAction, ...frames.slice(2)])).toBeUndefined();
+    const badJson = Buffer.concat([frames[1]!.subarray(0, 23), Buffer.from('{nope')]);
+    expect(decodeDelivery([frames[0]!, badJson, ...frames.slice(2)])).toBeUndefined();
   });
 });
 
