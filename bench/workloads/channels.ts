@@ -21,6 +21,8 @@ const quietMs = 2_000;
 const drainTimeoutMs = 15_000;
 /** A step is sustained when it delivers this share of its target rate with nothing lost. */
 const sustainedShare = 0.9;
+/** The issue's latency bound for distinct-channel publishing, reported as its own figure. */
+const targetP99Ms = 50;
 /** Past this p99 the ramp stops: the system is saturated. */
 const saturatedP99Ms = 2_000;
 
@@ -104,6 +106,12 @@ export function channelsWorkload(options: BenchOptions): Workload {
       unit: 'ms',
       better: 'lower',
       chart: 'latency',
+    },
+    {
+      key: 'within_p99_target_s',
+      label: `channels: highest sustained deliveries/s at p99 ≤ ${targetP99Ms} ms`,
+      unit: '/s',
+      better: 'higher',
     },
     {
       key: 'max_achieved_s',
@@ -192,6 +200,9 @@ export function channelsWorkload(options: BenchOptions): Workload {
         }
         const counts = await fleet.report();
         const best = [...steps].reverse().find((s) => s.isSustained);
+        const withinTarget = steps.filter(
+          (s) => s.isSustained && s.p99 !== null && s.p99 <= targetP99Ms,
+        );
         const maxAchieved = Math.max(...steps.map((s) => s.achieved));
         const lost = steps.reduce((a, s) => a + s.lost, 0);
         const stepText = steps
@@ -208,6 +219,7 @@ export function channelsWorkload(options: BenchOptions): Workload {
             sustained_s: best ? best.achieved : 0,
             sustained_p50_ms: best ? best.p50 : null,
             sustained_p99_ms: best ? best.p99 : null,
+            within_p99_target_s: Math.max(0, ...withinTarget.map((s) => s.achieved)),
             max_achieved_s: maxAchieved,
             lost,
             unreached: open.opened - live.length,
