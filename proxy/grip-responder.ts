@@ -4,6 +4,7 @@ import type { GripInstruction } from '../src/grip/instruct-types.js';
 import { preciseNow } from '../src/ipc/clock.js';
 import type { Logger } from '../src/log.js';
 import { fetchFromBackend, gripLastHeaders } from './backend-fetch.js';
+import { decodeGripReply } from './grip-content-encoding.js';
 import type { ChannelSubscriptions } from './channel-subscriptions.js';
 import { gripBufferMax, type BackendReply, type ForwardedRequest } from './forward.js';
 import type { Hold, HoldHost } from './hold-host.js';
@@ -171,7 +172,7 @@ export class GripResponder implements HoldHost {
 
   private parse(request: ForwardedRequest, reply: BackendReply): GripInstruction | undefined {
     try {
-      return parseInstruction(reply, {
+      return parseInstruction(decodeGripReply(reply, gripBufferMax), {
         channelPrefix: request.route.channelPrefix,
         subscriptionMax: this.subscriptionMax,
       });
@@ -194,7 +195,9 @@ export class GripResponder implements HoldHost {
   private debugText(request: ForwardedRequest, reply: BackendReply): string | undefined {
     if (!request.route.isDebug) return undefined;
     try {
-      parseInstruction(reply, { subscriptionMax: this.subscriptionMax });
+      parseInstruction(decodeGripReply(reply, gripBufferMax), {
+        subscriptionMax: this.subscriptionMax,
+      });
     } catch (err) {
       return `Failed to parse accept instructions: ${(err as Error).message}`;
     }
@@ -221,7 +224,7 @@ export class GripResponder implements HoldHost {
  * Pushpin, does not name it: too many filters).
  */
 function instructionSource(message: string, reply: BackendReply): string {
-  const named = /\bGrip-[A-Za-z-]+/.exec(message)?.[0];
+  const named = /\b(Grip-[A-Za-z-]+|Content-Encoding)\b/.exec(message)?.[0];
   if (named) return named;
   const type = reply.headers.find(([name]) => name.toLowerCase() === 'content-type')?.[1] ?? '';
   if (/^\s*application\/grip-instruct\s*(;|$)/i.test(type)) return 'application/grip-instruct body';

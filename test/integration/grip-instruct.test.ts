@@ -1,3 +1,4 @@
+import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stopAllBackends } from '../support/backend.js';
 import { send } from '../support/client.js';
@@ -282,5 +283,93 @@ describe('malformed instructions', () => {
     expect(plain.body.toString()).toBe('plain\n');
     await publishOk(thumbtack, streamItem(channel, 'still here\n'));
     expect(await stream.waitForText('still here\n')).toBe('open\nstill here\n');
+  });
+});
+
+describe('compressed GRIP answers (the client asked for compression)', () => {
+  const acceptEncoding = { 'accept-encoding': 'gzip, deflate, br' };
+
+  it('a gzip stream hold reaches the client decoded, with the published items after it', async () => {
+    const channel = uniqueName('gz');
+    const path = `/${uniqueName('gz')}`;
+    let askedFor: string | undefined;
+    backend.on(path, (req, res) => {
+      askedFor = req.headers['accept-encoding'];
+      res.writeHead(200, {
+        'Content-Type': 'text/event-stream',
+        'Content-Encoding': 'gzip',
+        'Grip-Hold': 'stream',
+        'Grip-Channel': channel,
+      });
+      res.end(zlib.gzipSync('event: open\n\n'));
+    });
+    const [stream] = await Promise.all([
+      openStream(`${thumbtack.url}${path}`, { headers: acceptEncoding }),
+      subscribed(channel),
+    ]);
+    streams.push(stream);
+    expect(askedFor).toBe('gzip, deflate, br');
+    expect(stream.headers['content-encoding']).toBeUndefined();
+    await publishOk(thumbtack, streamItem(channel, 'data: one\n\n'));
+    expect(await stream.waitForText('data: one\n\n')).toBe('event: open\n\ndata: one\n\n');
+  });
+
+  it('a brotli application/grip-instruct document is decoded before it is read', async () => {
+    const channel = uniqueName('br');
+    const path = `/${uniqueName('br')}`;
+    const doc = {
+      hold: { mode: 'stream', channels: [{ name: channel }] },
+      response: { body: 'instructed\n' },
+    };
+    backend.on(path, (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/grip-instruct', 'Content-Encoding': 'br' });
+      res.end(zlib.brotliCompressSync(JSON.stringify(doc)));
+    });
+    const [stream] = await Promise.all([
+      openStream(`${thumbtack.url}${path}`, { headers: acceptEncoding }),
+      subscribed(channel),
+    ]);
+    streams.push(stream);
+    await publishOk(thumbtack, streamItem(channel, 'next\n'));
+    expect(await stream.waitForText('next\n')).toBe('instructed\nnext\n');
+  });
+
+  it.each([
+    ['an unsupported coding', 'zstd', Buffer.from('x'), 'Content-Encoding zstd is not supported'],
+    ['a corrupt body', 'gzip', Buffer.from('not gzip'), 'Content-Encoding gzip: body is corrupt'],
+    [
+      'a decompression bomb',
+      'gzip',
+      zlib.gzipSync(Buffer.alloc(1_000_000)),
+      'Content-Encoding gzip: body decodes to more than 100000 bytes',
+    ],
+  ])('%s: 502, and the log names Content-Encoding', async (_name, coding, body, problem) => {
+    const path = `/${uniqueName('enc')}`;
+    backend.on(path, (_req, res) => {
+      res.writeHead(200, {
+        'Content-Encoding': coding,
+        'Grip-Hold': 'stream',
+        'Grip-Channel': 'x',
+      });
+      res.end(body);
+    });
+    const res = await send(`${thumbtack.url}${path}`, { headers: acceptEncoding });
+    expect(res.status).toBe(502);
+    const line = await thumbtack.waitForLog(
+      (l) => l.msg === 'backend sent invalid GRIP instructions' && l['path'] === path,
+    );
+    expect(line['header']).toBe('Content-Encoding');
+    expect(line['err']).toContain(problem);
+  });
+
+  it('a plain answer keeps its compression', async () => {
+    const path = `/${uniqueName('plain-gz')}`;
+    backend.on(path, (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Encoding': 'gzip' });
+      res.end(zlib.gzipSync('compressed\n'));
+    });
+    const res = await send(`${thumbtack.url}${path}`, { headers: acceptEncoding });
+    expect(res.headers['content-encoding']).toBe('gzip');
+    expect(zlib.gunzipSync(res.body).toString()).toBe('compressed\n');
   });
 });
