@@ -2,7 +2,12 @@ import { EventEmitter } from 'node:events';
 import { setImmediate as endOfTurn } from 'node:timers/promises';
 import * as zmq from 'zeromq';
 import type { PublishItem } from '../src/grip/publish-types.js';
-import { encodeBusMessage, encodeDelivery } from '../src/ipc/delivery.js';
+import {
+  encodeBusMessage,
+  encodeDelivery,
+  encodeReplayEnd,
+  replayEndPrefix,
+} from '../src/ipc/delivery.js';
 import type { Logger } from '../src/log.js';
 import { History } from './history.js';
 
@@ -122,6 +127,11 @@ export class Bus extends EventEmitter<BusEvents> {
         if (!message || message.length === 0) continue;
         const channel = message.toString('utf8', 1);
         if (channel === ALL_TOPIC) continue;
+        if (channel.startsWith(replayEndPrefix)) {
+          // Queued behind the replay its worker's channel subscription just caused.
+          if (message[0] === SUBSCRIBE) this.enqueue(encodeReplayEnd(channel));
+          continue;
+        }
         if (message[0] === SUBSCRIBE) this.onSubscribe(channel);
         else if (message[0] === UNSUBSCRIBE) this.onUnsubscribe(channel);
       }

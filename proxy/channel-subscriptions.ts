@@ -1,5 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import * as zmq from 'zeromq';
-import { decodeDelivery, splitBusMessage, type Delivery } from '../src/ipc/delivery.js';
+import {
+  decodeDelivery,
+  replayEndPrefix,
+  splitBusMessage,
+  type Delivery,
+} from '../src/ipc/delivery.js';
 import type { Logger } from '../src/log.js';
 
 /** Something held in this worker that listens on channels (a response or stream hold). */
@@ -20,19 +26,36 @@ export interface Subscriber {
 const recentWindowMs = 6_000;
 const recentMax = 100;
 
+/** Bound on waiting for the handler's replay-end (a handler that is down never sends it). */
+const replayWaitMs = 2_000;
+
+interface PendingReplay {
+  topic: string;
+  timer: NodeJS.Timeout;
+}
+
 /**
  * This worker's channel subscriptions on the handler's bus. Every bus message reaches this
  * worker (empty-topic subscription: messages batch items of many channels), and items
  * for channels no local hold listens on are dropped before their header is parsed. The SUB
  * socket also subscribes exactly the channels held here, which is how the handler counts
- * listeners and knows when to replay. Closes the subscribe race: the handler replays a channel's last seconds of
- * items on every new subscription, and a new local subscriber is also given the items this
- * worker received since the subscriber's request went to the backend.
+ * listeners and knows when to replay.
+ *
+ * Closes the subscribe race: the handler replays a channel's last seconds of items on
+ * every new subscription, and a new local subscriber is also given the items this worker
+ * received since the subscriber's request went to the backend. Until the handler's
+ * replay-end for a newly subscribed channel arrives, its items are only collected, then
+ * delivered in publish order: a live item must not overtake an older replayed one.
  */
 export class ChannelSubscriptions {
   private readonly socket = new zmq.Subscriber({ receiveHighWaterMark: 0, reconnectInterval: 100 });
   private readonly subscribers = new Map<string, Set<Subscriber>>();
   private readonly recent = new Map<string, Delivery[]>();
+  /** Newly subscribed channels whose replay has not ended, and the topics that end them. */
+  private readonly awaitingReplay = new Map<string, PendingReplay>();
+  private readonly replayEnds = new Map<string, string>();
+  private readonly replayTopicPrefix = `${replayEndPrefix}${randomBytes(6).toString('hex')}:`;
+  private replayCount = 0;
   private readonly sweepTimer: NodeJS.Timeout;
   private isClosed = false;
 
@@ -57,9 +80,11 @@ export class ChannelSubscriptions {
       set = new Set();
       this.subscribers.set(channel, set);
       this.socket.subscribe(channel);
+      this.awaitReplay(channel);
       this.log.debug({ channel, channels: this.subscribers.size }, 'channel subscribed');
     }
     set.add(subscriber);
+    if (this.awaitingReplay.has(channel)) return; // delivered in order when the replay ends
     const recent = this.recent.get(channel);
     if (recent) {
       for (const delivery of recent) {
@@ -75,6 +100,7 @@ export class ChannelSubscriptions {
       // At once, long-polls included (Pushpin lingers 60 s so a returning long-poll misses
       // nothing; here the handler's replay on the next subscribe covers that gap).
       this.subscribers.delete(channel);
+      this.forgetReplay(channel);
       if (!this.isClosed) this.socket.unsubscribe(channel);
       this.log.debug({ channel, channels: this.subscribers.size }, 'channel unsubscribed');
     }
@@ -83,6 +109,7 @@ export class ChannelSubscriptions {
   close(): void {
     this.isClosed = true;
     clearInterval(this.sweepTimer);
+    for (const { timer } of this.awaitingReplay.values()) clearTimeout(timer);
     this.socket.close();
   }
 
@@ -102,23 +129,63 @@ export class ChannelSubscriptions {
   }
 
   private dispatch(frames: Buffer[]): void {
-    const set = this.subscribers.get(frames[0]!.toString('utf8'));
-    if (!set) return; // a channel held by another worker, or one we just left
+    const channel = frames[0]!.toString('utf8');
+    const set = this.subscribers.get(channel);
+    if (!set) {
+      const replayed = this.replayEnds.get(channel);
+      if (replayed !== undefined) this.endReplay(replayed);
+      return; // otherwise a channel held by another worker, or one we just left
+    }
     const delivery = decodeDelivery(frames);
     if (!delivery) {
       this.log.warn({ frames: frames.length }, 'ignored a malformed delivery from the handler');
       return;
     }
     if (!this.remember(delivery)) return;
-    for (const subscriber of set) {
-      if (delivery.header.time < subscriber.since) continue;
-      try {
-        subscriber.deliver(delivery);
-      } catch (err) {
-        // One failing connection must not stop this worker receiving publishes.
-        this.log.error({ err, channel: delivery.channel }, 'delivery to a subscriber failed');
-      }
+    if (this.awaitingReplay.has(channel)) return;
+    for (const subscriber of set) this.deliver(subscriber, delivery);
+  }
+
+  private deliver(subscriber: Subscriber, delivery: Delivery): void {
+    if (delivery.header.time < subscriber.since) return;
+    try {
+      subscriber.deliver(delivery);
+    } catch (err) {
+      // One failing connection must not stop this worker receiving publishes.
+      this.log.error({ err, channel: delivery.channel }, 'delivery to a subscriber failed');
     }
+  }
+
+  private awaitReplay(channel: string): void {
+    const topic = `${this.replayTopicPrefix}${++this.replayCount}`;
+    const timer = setTimeout(() => {
+      this.log.warn({ channel }, 'no replay-end from the handler; delivering what arrived');
+      this.endReplay(channel);
+    }, replayWaitMs);
+    timer.unref();
+    this.awaitingReplay.set(channel, { topic, timer });
+    this.replayEnds.set(topic, channel);
+    this.socket.subscribe(topic);
+  }
+
+  /** The channel's replay is complete: everything collected goes out in publish order. */
+  private endReplay(channel: string): void {
+    this.forgetReplay(channel);
+    const set = this.subscribers.get(channel);
+    const recent = this.recent.get(channel);
+    if (!set || !recent) return;
+    for (const delivery of [...recent]) {
+      for (const subscriber of set) this.deliver(subscriber, delivery);
+    }
+  }
+
+  private forgetReplay(channel: string): void {
+    const pending = this.awaitingReplay.get(channel);
+    if (!pending) return;
+    clearTimeout(pending.timer);
+    this.awaitingReplay.delete(channel);
+    this.replayEnds.delete(pending.topic);
+    if (!this.isClosed) this.socket.unsubscribe(pending.topic);
   }
 
   /** Keeps the item for late subscribers; false when it was seen already (a replay). */

@@ -198,6 +198,18 @@ export function decodeDelivery(frames: Buffer[]): Delivery | undefined {
 }
 
 /*
+ * A worker that subscribes a channel also subscribes a one-off replay-end topic right after
+ * it. The handler answers that subscription with a replay-end message, queued behind the
+ * channel's replay, so the worker knows when the replay is complete and can deliver the
+ * replayed and the live items in order. Such topics are never channels.
+ */
+export const replayEndPrefix = '\u0000replay-end:';
+
+export function encodeReplayEnd(topic: string): Buffer[] {
+  return [Buffer.from(topic), Buffer.alloc(0)];
+}
+
+/*
  * A bus message carries every delivery of one handler send, so that a burst of items for
  * distinct channels costs one ZeroMQ message per worker rather than one per item. It is a
  * single frame, because zeromq.js pays per frame (each received frame is a new external

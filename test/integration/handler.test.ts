@@ -6,7 +6,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import * as zmq from 'zeromq';
 import { runPublish } from '../../src/cli/publish.js';
 import { encodeTnetstring } from '../../src/grip/tnetstring.js';
-import { decodeDelivery, splitBusMessage, type Delivery } from '../../src/ipc/delivery.js';
+import {
+  decodeDelivery,
+  replayEndPrefix,
+  splitBusMessage,
+  type Delivery,
+} from '../../src/ipc/delivery.js';
 import { freePort } from '../support/free-port.js';
 import {
   runHandlerToExit,
@@ -223,6 +228,32 @@ describe('handler control API and ZeroMQ inputs', () => {
     const sub = busSubscriber(handler, channel);
     const { header, payload } = await nextDelivery(sub);
     expect(payload[header.stream!.content]!.toString()).toBe('early');
+  });
+
+  it('answers a replay-end subscription after the replay its channel subscription caused', async () => {
+    const channel = uniqueChannel('replay-end');
+    for (const content of ['r1', 'r2']) {
+      await post(handler, '/publish/', publishBody(channel, { 'http-stream': { content } }));
+    }
+    const topic = `${replayEndPrefix}test:1`;
+    const sub = new zmq.Subscriber({ linger: 0, receiveTimeout: 5000 });
+    sockets.push(sub);
+    sub.connect(handler.bus);
+    sub.subscribe('', channel, topic);
+    const seen: string[] = [];
+    while (!seen.includes(topic)) {
+      const [message] = await sub.receive();
+      for (const frames of splitBusMessage(message!)!) {
+        const name = frames[0]!.toString();
+        if (name === topic) seen.push(topic);
+        else if (name === channel) seen.push(decodeDelivery(frames)!.payload[0]!.toString());
+      }
+    }
+    expect(seen).toEqual(['r1', 'r2', topic]);
+    // Not a channel: it gets no listener count and no replay of its own.
+    expect(handler.logs.some((l) => l.msg === 'bus subscribe' && l['channel'] === topic)).toBe(
+      false,
+    );
   });
 
   it('orders items by prev-id for a listened channel and drops a repeated id', async () => {
