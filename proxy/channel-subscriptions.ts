@@ -16,7 +16,17 @@ export interface Subscriber {
    * make an item accepted in the same millisecond, just before, count as new.
    */
   readonly since: number;
-  deliver(delivery: Delivery): void;
+  /**
+   * `isBroadcast`: the broadcaster already sent the item to every socket that joined its
+   * channel there; such a subscriber only does its bookkeeping.
+   */
+  deliver(delivery: Delivery, isBroadcast: boolean): void;
+}
+
+/** Sends one item to many subscribers of a channel in one call (uWS pub/sub, ws-topics.ts). */
+export interface Broadcaster {
+  /** True when it sent the item; false leaves every subscriber to its own delivery. */
+  publish(channel: string, delivery: Delivery): boolean;
 }
 
 /**
@@ -56,6 +66,7 @@ export class ChannelSubscriptions {
   private readonly replayEnds = new Map<string, string>();
   private readonly replayTopicPrefix = `${replayEndPrefix}${randomBytes(6).toString('hex')}:`;
   private replayCount = 0;
+  private broadcaster: Broadcaster | undefined;
   private readonly sweepTimer: NodeJS.Timeout;
   private isClosed = false;
 
@@ -74,6 +85,11 @@ export class ChannelSubscriptions {
     return this.subscribers.size;
   }
 
+  /** Set once the worker's uWS app exists (its WebSocket behaviour is registered). */
+  useBroadcaster(broadcaster: Broadcaster): void {
+    this.broadcaster = broadcaster;
+  }
+
   add(channel: string, subscriber: Subscriber): void {
     let set = this.subscribers.get(channel);
     if (!set) {
@@ -88,7 +104,7 @@ export class ChannelSubscriptions {
     const recent = this.recent.get(channel);
     if (recent) {
       for (const delivery of recent) {
-        if (delivery.header.time >= subscriber.since) subscriber.deliver(delivery);
+        if (delivery.header.time >= subscriber.since) subscriber.deliver(delivery, false);
       }
     }
   }
@@ -143,13 +159,14 @@ export class ChannelSubscriptions {
     }
     if (!this.remember(delivery)) return;
     if (this.awaitingReplay.has(channel)) return;
-    for (const subscriber of set) this.deliver(subscriber, delivery);
+    const isBroadcast = this.broadcaster?.publish(channel, delivery) ?? false;
+    for (const subscriber of set) this.deliver(subscriber, delivery, isBroadcast);
   }
 
-  private deliver(subscriber: Subscriber, delivery: Delivery): void {
+  private deliver(subscriber: Subscriber, delivery: Delivery, isBroadcast: boolean): void {
     if (delivery.header.time < subscriber.since) return;
     try {
-      subscriber.deliver(delivery);
+      subscriber.deliver(delivery, isBroadcast);
     } catch (err) {
       // One failing connection must not stop this worker receiving publishes.
       this.log.error({ err, channel: delivery.channel }, 'delivery to a subscriber failed');
@@ -175,7 +192,7 @@ export class ChannelSubscriptions {
     const recent = this.recent.get(channel);
     if (!set || !recent) return;
     for (const delivery of [...recent]) {
-      for (const subscriber of set) this.deliver(subscriber, delivery);
+      for (const subscriber of set) this.deliver(subscriber, delivery, false);
     }
   }
 

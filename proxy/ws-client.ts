@@ -36,6 +36,9 @@ export type ProxyCloseCause = 'backend' | 'publish' | 'failure' | 'limit' | 'shu
 
 /** One channel subscription of a client: its own `since`, so each channel replays correctly. */
 class ChannelListener implements Subscriber {
+  /** The socket is in the channel's uWS topic (proxy/ws-topics.ts). */
+  isTopicMember = false;
+
   constructor(
     readonly since: number,
     private readonly client: WsClient,
@@ -43,8 +46,9 @@ class ChannelListener implements Subscriber {
     public filters: string[],
   ) {}
 
-  deliver(delivery: Delivery): void {
-    this.client.deliverPublished(this.channel, delivery);
+  deliver(delivery: Delivery, isBroadcast: boolean): void {
+    if (isBroadcast && this.isTopicMember) this.client.afterBroadcast();
+    else this.client.deliverPublished(this.channel, delivery);
   }
 }
 
@@ -88,6 +92,7 @@ export class WsClient {
 
   attach(ws: WebSocket<WsUserData>): void {
     this.ws = ws;
+    for (const listener of this.listeners.values()) this.syncTopic(listener);
   }
 
   get bufferedAmount(): number {
@@ -185,8 +190,10 @@ export class WsClient {
     this.isClosed = true;
     this.ws = undefined;
     clearTimeout(this.keepAliveTimer);
-    for (const [channel, listener] of this.listeners)
+    for (const [channel, listener] of this.listeners) {
+      if (listener.isTopicMember) this.host.topics.leave(undefined, channel);
       this.host.subscriptions.remove(channel, listener);
+    }
     this.listeners.clear();
   }
 
@@ -226,6 +233,16 @@ export class WsClient {
       case 'hint':
         return;
     }
+  }
+
+  /**
+   * A published item reached the socket by topic broadcast: what `send` does after writing.
+   * uWS writes small broadcasts at the end of the loop turn, so the buffer bound sees one
+   * at the next item's check.
+   */
+  afterBroadcast(): void {
+    this.sendStatus = 1;
+    this.afterSend();
   }
 
   private sendTyped(content: Buffer, type: WsMessageType): void {
@@ -332,6 +349,7 @@ export class WsClient {
     const listener = this.listeners.get(channel);
     if (!listener) return;
     this.listeners.delete(channel);
+    if (listener.isTopicMember) this.host.topics.leave(this.ws, channel);
     this.host.subscriptions.remove(channel, listener);
     this.prepare();
   }
@@ -343,6 +361,17 @@ export class WsClient {
       channels.push({ name: listener.channel, filters: listener.filters });
     }
     this.filters = prepareFilters(channels, this.meta, this.route.channelPrefix);
+    for (const listener of this.listeners.values()) this.syncTopic(listener);
+  }
+
+  /** In the channel's uWS topic exactly while the socket is open and has no filters there. */
+  private syncTopic(listener: ChannelListener): void {
+    const ws = this.isClosed ? undefined : this.ws;
+    const isWanted = ws !== undefined && !this.filters?.byChannel.has(listener.channel);
+    if (isWanted === listener.isTopicMember) return;
+    listener.isTopicMember = isWanted;
+    if (isWanted) this.host.topics.join(ws!, listener.channel, listener.since);
+    else this.host.topics.leave(ws, listener.channel);
   }
 
   private armKeepAlive(): void {

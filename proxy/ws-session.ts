@@ -2,6 +2,7 @@ import type { WebSocket } from 'uWebSockets.js';
 import type { Logger } from '../src/log.js';
 import type { ChannelSubscriptions } from './channel-subscriptions.js';
 import type { ProxyContext } from './proxy-context.js';
+import type { WsTopics } from './ws-topics.js';
 
 /** Close codes the proxy itself sends to WebSocket clients. */
 export const closeCodes = {
@@ -55,6 +56,8 @@ export interface WsLimits {
 export interface WsHost {
   readonly ctx: ProxyContext;
   readonly subscriptions: ChannelSubscriptions;
+  /** The worker's uWS topics: one write per item to every unfiltered subscriber. */
+  readonly topics: WsTopics;
   readonly log: Logger;
   readonly limits: WsLimits;
   readonly sessions: Set<WsSession>;

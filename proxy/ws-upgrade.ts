@@ -18,6 +18,7 @@ import { WsOverHttpSession } from './ws-over-http-session.js';
 import { WsPassthroughSession } from './ws-passthrough.js';
 import type { WsHost, WsLimits, WsSession, WsUserData } from './ws-session.js';
 import { readUpgradeRequest } from './ws-upgrade-request.js';
+import { WsTopics } from './ws-topics.js';
 
 /** What the worker lends its WebSockets: the bus subscriptions and the slow-client count. */
 export interface WsWorker {
@@ -38,9 +39,12 @@ export function registerWebSockets(
 ): ReadonlySet<WsSession> {
   const { settings } = ctx;
   const log = createLogger('proxy', settings.logLevel).child({ component: 'proxy.ws' });
+  const topics = new WsTopics(app);
+  worker.subscriptions.useBroadcaster(topics);
   const host: WsHost = {
     ctx,
     subscriptions: worker.subscriptions,
+    topics,
     log,
     limits: wsLimits(settings),
     sessions: new Set(),

@@ -175,6 +175,41 @@ describe('GRIP control messages over WebSocket-over-HTTP', () => {
     expect((await client.next()).text).toBe('theirs');
   });
 
+  test('filtered and unfiltered subscribers of one channel each get theirs, also after the filters change', async () => {
+    const alice = await connectWs(`${wsUrl}/chat`);
+    const other = await connectWs(`${wsUrl}/chat`);
+    await command(alice, 'ctl:{"type":"set-meta","name":"user","value":"alice"}');
+    await command(alice, 'ctl:{"type":"subscribe","channel":"mixed","filters":["skip-self"]}');
+    await command(other, 'sub:mixed');
+    await publishOk(tt, { ...text('mixed', 'by alice'), meta: { sender: 'alice' } });
+    await publishOk(tt, text('mixed', 'for all'));
+    expect((await other.next()).text).toBe('by alice');
+    expect((await other.next()).text).toBe('for all');
+    expect((await alice.next()).text).toBe('for all');
+    await command(alice, 'ctl:{"type":"subscribe","channel":"mixed","filters":[]}');
+    await command(other, 'ctl:{"type":"set-meta","name":"user","value":"alice"}');
+    await command(other, 'ctl:{"type":"subscribe","channel":"mixed","filters":["skip-self"]}');
+    await publishOk(tt, { ...text('mixed', 'by alice again'), meta: { sender: 'alice' } });
+    expect((await alice.next()).text).toBe('by alice again');
+    await publishOk(tt, text('mixed', 'last'));
+    expect((await alice.next()).text).toBe('last');
+    expect((await other.next()).text).toBe('last');
+    expect(alice.pending).toEqual([]);
+  });
+
+  test('channel names with "/", "+" and "#" match only themselves', async () => {
+    const client = await connectWs(`${wsUrl}/chat`);
+    await command(client, 'sub:room/#');
+    await command(client, 'sub:+');
+    await publishOk(tt, text('room/a', 'not subscribed'));
+    await publishOk(tt, text('x', 'not subscribed either'));
+    await publishOk(tt, text('room/#', 'hash'));
+    await publishOk(tt, text('+', 'plus'));
+    expect((await client.next()).text).toBe('hash');
+    expect((await client.next()).text).toBe('plus');
+    expect(client.pending).toEqual([]);
+  });
+
   test('a subscribe with more than five filters closes the connection with 1011', async () => {
     const client = await connectWs(`${wsUrl}/chat`);
     const filters = JSON.stringify([
