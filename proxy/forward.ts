@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { HttpResponse } from 'uWebSockets.js';
 import type { Route } from '../src/routes/route.js';
+import type { Hold } from './hold-host.js';
 import type { ProxyContext } from './proxy-context.js';
 import { buildBackendHeaders, type ClientRequestInfo } from './request-headers.js';
 import { forEachRelayedHeader, rawHeaderPairs } from './response-headers.js';
@@ -13,6 +14,9 @@ import { isGripRawResponse } from '../src/grip/instruct.js';
 
 /** GRIP instructions and the request bodies a hold may re-send are capped (Pushpin: 100,000). */
 export const gripBufferMax = 100_000;
+
+const noRawHeaders: readonly (Buffer | string)[] = [];
+const noClientHeaders: [string, string][] = [];
 
 export interface BackendReply {
   code: number;
@@ -30,14 +34,14 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
   private readonly startedAt = performance.now();
   /** Epoch ms when the request left for the backend: holds take items published after it. */
   readonly startedAtEpoch = preciseNow();
-  /** Set by the hold that took over the client connection. */
-  onClientGone: (() => void) | undefined;
+  /** The hold that took over the client connection: told when the client goes. */
+  heldBy: Hold | undefined;
   private controller: Dispatcher.DispatchController | undefined;
   private targetIndex: number;
   private attempts = 0;
   private bodyStream: Readable | undefined;
   /** Kept while small so a failover or a GRIP retry can re-send it. */
-  private bodyCopy: Buffer[] | undefined = [];
+  private bodyCopy: Buffer[] | undefined;
   private bodyCopyBytes = 0;
   /**
    * Every body chunk received while no attempt has begun sending: on a failover to the next
@@ -54,13 +58,14 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
   private gripBytes = 0;
   private status = 0;
   private reason = '';
-  private rawHeaders: (Buffer | string)[] = [];
+  private rawHeaders: readonly (Buffer | string)[] = noRawHeaders;
   private contentLength = -1;
   private bytesOut = 0;
   private pending: Buffer | undefined;
   private isHeadPending = false;
   private pendingOffset = 0;
-  private readonly headers: string[];
+  /** Toward the backend; undefined once the backend has answered a GRIP route. */
+  private headers: string[] | undefined;
 
   constructor(
     private readonly ctx: ProxyContext,
@@ -84,6 +89,7 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
     });
     res.onAborted(() => this.onClientAborted());
     if (hasBody) {
+      this.bodyCopy = [];
       this.unsentChunks = [];
       res.onData((chunk, isLast) => this.onClientData(chunk, isLast));
     } else {
@@ -94,6 +100,15 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
   /** The request body as received so far, when small enough to have been kept. */
   bodyBuffer(): Buffer | undefined {
     return this.bodyCopy && this.isBodyComplete ? Buffer.concat(this.bodyCopy) : undefined;
+  }
+
+  /**
+   * A stream hold never re-sends the request (only a response hold retries): it may last
+   * hours, so the client's headers and body go now.
+   */
+  forgetResendState(): void {
+    this.client.headers = noClientHeaders;
+    this.bodyCopy = undefined;
   }
 
   start(): void {
@@ -108,7 +123,7 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
       {
         path: this.path,
         method: this.client.method,
-        headers: this.headers,
+        headers: this.headers!,
         body,
         headersTimeout: this.ctx.backendTimeoutMs,
         bodyTimeout: 0,
@@ -154,7 +169,7 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
 
   private onClientAborted(): void {
     this.isAborted = true;
-    this.onClientGone?.();
+    this.heldBy?.abort();
     this.controller?.abort(new Error('client aborted'));
     this.bodyStream?.destroy();
     this.ctx.onRequestAborted(this);
@@ -178,7 +193,7 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return; // 1xx: uWS cannot relay interim responses; wait for the final one
     this.status = statusCode;
     this.reason = statusMessage ?? '';
-    this.rawHeaders = (controller.rawHeaders as (Buffer | string)[] | null) ?? [];
+    this.rawHeaders = (controller.rawHeaders as (Buffer | string)[] | null) ?? noRawHeaders;
     const length = headers['content-length'];
     this.contentLength = typeof length === 'string' ? Number(length) : -1;
     if (this.isAborted) return;
@@ -266,14 +281,19 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     if (this.isAborted || this.isResponded) return;
     if (this.isGrip) {
-      const body = Buffer.concat(this.gripChunks, this.gripBytes);
-      this.gripChunks = [];
-      this.onGrip!(this, {
+      const reply: BackendReply = {
         code: this.status,
         reason: this.reason,
         headers: rawHeaderPairs(this.rawHeaders),
-        body,
-      });
+        body: Buffer.concat(this.gripChunks, this.gripBytes),
+      };
+      // The exchange is over, and a hold may last hours: undici's request state (the
+      // controller retains the request, its handler and the raw header buffers) goes now.
+      this.controller = undefined;
+      this.rawHeaders = noRawHeaders;
+      this.headers = undefined;
+      this.gripChunks = [];
+      this.onGrip!(this, reply);
       return;
     }
     if (this.pending) return; // the last bytes wait for onWritable, which ends the response

@@ -66,12 +66,15 @@ export class GripResponder implements HoldHost {
       return;
     }
     const since = this.retriedAt.get(request) ?? request.startedAtEpoch;
-    const hold =
-      instruction.hold === 'response'
-        ? new ResponseHold(this, request, instruction, since)
-        : new StreamHold(this, request, instruction, since);
+    let hold: Hold;
+    if (instruction.hold === 'response') {
+      hold = new ResponseHold(this, request, instruction, since);
+    } else {
+      hold = new StreamHold(this, request, instruction, since);
+      request.forgetResendState();
+    }
     this.holds.add(hold);
-    request.onClientGone = () => hold.abort();
+    request.heldBy = hold;
     request.markHeld();
     hold.start();
     // A request that was already with the backend when draining began gets no hold either.

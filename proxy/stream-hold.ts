@@ -5,7 +5,11 @@ import {
   type SubscriptionFilters,
 } from '../src/grip/filters.js';
 import { findStreamHoldProblem } from '../src/grip/instruct.js';
-import type { GripInstruction } from '../src/grip/instruct-types.js';
+import type {
+  ChannelSubscription,
+  GripInstruction,
+  KeepAlive,
+} from '../src/grip/instruct-types.js';
 import { preciseNow } from '../src/ipc/clock.js';
 import type { Delivery } from '../src/ipc/delivery.js';
 import type { Subscriber } from './channel-subscriptions.js';
@@ -15,6 +19,7 @@ import { writeRelayedHeaders } from './response-headers.js';
 import { flushAtTurnEnd } from './turn-flush.js';
 
 const EMPTY = Buffer.alloc(0);
+const noPrevIds: ReadonlyMap<string, string> = new Map();
 
 /** Pushpin retries a failed next-link fetch 5 times, backing off from 1 s. */
 const linkRetries = 5;
@@ -29,9 +34,26 @@ const linkBackoffMs = 1_000;
  * Without a hold it only pages (no channels), ending when a response has no next link.
  */
 export class StreamHold implements Subscriber, Hold {
+  /**
+   * The hold a cork callback writes for: uWS runs the callback at once, so one shared
+   * function serves every hold instead of closures kept per connection.
+   */
+  private static corked: StreamHold;
+  private static readonly writeCorkedChunk = (): void => StreamHold.corked.writeChunk();
+  private static readonly writeCorkedQueue = (): void => StreamHold.corked.writeQueued();
+
   since: number;
-  private instruction: GripInstruction;
-  private readonly prevIds = new Map<string, string>();
+  /** The backend's answer, until start() has sent it: a hold may last hours. */
+  private initial: GripInstruction | undefined;
+  /** The status the client got, for the access line. */
+  private readonly code: number;
+  /** What the current instructions hold: the rest of them is not kept. */
+  private channels: readonly ChannelSubscription[] = [];
+  private keepAlive: KeepAlive | undefined;
+  private nextLink: GripInstruction['nextLink'];
+  private isHolding = false;
+  /** Channels whose position the backend gave; undefined when none did. */
+  private prevIds: Map<string, string> | undefined;
   /** Undefined when no channel has a filter: the delivery path then skips filtering. */
   private filters: SubscriptionFilters | undefined;
   private hasWarnedFilters = false;
@@ -45,26 +67,9 @@ export class StreamHold implements Subscriber, Hold {
   private backlog = 0;
   private isBackpressured = false;
   private bytes = 0;
-  private chunk: Buffer = Buffer.alloc(0);
-  private readonly writeChunk = (): void => {
-    if (!this.request.res.write(this.chunk) && !this.isBackpressured) {
-      this.isBackpressured = true;
-      this.request.res.onWritable(this.onWritable);
-    }
-  };
+  private chunk: Buffer = EMPTY;
   /** Items delivered in this event-loop turn, written together when the turn ends. */
   private queued: Buffer[] | undefined;
-  private readonly writeQueued = (): void => {
-    for (const chunk of this.queued!) {
-      this.chunk = chunk;
-      this.writeChunk();
-    }
-  };
-  private readonly onWritable = (): boolean => {
-    this.isBackpressured = false;
-    this.backlog = 0;
-    return true;
-  };
 
   constructor(
     private readonly host: HoldHost,
@@ -72,12 +77,15 @@ export class StreamHold implements Subscriber, Hold {
     instruction: GripInstruction,
     since: number,
   ) {
-    this.instruction = instruction;
+    this.initial = instruction;
+    this.code = instruction.response.code;
     this.since = since;
   }
 
   start(): void {
-    const { response } = this.instruction;
+    const instruction = this.initial!;
+    this.initial = undefined;
+    const { response } = instruction;
     const { res } = this.request;
     res.cork(() => {
       res.writeStatus(`${response.code} ${response.reason}`);
@@ -85,16 +93,40 @@ export class StreamHold implements Subscriber, Hold {
       // uWS 20.30 cannot send a head without body bytes. Keep-alive data is by definition
       // safe to insert anywhere, so an empty initial body starts with it: the client sees
       // the head now, not a keep-alive period later. Without keep-alive, it waits for data.
-      const keepAlive = this.instruction.keepAlive;
+      const keepAlive = instruction.keepAlive;
       this.write(response.body.length === 0 && keepAlive ? keepAlive.data : response.body);
     });
-    const problem = findStreamHoldProblem(this.instruction);
+    const problem = findStreamHoldProblem(instruction);
     if (problem) {
       this.host.log.warn({ route: this.request.route.id, problem }, 'ending a stream hold');
       this.end();
       return;
     }
-    this.apply(this.instruction, true);
+    this.apply(instruction);
+  }
+
+  /** Call through writeCorkedChunk, inside a cork. */
+  private writeChunk(): void {
+    const { res } = this.request;
+    if (!res.write(this.chunk) && !this.isBackpressured) {
+      this.isBackpressured = true;
+      res.onWritable(() => this.onWritable());
+    }
+  }
+
+  /** Call through writeCorkedQueue, inside a cork. */
+  private writeQueued(): void {
+    for (const chunk of this.queued!) {
+      this.chunk = chunk;
+      this.writeChunk();
+    }
+    this.chunk = EMPTY;
+  }
+
+  private onWritable(): boolean {
+    this.isBackpressured = false;
+    this.backlog = 0;
+    return true;
   }
 
   deliver(delivery: Delivery): void {
@@ -103,7 +135,7 @@ export class StreamHold implements Subscriber, Hold {
     if (format.action === 'refresh') return;
     const { channel } = delivery;
     const id = delivery.header.id;
-    const expected = format.action === 'send' ? this.prevIds.get(channel) : undefined;
+    const expected = format.action === 'send' ? this.prevIds?.get(channel) : undefined;
     if (expected !== undefined && delivery.header.prevId !== expected) {
       this.followNextLink(); // a gap: the next link's answer covers what was missed
       return;
@@ -121,7 +153,7 @@ export class StreamHold implements Subscriber, Hold {
       if (isFilterDrop(outcome)) {
         // A deliberate drop still moves the channel's position on; a filter error does not.
         if (!outcome.isError && expected !== undefined && id !== undefined) {
-          this.prevIds.set(channel, id);
+          this.prevIds!.set(channel, id);
         }
         this.host.log.debug(
           { route: this.request.route.id, channel, reason: outcome.reason },
@@ -139,7 +171,7 @@ export class StreamHold implements Subscriber, Hold {
       this.followNextLink();
       return;
     }
-    if (expected !== undefined && id !== undefined) this.prevIds.set(channel, id);
+    if (expected !== undefined && id !== undefined) this.prevIds!.set(channel, id);
     this.armLinkTimer();
     if (content.length === 0) return;
     if (this.queued) {
@@ -166,7 +198,8 @@ export class StreamHold implements Subscriber, Hold {
       this.cutOff(length);
       return;
     }
-    this.request.res.cork(this.writeQueued);
+    StreamHold.corked = this;
+    this.request.res.cork(StreamHold.writeCorkedQueue);
     this.queued = undefined;
     this.afterWrite(length);
   }
@@ -184,18 +217,23 @@ export class StreamHold implements Subscriber, Hold {
   }
 
   /** Takes over channels, prev-ids, keep-alive and next link from (new) instructions. */
-  private apply(next: GripInstruction, isFirst: boolean): void {
-    const wanted = new Set(next.channels.map((c) => c.name));
-    if (!isFirst) {
-      for (const channel of this.instruction.channels) {
+  private apply(next: GripInstruction): void {
+    if (this.channels.length > 0) {
+      const wanted = new Set(next.channels.map((c) => c.name));
+      for (const channel of this.channels) {
         if (!wanted.has(channel.name)) this.host.subscriptions.remove(channel.name, this);
       }
     }
-    this.prevIds.clear();
+    this.prevIds = undefined;
     for (const channel of next.channels) {
-      if (channel.prevId !== undefined) this.prevIds.set(channel.name, channel.prevId);
+      if (channel.prevId !== undefined) {
+        (this.prevIds ??= new Map()).set(channel.name, channel.prevId);
+      }
     }
-    this.instruction = next;
+    this.channels = next.channels;
+    this.keepAlive = next.keepAlive;
+    this.nextLink = next.nextLink;
+    this.isHolding = next.hold !== undefined;
     this.filters = prepareFilters(next.channels, next.meta, this.request.route.channelPrefix);
     if (!this.hasWarnedFilters) {
       this.hasWarnedFilters = warnUnsupportedFilters(
@@ -217,11 +255,11 @@ export class StreamHold implements Subscriber, Hold {
   }
 
   private followNextLink(): void {
-    const link = this.instruction.nextLink;
+    const link = this.nextLink;
     if (!link || this.isDone || this.isFollowing) return;
     this.isFollowing = true;
     clearTimeout(this.linkTimer);
-    this.host.followNextLink(this.request, link.uri, this.prevIds).then(
+    this.host.followNextLink(this.request, link.uri, this.prevIds ?? noPrevIds).then(
       ({ instruction, body }) => {
         this.isFollowing = false;
         if (this.isDone) return;
@@ -242,7 +280,7 @@ export class StreamHold implements Subscriber, Hold {
           return;
         }
         this.since = preciseNow(); // the handler's clock (src/ipc/clock)
-        this.apply(instruction, false);
+        this.apply(instruction);
       },
       (err: unknown) => {
         this.isFollowing = false;
@@ -269,8 +307,8 @@ export class StreamHold implements Subscriber, Hold {
 
   /** Idle recovery: refetch the next link when no item arrived for its timeout. */
   private armLinkTimer(): void {
-    const link = this.instruction.nextLink;
-    if (!link || !this.instruction.hold) return;
+    const link = this.nextLink;
+    if (!link || !this.isHolding) return;
     clearTimeout(this.linkTimer);
     this.linkTimer = setTimeout(() => this.followNextLink(), link.timeout * 1000);
   }
@@ -278,6 +316,7 @@ export class StreamHold implements Subscriber, Hold {
   private write(data: Buffer): void {
     this.chunk = data;
     this.writeChunk();
+    this.chunk = EMPTY;
     this.afterWrite(data.length);
   }
 
@@ -306,7 +345,7 @@ export class StreamHold implements Subscriber, Hold {
   }
 
   private armKeepAlive(): void {
-    const keepAlive = this.instruction.keepAlive;
+    const keepAlive = this.keepAlive;
     if (!keepAlive || this.isDone) return;
     const periodMs = keepAlive.timeout * 1000;
     const elapsed = keepAlive.mode === 'idle' ? Date.now() - this.lastWriteAt : 0;
@@ -314,7 +353,7 @@ export class StreamHold implements Subscriber, Hold {
   }
 
   private onKeepAlive(): void {
-    const keepAlive = this.instruction.keepAlive;
+    const keepAlive = this.keepAlive;
     this.flush();
     if (this.isDone || !keepAlive) return;
     // Idle mode: the timer is not reset on every write (that would cost a timer per item
@@ -324,7 +363,8 @@ export class StreamHold implements Subscriber, Hold {
       Date.now() - this.lastWriteAt >= keepAlive.timeout * 1000 - 5
     ) {
       this.chunk = keepAlive.data;
-      this.request.res.cork(this.writeChunk);
+      StreamHold.corked = this;
+      this.request.res.cork(StreamHold.writeCorkedChunk);
       this.afterWrite(keepAlive.data.length);
     }
     this.armKeepAlive();
@@ -336,11 +376,11 @@ export class StreamHold implements Subscriber, Hold {
     this.queued = undefined;
     clearTimeout(this.keepAliveTimer);
     clearTimeout(this.linkTimer);
-    for (const channel of this.instruction.channels) {
+    for (const channel of this.channels) {
       this.host.subscriptions.remove(channel.name, this);
     }
     this.host.holds.delete(this);
-    this.request.markResponded(this.instruction.response.code, this.bytes);
+    this.request.markResponded(this.code, this.bytes);
     this.host.onHoldEnded(this.request);
   }
 }
