@@ -11,6 +11,8 @@ export interface BackendTarget {
 /** One keep-alive undici Pool per backend target, shared by every route that names it. */
 export class BackendPools {
   private readonly pools = new Map<string, Pool>();
+  /** Each route target's pool, so a request does not build the target's key. */
+  private readonly byTarget = new WeakMap<BackendTarget, Pool>();
   private readonly connectTimeoutMs: number;
 
   constructor(connectTimeoutMs: number) {
@@ -18,6 +20,8 @@ export class BackendPools {
   }
 
   get(target: BackendTarget): Pool {
+    const known = this.byTarget.get(target);
+    if (known && !known.destroyed) return known;
     const key = targetKey(target);
     let pool = this.pools.get(key);
     if (!pool) {
@@ -34,6 +38,7 @@ export class BackendPools {
       });
       this.pools.set(key, pool);
     }
+    this.byTarget.set(target, pool);
     return pool;
   }
 

@@ -5,6 +5,8 @@ import type { RouteTable } from '../src/routes/route-table.js';
 /** One Grip-Sig signer per distinct (key, issuer) among the routes; tokens are pre-signed. */
 export class RouteSigners {
   private signers = new Map<string, GripSigner>();
+  /** The signer of each route of the current table: looked up on every GRIP request. */
+  private byRoute = new Map<Route, GripSigner>();
 
   constructor(
     private readonly defaultKey: string,
@@ -30,10 +32,17 @@ export class RouteSigners {
     );
     for (const [id, signer] of this.signers) if (!next.has(id)) signer.close();
     this.signers = next;
+    this.byRoute = new Map();
+    for (const route of table.routes) {
+      const signer = next.get(this.signerId(route));
+      if (signer) this.byRoute.set(route, signer);
+    }
   }
 
   current(route: Route): string | undefined {
-    return this.signers.get(this.signerId(route))?.current();
+    // A request that began before a reload carries a route of the old table.
+    const signer = this.byRoute.get(route) ?? this.signers.get(this.signerId(route));
+    return signer?.current();
   }
 
   close(): void {

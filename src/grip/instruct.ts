@@ -38,6 +38,8 @@ const INSTRUCT_CONTENT_TYPE = 'application/grip-instruct';
 /** They describe the backend hop only; the proxy frames the client response itself. */
 const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length']);
 
+const noValues: readonly string[] = [];
+
 /** A backend response as undici delivers it: header values are latin1 byte strings. */
 export interface BackendResponse {
   code: number;
@@ -95,14 +97,15 @@ export function parseInstruction(
   options: InstructionOptions,
 ): GripInstruction {
   const grip = collectGripHeaders(input.headers);
-  const all = (name: string): string[] => grip.get(name) ?? [];
+  const all = (name: string): readonly string[] => grip.get(name) ?? noValues;
   const first = (name: string): string | undefined => grip.get(name)?.[0]?.trim();
 
   let hold = parseHold(first('grip-hold'));
   const channels = parseChannels(all('grip-channel'));
   let timeout = parseTimeout(first('grip-timeout'));
-  const expose = splitHeaderValues(all('grip-expose-headers')).map((h) => h.toLowerCase());
-  const exposeHeaders = expose.length > 0 ? expose : undefined;
+  const exposeValues = grip.get('grip-expose-headers');
+  const expose = exposeValues && splitHeaderValues(exposeValues).map((h) => h.toLowerCase());
+  const exposeHeaders = expose && expose.length > 0 ? expose : undefined;
   const keepAliveHeader = grip.get('grip-keep-alive')?.[0];
   let keepAlive = keepAliveHeader === undefined ? undefined : parseGripKeepAlive(keepAliveHeader);
   const meta = parseMeta(all('grip-set-meta'));
@@ -136,11 +139,13 @@ export function parseInstruction(
 
   if (response.reason === '') response.reason = reasonPhrase(response.code);
   const prefix = options.channelPrefix ?? '';
+  const channelMax = Math.max(options.subscriptionMax, 0);
   return {
     hold,
-    channels: channels
-      .slice(0, Math.max(options.subscriptionMax, 0))
-      .map((c) => (prefix ? { ...c, name: prefix + c.name } : c)),
+    channels:
+      channels.length <= channelMax && !prefix
+        ? channels
+        : channels.slice(0, channelMax).map((c) => (prefix ? { ...c, name: prefix + c.name } : c)),
     timeout: Math.max(timeout ?? DEFAULT_RESPONSE_TIMEOUT, MIN_RESPONSE_TIMEOUT),
     keepAlive: keepAlive && keepAlive.data.length > 0 ? keepAlive : undefined,
     status: status && { code: status.code, reason: status.reason || reasonPhrase(status.code) },
@@ -197,16 +202,17 @@ function parseHold(value: string | undefined): GripInstruction['hold'] {
   throw new GripInstructError("Grip-Hold must be set to either 'response' or 'stream'");
 }
 
-function parseChannels(values: string[]): ChannelSubscription[] {
+function parseChannels(values: readonly string[]): ChannelSubscription[] {
   const channels: ChannelSubscription[] = [];
   for (const part of parseHeaderParts(values)) {
     // An empty part (`a,,b` or a trailing `, `) names no channel.
     if (part.value === '') continue;
     const name = decodeHeaderText(part.value);
     const prevId = findParam(part.params, 'prev-id')?.value;
-    const filters = part.params
-      .filter((p) => p.name === 'filter')
-      .map((p) => decodeHeaderText(p.value ?? ''));
+    const filters: string[] = [];
+    for (const p of part.params) {
+      if (p.name === 'filter') filters.push(decodeHeaderText(p.value ?? ''));
+    }
     channels.push(channelSubscription(name, prevId && decodeHeaderText(prevId), filters));
   }
   return channels;
@@ -233,7 +239,7 @@ function parseTimeout(value: string | undefined): number | undefined {
   return timeout;
 }
 
-function parseMeta(values: string[]): Record<string, string> {
+function parseMeta(values: readonly string[]): Record<string, string> {
   const meta: Record<string, string> = Object.create(null);
   for (const text of splitHeaderValues(values)) {
     const params = parseHeaderParams(text);
@@ -255,7 +261,7 @@ function parseStatus(value: string | undefined): { code: number; reason: string 
   return { code, reason: space === -1 ? '' : value.slice(space + 1) };
 }
 
-function parseLinks(values: string[]): Pick<GripInstruction, 'nextLink' | 'goneLink'> {
+function parseLinks(values: readonly string[]): Pick<GripInstruction, 'nextLink' | 'goneLink'> {
   const links: Pick<GripInstruction, 'nextLink' | 'goneLink'> = {};
   for (const part of parseHeaderParts(values)) {
     if (part.params.length === 0) continue; // a bare `<uri>` is ignored
