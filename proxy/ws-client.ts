@@ -58,6 +58,14 @@ class ChannelListener implements Subscriber {
  * keep-alives, published messages). Both session kinds own one once the client is open.
  */
 export class WsClient {
+  /**
+   * The client a cork callback writes for: uWS runs the callback at once, so one shared
+   * function serves every connection instead of closures kept per connection.
+   */
+  private static corked: WsClient;
+  private static readonly writeCorkedOut = (): void => WsClient.corked.writeOut();
+  private static readonly writeCorkedPing = (): void => WsClient.corked.writePing();
+
   private ws: WebSocket<WsUserData> | undefined;
   isClosed = false;
   /** Set when the proxy ended the connection, before uWS reports the close. */
@@ -67,7 +75,8 @@ export class WsClient {
   private grip: GripExtension | undefined;
   private controlMax = Infinity;
   private readonly listeners = new Map<string, ChannelListener>();
-  private readonly implicitChannels = new Set<string>();
+  /** Route `sub=` channels; undefined while there are none (most connections). */
+  private implicitChannels: Set<string> | undefined;
   private readonly meta: Record<string, string> = {};
   private filters: SubscriptionFilters | undefined;
   private keepAlive: WsKeepAlive | undefined;
@@ -76,12 +85,6 @@ export class WsClient {
   private out: Buffer = EMPTY;
   private outIsBinary = false;
   private sendStatus = 1;
-  private readonly writeOut = (): void => {
-    this.sendStatus = this.ws!.send(this.out, this.outIsBinary);
-  };
-  private readonly writePing = (): void => {
-    this.sendStatus = this.ws!.ping(this.out);
-  };
 
   constructor(
     private readonly host: WsHost,
@@ -117,7 +120,7 @@ export class WsClient {
   subscribeImplicit(channels: readonly string[]): void {
     for (const channel of channels) {
       const name = this.route.channelPrefix + channel;
-      this.implicitChannels.add(name);
+      (this.implicitChannels ??= new Set()).add(name);
       this.subscribe(name, []);
     }
   }
@@ -156,14 +159,28 @@ export class WsClient {
     if (this.isClosed || !this.ws) return;
     this.out = content;
     this.outIsBinary = isBinary;
-    this.ws.cork(this.writeOut);
+    WsClient.corked = this;
+    this.ws.cork(WsClient.writeCorkedOut);
     this.afterSend();
+  }
+
+  /** Call through writeCorkedOut, inside a cork. */
+  private writeOut(): void {
+    this.sendStatus = this.ws!.send(this.out, this.outIsBinary);
+    this.out = EMPTY;
+  }
+
+  /** Call through writeCorkedPing, inside a cork. */
+  private writePing(): void {
+    this.sendStatus = this.ws!.ping(this.out);
+    this.out = EMPTY;
   }
 
   ping(content: Buffer): void {
     if (this.isClosed || !this.ws) return;
     this.out = content;
-    this.ws.cork(this.writePing);
+    WsClient.corked = this;
+    this.ws.cork(WsClient.writeCorkedPing);
     this.afterSend();
   }
 
@@ -345,7 +362,7 @@ export class WsClient {
   }
 
   private unsubscribe(channel: string): void {
-    if (this.implicitChannels.has(channel)) return;
+    if (this.implicitChannels?.has(channel)) return;
     const listener = this.listeners.get(channel);
     if (!listener) return;
     this.listeners.delete(channel);
