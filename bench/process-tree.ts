@@ -101,3 +101,16 @@ export function openFiles(pid: number): { open: number; limit: number } {
   const match = /Max open files\s+(\d+)/.exec(limits);
   return { open, limit: match ? Number(match[1]) : 0 };
 }
+
+/** Sum of RSS over the system's process tree, with each process for the detail. */
+export function treeRss(pids: number[]): {
+  total: number;
+  processes: { pid: number; command: string; rss: number }[];
+} {
+  const processes = pids.map((pid) => ({
+    pid,
+    command: commandLine(pid).slice(0, 120),
+    rss: rssBytes(pid),
+  }));
+  return { total: processes.reduce((a, p) => a + p.rss, 0), processes };
+}

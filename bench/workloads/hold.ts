@@ -1,7 +1,7 @@
 import type { BenchOptions } from '../options.js';
 import fs from 'node:fs';
 import path from 'node:path';
-import { commandLine, cpuSeconds, openFiles, rssBytes, sleep } from '../process-tree.js';
+import { commandLine, cpuSeconds, openFiles, sleep, treeRss } from '../process-tree.js';
 import { HttpPublisher, probeItem } from '../publisher.js';
 import { probeUntilReached } from './delivery-wait.js';
 import { dropNote } from './fanout.js';
@@ -18,19 +18,6 @@ import {
 const settleMs = 1_500;
 const idleWindowMs = 2_000;
 const probeTimeoutMs = 30_000;
-
-/** Sum of RSS over the system's process tree, with each process for the detail. */
-function treeRss(pids: number[]): {
-  total: number;
-  processes: { pid: number; command: string; rss: number }[];
-} {
-  const processes = pids.map((pid) => ({
-    pid,
-    command: commandLine(pid).slice(0, 120),
-    rss: rssBytes(pid),
-  }));
-  return { total: processes.reduce((a, p) => a + p.rss, 0), processes };
-}
 
 /** Log lines about descriptor exhaustion or a connection cap: they say why holds failed. */
 const limitPattern = /EMFILE|ENFILE|too many open files|connection (cap|limit) reached|refusing/i;
