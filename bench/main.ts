@@ -41,7 +41,9 @@ function buildWorkload(name: WorkloadName, options: BenchOptions): Workload {
     case 'proxy':
       return proxyWorkload(options);
     case 'hold':
-      return holdWorkload(options);
+      return holdWorkload(options, 'sse');
+    case 'hold-ws':
+      return holdWorkload(options, 'ws');
     case 'fanout':
       return fanoutWorkload(options, 'http');
     case 'zmq':

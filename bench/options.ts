@@ -1,7 +1,15 @@
 import os from 'node:os';
 import type { SutName } from './sut/sut.js';
 
-export const workloadNames = ['proxy', 'hold', 'fanout', 'channels', 'ws', 'zmq'] as const;
+export const workloadNames = [
+  'proxy',
+  'hold',
+  'hold-ws',
+  'fanout',
+  'channels',
+  'ws',
+  'zmq',
+] as const;
 export type WorkloadName = (typeof workloadNames)[number];
 
 /** Every size and switch of a bench run; each has a flag of the same name in kebab-case. */
@@ -91,7 +99,7 @@ export const usage = `Usage: npm run bench -- [options]
   --duration S             seconds per timed phase (${defaults.duration})
   --warmup S               unmeasured load before "proxy" measures (${defaults.warmup})
   --proxy-connections LIST connection counts for "proxy" (${defaults.proxyConnections.join(',')})
-  --hold N                 held SSE connections (${defaults.hold}; 40000 works: sockets are spread)
+  --hold N                 held SSE connections, or WebSockets for hold-ws (${defaults.hold}; 40000 works: sockets are spread)
   --fanout N               subscribers for "fanout", "zmq" (${defaults.fanout})
   --messages M             publishes per fan-out (${defaults.messages})
   --publish-interval MS    pause between fan-out publishes (${defaults.publishInterval})

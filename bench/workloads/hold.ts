@@ -80,60 +80,67 @@ function treeCpu(pids: number[]): number {
 }
 
 /**
- * N held SSE connections: how fast they are accepted, what each costs in resident memory,
- * whether the system idles once they are held, and whether one publish reaches them all.
+ * N held SSE connections (`hold`) or WebSockets on the WebSocket-over-HTTP route
+ * (`hold-ws`): how fast they are accepted, what each costs in resident memory, whether the
+ * system idles once they are held, and whether one publish reaches them all.
  */
-export function holdWorkload(options: BenchOptions): Workload {
+export function holdWorkload(options: BenchOptions, kind: 'sse' | 'ws' = 'sse'): Workload {
+  const name = kind === 'sse' ? 'hold' : 'hold-ws';
+  const noun = kind === 'sse' ? 'SSE connections' : 'WebSockets';
   const metrics: MetricSpec[] = [
     {
       key: 'held',
-      label: `hold: connections held (of ${options.hold})`,
+      label: `${name}: connections held (of ${options.hold})`,
       unit: 'count',
       better: 'higher',
     },
     {
       key: 'accept_rate',
-      label: 'hold: new holds/s',
+      label: `${name}: new holds/s`,
       unit: 'conn/s',
       better: 'higher',
       chart: 'throughput',
     },
-    { key: 'establish_s', label: 'hold: time to establish all', unit: 's', better: 'lower' },
+    { key: 'establish_s', label: `${name}: time to establish all`, unit: 's', better: 'lower' },
     {
       key: 'rss_per_conn_kib',
-      label: 'hold: RSS per held connection',
+      label: `${name}: RSS per held connection`,
       unit: 'KiB',
       better: 'lower',
       chart: 'resource',
     },
-    { key: 'idle_cpu_pct', label: 'hold: CPU while idle, holding', unit: '%', better: 'lower' },
+    { key: 'idle_cpu_pct', label: `${name}: CPU while idle, holding`, unit: '%', better: 'lower' },
     {
       key: 'probe_reached',
-      label: 'hold: reached by one probe publish',
+      label: `${name}: reached by one probe publish`,
       unit: 'count',
       better: 'higher',
     },
     {
       key: 'failed',
-      label: 'hold: connections failed (after retries)',
+      label: `${name}: connections failed (after retries)`,
       unit: 'count',
       better: 'lower',
     },
-    { key: 'retried', label: 'hold: attempts refused and retried', unit: 'count', better: 'lower' },
+    {
+      key: 'retried',
+      label: `${name}: attempts refused and retried`,
+      unit: 'count',
+      better: 'lower',
+    },
   ];
   return {
-    name: 'hold',
+    name,
     metrics,
     connections: options.hold,
     async run({ sut, fleet, log }): Promise<WorkloadResult> {
       const before = treeRss(sut.processes());
-      log(`hold: opening ${options.hold} SSE connections`);
-      const open = await fleet.openSse(
-        { host: '127.0.0.1', port: sut.clientPort },
-        '/stream/hold',
-        options.hold,
-        openOptions(options),
-      );
+      log(`${name}: opening ${options.hold} ${noun}`);
+      const target = { host: '127.0.0.1', port: sut.clientPort };
+      const open =
+        kind === 'sse'
+          ? await fleet.openSse(target, '/stream/hold', options.hold, openOptions(options))
+          : await fleet.openWs(target, '/ws/hold', options.hold, openOptions(options));
       const establishS = (open.doneAt - open.startedAt) / 1000;
       await sleep(settleMs);
       const after = treeRss(sut.processes());
@@ -152,13 +159,16 @@ export function holdWorkload(options: BenchOptions): Workload {
         pct: round(((cpuSeconds(pid) - cpuBefore[i]) / (idleWindowMs / 1000)) * 100, 1),
       }));
       const publisher = new HttpPublisher(sut.publishUrl);
-      log(`hold: ${open.opened} open; probing`);
+      log(`${name}: ${open.opened} open; probing`);
       const reached =
         open.opened === 0
           ? 0
           : await probeUntilReached(
               fleet,
-              () => publisher.publish([probeItem('hold', 'http-stream')]),
+              () =>
+                publisher.publish([
+                  probeItem('hold', kind === 'sse' ? 'http-stream' : 'ws-message'),
+                ]),
               open.opened,
               probeTimeoutMs,
             );
@@ -168,7 +178,7 @@ export function holdWorkload(options: BenchOptions): Workload {
       const acceptRate = open.opened / establishS;
       const failedNote = open.failed + open.retried > 0 ? ` (${describeCounts(open.errors)})` : '';
       return {
-        workload: 'hold',
+        workload: name,
         sut: sut.name,
         status: open.opened > 0 ? 'ok' : 'failed',
         note: holdNote(

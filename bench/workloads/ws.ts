@@ -1,5 +1,4 @@
 import type { BenchOptions } from '../options.js';
-import { sleep, treeRss } from '../process-tree.js';
 import { HttpPublisher } from '../publisher.js';
 import { connectNote, fanoutMetrics, measureFanout } from './fanout.js';
 import {
@@ -15,8 +14,6 @@ import {
 
 const echoDrainMs = 5_000;
 const burstDrainMs = 15_000;
-/** After the clients are open, before RSS is read: lets start-up garbage be collected. */
-const settleMs = 1_500;
 
 /**
  * N WebSocket clients on a WebSocket-over-HTTP route (`/ws/`): echo round trips through the
@@ -48,12 +45,6 @@ export function wsWorkload(options: BenchOptions): Workload {
     },
     { key: 'echo_closed', label: 'ws: closed during echo', unit: 'count', better: 'lower' },
     {
-      key: 'rss_per_ws_kib',
-      label: 'ws: RSS per open WebSocket (process tree)',
-      unit: 'KiB',
-      better: 'lower',
-    },
-    {
       key: 'burst_closed',
       label: `ws: closed in a burst of ${options.wsBurst}/client`,
       unit: 'count',
@@ -68,7 +59,6 @@ export function wsWorkload(options: BenchOptions): Workload {
     connections: options.ws,
     async run(ctx): Promise<WorkloadResult> {
       const { sut, fleet, log } = ctx;
-      const rssBefore = treeRss(sut.processes()).total;
       log(`ws: opening ${options.ws} WebSocket clients`);
       const open = await fleet.openWs(
         { host: '127.0.0.1', port: sut.clientPort },
@@ -88,8 +78,6 @@ export function wsWorkload(options: BenchOptions): Workload {
           summary: `${isRefused ? 'not available' : 'failed'}: no WebSocket opened (${reasons})`,
         };
       }
-      await sleep(settleMs);
-      const rssPerWs = (treeRss(sut.processes()).total - rssBefore) / open.opened / 1024;
       log(`ws: ${open.opened} open; echo for ${options.duration} s`);
       const echo = await ctx.fleet.wsEcho(options.wsWindow, options.duration * 1000, echoDrainMs);
       const echoRate = echo.received / (echo.elapsedMs / 1000);
@@ -119,7 +107,6 @@ export function wsWorkload(options: BenchOptions): Workload {
           echo_p50_ms: round(echo.rtt.percentile(50)),
           echo_p99_ms: round(echo.rtt.percentile(99)),
           echo_closed: sumCounts(echo.closed),
-          rss_per_ws_kib: round(rssPerWs),
           burst_closed: burstClosed,
           burst_lost: burst.sent - burst.received,
           ...fanoutValues,
