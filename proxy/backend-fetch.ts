@@ -1,5 +1,6 @@
 import { reasonPhrase } from '../src/grip/instruct.js';
 import type { Route } from '../src/routes/route.js';
+import type { BackendTarget } from './backend-pools.js';
 import type { BackendReply } from './forward.js';
 import type { ProxyContext } from './proxy-context.js';
 import { isConnectErrorCode } from './connect-error.js';
@@ -8,8 +9,8 @@ export interface BackendFetch {
   method: string;
   /** Origin-form target: path and query. */
   path: string;
-  /** Flat [name, value, ...] list, Host included. */
-  headers: string[];
+  /** Flat [name, value, ...] list, Host included; per target when its Host may differ. */
+  headers: string[] | ((target: BackendTarget) => string[]);
   body?: Buffer;
 }
 
@@ -33,7 +34,7 @@ export async function fetchFromBackend(
       reply = await ctx.pools.get(target).request({
         method: request.method,
         path: request.path,
-        headers: request.headers,
+        headers: typeof request.headers === 'function' ? request.headers(target) : request.headers,
         body: request.body ?? null,
         headersTimeout: ctx.backendTimeoutMs,
         bodyTimeout: ctx.backendTimeoutMs,

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { HttpResponse } from 'uWebSockets.js';
 import type { Route } from '../src/routes/route.js';
+import type { BackendTarget } from './backend-pools.js';
 import type { Hold } from './hold-host.js';
 import type { ProxyContext } from './proxy-context.js';
 import { buildBackendHeaders, type ClientRequestInfo } from './request-headers.js';
@@ -78,15 +79,7 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
     private readonly onGrip: ((request: ForwardedRequest, reply: BackendReply) => void) | undefined,
   ) {
     this.targetIndex = ctx.nextTargetIndex(route);
-    this.headers = buildBackendHeaders(client, {
-      xForwardedFor: ctx.settings.xForwardedFor,
-      xForwardedProto: ctx.settings.xForwardedProto,
-      trustedProxies: ctx.trustedProxies,
-      host: route.asHost ?? route.targets[this.targetIndex]!.hostHeader ?? client.host,
-      setHeaders: route.setHeaders,
-      removeHeaders: route.removeHeaders,
-      extra: ctx.gripRequestHeaders(route),
-    });
+    this.headers = this.backendHeadersFor(this.target);
     res.onAborted(() => this.onClientAborted());
     if (hasBody) {
       this.bodyCopy = [];
@@ -95,6 +88,25 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
     } else {
       this.isBodyComplete = true;
     }
+  }
+
+  /** The target this request went to last: the one that answered, once it has. */
+  get target(): BackendTarget {
+    return this.route.targets[this.targetIndex]!;
+  }
+
+  /** This request's headers toward a target: its `host=` may name another Host. */
+  backendHeadersFor(target: BackendTarget): string[] {
+    const { ctx, client, route } = this;
+    return buildBackendHeaders(client, {
+      xForwardedFor: ctx.settings.xForwardedFor,
+      xForwardedProto: ctx.settings.xForwardedProto,
+      trustedProxies: ctx.trustedProxies,
+      host: route.asHost ?? target.hostHeader ?? client.host,
+      setHeaders: route.setHeaders,
+      removeHeaders: route.removeHeaders,
+      extra: ctx.gripRequestHeaders(route),
+    });
   }
 
   /** The request body as received so far, when small enough to have been kept. */
@@ -321,6 +333,7 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
           'backend unreachable, trying the next target',
         );
         this.targetIndex = (this.targetIndex + 1) % this.route.targets.length;
+        this.headers = this.backendHeadersFor(this.target);
         this.start();
         return;
       }

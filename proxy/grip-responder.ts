@@ -4,12 +4,12 @@ import type { GripInstruction } from '../src/grip/instruct-types.js';
 import { preciseNow } from '../src/ipc/clock.js';
 import type { Logger } from '../src/log.js';
 import { fetchFromBackend, gripLastHeaders } from './backend-fetch.js';
+import type { BackendTarget } from './backend-pools.js';
 import { decodeGripReply } from './grip-content-encoding.js';
 import type { ChannelSubscriptions } from './channel-subscriptions.js';
 import { gripBufferMax, type BackendReply, type ForwardedRequest } from './forward.js';
 import type { Hold, HoldHost } from './hold-host.js';
 import type { ProxyContext } from './proxy-context.js';
-import { buildBackendHeaders } from './request-headers.js';
 import { ResponseHold } from './response-hold.js';
 import { sendCompleteResponse } from './response-headers.js';
 import { StreamHold } from './stream-hold.js';
@@ -89,8 +89,8 @@ export class GripResponder implements HoldHost {
       request.respondError(502);
       return;
     }
-    const headers = this.backendHeaders(request);
-    headers.push(...gripLastHeaders(withoutPrefix(prevIds, request.route.channelPrefix)));
+    const gripLast = gripLastHeaders(withoutPrefix(prevIds, request.route.channelPrefix));
+    const headers = (target: BackendTarget) => [...request.backendHeadersFor(target), ...gripLast];
     const body = request.bodyBuffer();
     // The handler's clock: an item that made this hold retry must not be replayed to the new one.
     this.retriedAt.set(request, preciseNow());
@@ -205,19 +205,6 @@ export class GripResponder implements HoldHost {
       return `Failed to parse accept instructions: ${(err as Error).message}`;
     }
     return undefined;
-  }
-
-  private backendHeaders(request: ForwardedRequest): string[] {
-    const { ctx } = this;
-    return buildBackendHeaders(request.client, {
-      xForwardedFor: ctx.settings.xForwardedFor,
-      xForwardedProto: ctx.settings.xForwardedProto,
-      trustedProxies: ctx.trustedProxies,
-      host: request.route.asHost ?? request.route.targets[0]!.hostHeader ?? request.client.host,
-      setHeaders: request.route.setHeaders,
-      removeHeaders: request.route.removeHeaders,
-      extra: ctx.gripRequestHeaders(request.route),
-    });
   }
 }
 

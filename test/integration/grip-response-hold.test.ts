@@ -2,6 +2,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stopAllBackends } from '../support/backend.js';
 import { send } from '../support/client.js';
+import { freePort } from '../support/free-port.js';
 import {
   answer,
   publish,
@@ -248,6 +249,31 @@ describe('response hold', () => {
       'status, link:next, link:gone, filter:skip-self, filter:skip-users, filter:require-sub, filter:var-subst',
     );
     expect(bodies).toEqual(['request body', 'request body']);
+  });
+
+  it('a retry sends the Host of the target it goes to (route targets with their own host=)', async () => {
+    const deadPort = await freePort();
+    const routed = await startThumbtack({
+      routes: `* 127.0.0.1:${deadPort},host=dead.example ${backend.target},host=live.example\n`,
+      args: ['--log-level', 'debug'],
+    });
+    const channel = uniqueName('rh');
+    const path = `/${uniqueName('retry-host')}`;
+    let answered = 0;
+    backend.on(path, (_req, res) => {
+      if (++answered === 1) {
+        res.writeHead(200, { 'Grip-Hold': 'response', 'Grip-Channel': channel });
+        res.end('timeout\n');
+      } else res.end('retried\n');
+    });
+    const done = send(`${routed.url}${path}`);
+    await subscribed(routed, channel);
+    await publishOk(routed, responseItem(channel, { action: 'hint' }));
+    expect((await done).body.toString()).toBe('retried\n');
+    expect(backend.requestsTo(path).map((r) => r.headers['host'])).toEqual([
+      'live.example',
+      'live.example',
+    ]);
   });
 
   it('an item that does not follow the prev-id, and a hint, retry with Grip-Last; a following item is delivered', async () => {

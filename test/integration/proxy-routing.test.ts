@@ -24,17 +24,20 @@ let b: Backend;
 let exact: Backend;
 let wildcard: Backend;
 let longer: Backend;
+let hostEcho: Backend;
 let deadPort: number;
 
 beforeAll(async () => {
   [a, b, exact, wildcard, longer] = await Promise.all(
     ['a', 'b', 'exact', 'wildcard', 'longer'].map(named),
   );
+  hostEcho = await startBackend((req, res) => res.end(`host ${req.headers.host}`));
   deadPort = await freePort();
   tt = await startThumbtack({
     routes: [
       `*,id=pair,path_beg=/pair/,no_grip ${a.target} ${b.target}`,
       `*,id=failover,path_beg=/failover/,no_grip 127.0.0.1:${deadPort} ${a.target}`,
+      `*,id=failover-host,path_beg=/fo-host/,no_grip 127.0.0.1:${deadPort},host=dead.example ${hostEcho.target},host=live.example`,
       `*,id=any,no_grip ${a.target}`,
       `*,id=api-longer,path_beg=/api/v2/,no_grip ${longer.target}`,
       `*,id=api,path_beg=/api/,no_grip ${b.target}`,
@@ -69,6 +72,11 @@ test('a target refusing connections is skipped for the next, with a log line nam
   expect(line.target).toBe(`127.0.0.1:${deadPort}`);
   const access = tt.logs.filter((l) => l.msg === 'request' && l.route === 'failover');
   expect(access.every((l) => l.status === 200 && l.target === a.target)).toBe(true);
+});
+
+test("failing over to a target with its own host= sends that target's Host", async () => {
+  // Round-robin: one of the two requests starts at the dead target and fails over.
+  for (let i = 0; i < 2; i++) expect(await answer(`/fo-host/${i}`)).toBe('host live.example');
 });
 
 test('a request body is sent again to the next target on failover', async () => {
