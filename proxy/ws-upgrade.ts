@@ -8,7 +8,7 @@ import type {
 } from 'uWebSockets.js';
 import type { Settings } from '../src/config/schema.js';
 import { WS_EVENTS_CONTENT_TYPE } from '../src/grip/ws-over-http.js';
-import { createLogger, type Logger } from '../src/log.js';
+import type { Logger } from '../src/log.js';
 import { hostWithoutPort, matchRoute } from '../src/routes/route-table.js';
 import { rewritePath } from '../src/routes/route.js';
 import type { ChannelSubscriptions } from './channel-subscriptions.js';
@@ -38,7 +38,7 @@ export function registerWebSockets(
   isTls: boolean,
 ): ReadonlySet<WsSession> {
   const { settings } = ctx;
-  const log = createLogger('proxy', settings.logLevel).child({ component: 'proxy.ws' });
+  const log = ctx.log.child({ component: 'proxy.ws' });
   const topics = new WsTopics(app);
   worker.subscriptions.useBroadcaster(topics);
   const host: WsHost = {
