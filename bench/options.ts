@@ -109,7 +109,7 @@ export const usage = `Usage: npm run bench -- [options]
   --ws N                   WebSocket clients (${defaults.ws})
   --ws-window W            echo messages in flight per client (${defaults.wsWindow})
   --ws-burst B             messages every client sends at once in the burst phase (${defaults.wsBurst})
-  --workers N              thumbtack workers (0: one per CPU, raised to hold N/18000 each)
+  --workers N              thumbtack workers (0: one per CPU, more if a workload needs over 18000 connections per worker)
   --ref-workers N          ref processes (0: as many as thumbtack's workers)
   --generators N           load generator processes (0: auto, 15000 sockets each, min 2)
   --sources N              client source addresses 127.0.0.1..N (${defaults.sources})

@@ -95,15 +95,6 @@ export class Bus extends EventEmitter<BusEvents> {
     return this.listenerCounts.has(channel);
   }
 
-  subscriberCount(channel: string): number {
-    return this.listenerCounts.get(channel) ?? 0;
-  }
-
-  /** Channels that have at least one listener. */
-  activeChannels(): IterableIterator<string> {
-    return this.listenerCounts.keys();
-  }
-
   /** Sends one released item to the workers and keeps it for late subscribers. */
   deliver(item: PublishItem, time: number): void {
     const frames = encodeDelivery(item, ++this.seq, time);

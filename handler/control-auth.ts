@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { jwtVerify } from 'jose';
+import { secretBytes } from '../src/grip/grip-sig.js';
 
 /*
  * Optional authentication of the control API, a thumbtack extension: Pushpin ignores
@@ -23,7 +24,7 @@ export interface ControlAuth {
 export function createControlAuth(options: ControlAuthOptions): ControlAuth | undefined {
   if (!options.token && !options.jwtKey) return undefined;
   const tokenDigest = options.token ? digest(options.token) : undefined;
-  const jwtKey = options.jwtKey ? keyBytes(options.jwtKey) : undefined;
+  const jwtKey = options.jwtKey ? secretBytes(options.jwtKey) : undefined;
   return {
     async check(authorization) {
       if (!authorization) {
@@ -50,10 +51,4 @@ export function createControlAuth(options: ControlAuthOptions): ControlAuth | un
 
 function digest(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
-}
-
-function keyBytes(key: string): Uint8Array {
-  return key.startsWith('base64:')
-    ? Buffer.from(key.slice('base64:'.length), 'base64')
-    : Buffer.from(key, 'utf8');
 }

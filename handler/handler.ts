@@ -4,7 +4,6 @@ import { preciseNow } from '../src/ipc/clock.js';
 import type { Logger } from '../src/log.js';
 import { Bus } from './bus.js';
 import { createControlAuth } from './control-auth.js';
-import { History } from './history.js';
 import { HttpInput } from './inputs/http.js';
 import type { PublishInput } from './inputs/publish-input.js';
 import { ZmqPullInput } from './inputs/zmq-pull.js';
@@ -27,7 +26,6 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
   const bus = new Bus({
     endpoint: settings.bus,
     logger: logger.child({ component: 'handler.bus' }),
-    history: new History(),
   });
   const sequencer = new Sequencer({ release: (item, time) => bus.deliver(item, time) });
 

@@ -80,12 +80,7 @@ export class History {
     while (this.head < this.queue.length) {
       const entry = this.queue[this.head]!;
       if (entry.isLive && entry.addedAt > threshold) break;
-      if (entry.isLive) {
-        this.evict(entry);
-        const list = this.byChannel.get(entry.channel)!;
-        list.shift();
-        if (list.length === 0) this.byChannel.delete(entry.channel);
-      }
+      if (entry.isLive) this.drop(entry);
       this.head++;
     }
     this.compact();
@@ -112,13 +107,18 @@ export class History {
     while (this.head < this.queue.length) {
       const entry = this.queue[this.head++]!;
       if (!entry.isLive) continue;
-      this.evict(entry);
-      const list = this.byChannel.get(entry.channel)!;
-      list.shift();
-      if (list.length === 0) this.byChannel.delete(entry.channel);
+      this.drop(entry);
       break;
     }
     this.compact();
+  }
+
+  /** Evicts an entry that is the oldest of its channel, and forgets an emptied channel. */
+  private drop(entry: Entry): void {
+    this.evict(entry);
+    const list = this.byChannel.get(entry.channel)!;
+    list.shift();
+    if (list.length === 0) this.byChannel.delete(entry.channel);
   }
 
   private evict(entry: Entry): void {

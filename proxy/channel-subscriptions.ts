@@ -152,7 +152,7 @@ export class ChannelSubscriptions {
       if (replayed !== undefined) this.endReplay(replayed);
       return; // otherwise a channel held by another worker, or one we just left
     }
-    const delivery = decodeDelivery(frames);
+    const delivery = decodeDelivery(frames, channel);
     if (!delivery) {
       this.log.warn({ frames: frames.length }, 'ignored a malformed delivery from the handler');
       return;

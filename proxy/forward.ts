@@ -5,7 +5,7 @@ import type { Route } from '../src/routes/route.js';
 import type { BackendTarget } from './backend-pools.js';
 import type { Hold } from './hold-host.js';
 import type { ProxyContext } from './proxy-context.js';
-import { buildBackendHeaders, type ClientRequestInfo } from './request-headers.js';
+import type { ClientRequestInfo } from './request-headers.js';
 import { forEachRelayedHeader, rawHeaderPairs } from './response-headers.js';
 import { sendError } from './error-response.js';
 import { preciseNow } from '../src/ipc/clock.js';
@@ -98,15 +98,7 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
   /** This request's headers toward a target: its `host=` may name another Host. */
   backendHeadersFor(target: BackendTarget): string[] {
     const { ctx, client, route } = this;
-    return buildBackendHeaders(client, {
-      xForwardedFor: ctx.settings.xForwardedFor,
-      xForwardedProto: ctx.settings.xForwardedProto,
-      trustedProxies: ctx.trustedProxies,
-      host: route.asHost ?? target.hostHeader ?? client.host,
-      setHeaders: route.setHeaders,
-      removeHeaders: route.removeHeaders,
-      extra: ctx.gripRequestHeaders(route),
-    });
+    return ctx.backendHeaders(client, route, target, ctx.gripRequestHeaders(route));
   }
 
   /** The request body as received so far, when small enough to have been kept. */
@@ -125,7 +117,7 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
 
   start(): void {
     this.attempts++;
-    const target = this.route.targets[this.targetIndex]!;
+    const target = this.target;
     let body: Buffer | Readable | null = null;
     if (this.hasBody) {
       if (this.isBodyComplete && this.bodyCopy) body = Buffer.concat(this.bodyCopy);
@@ -325,11 +317,11 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     if (this.isAborted || this.isResponded) return;
     const code = (error as NodeJS.ErrnoException).code ?? '';
-    const target = this.route.targets[this.targetIndex]!;
+    const target = this.targetLabel;
     if (this.status === 0 && isConnectErrorCode(code) && this.canRetryBody()) {
       if (this.attempts < this.route.targets.length) {
         this.ctx.log.warn(
-          { route: this.route.id, target: `${target.host}:${target.port}`, err: code },
+          { route: this.route.id, target, err: code },
           'backend unreachable, trying the next target',
         );
         this.targetIndex = (this.targetIndex + 1) % this.route.targets.length;
@@ -340,7 +332,7 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
     }
     const isTimeout = code === 'UND_ERR_HEADERS_TIMEOUT';
     this.ctx.log.error(
-      { route: this.route.id, target: `${target.host}:${target.port}`, err: code || error.message },
+      { route: this.route.id, target, err: code || error.message },
       isTimeout ? 'backend timed out' : 'backend request failed',
     );
     if (this.status !== 0 && !this.isGrip) {
@@ -350,7 +342,7 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
       return;
     }
     const debugText = this.route.isDebug
-      ? `${code || error.message} (target ${target.host}:${target.port})`
+      ? `${code || error.message} (target ${target})`
       : undefined;
     this.respondError(isTimeout ? 504 : 502, debugText);
   }
@@ -394,7 +386,6 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
   }
 
   get targetLabel(): string {
-    const target = this.route.targets[this.targetIndex]!;
-    return `${target.host}:${target.port}`;
+    return `${this.target.host}:${this.target.port}`;
   }
 }

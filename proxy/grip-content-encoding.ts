@@ -10,6 +10,7 @@ import type { BackendReply } from './forward.js';
  * `max` bounds the decoded size as the wire size is bounded (no decompression bombs).
  */
 export function decodeGripReply(reply: BackendReply, max: number): BackendReply {
+  if (!reply.headers.some(([name]) => name.toLowerCase() === 'content-encoding')) return reply;
   const codings: string[] = [];
   const headers: [string, string][] = [];
   for (const pair of reply.headers) {

@@ -1,12 +1,12 @@
 import type { Settings } from '../src/config/schema.js';
 import type { Logger } from '../src/log.js';
-import type { Route } from '../src/routes/route.js';
+import type { Route, RouteTarget } from '../src/routes/route.js';
 import type { RouteTable } from '../src/routes/route-table.js';
 import { gripFeatureHeader } from '../src/grip/instruct.js';
 import type { BackendPools } from './backend-pools.js';
 import type { ForwardedRequest } from './forward.js';
 import type { RouteSigners } from './route-signers.js';
-import { canonicalIp } from './request-headers.js';
+import { buildBackendHeaders, canonicalIp, type ClientRequestInfo } from './request-headers.js';
 
 /** What every request handler of one worker shares: settings, routes, pools, signers, counts. */
 export class ProxyContext {
@@ -34,6 +34,27 @@ export class ProxyContext {
     const next = this.roundRobin.get(route.id) ?? 0;
     this.roundRobin.set(route.id, (next + 1) % route.targets.length);
     return next;
+  }
+
+  /**
+   * A client's headers toward one of the route's targets: forwarding rules, route headers,
+   * and the Host of route `as_host`, else the target's `host=`, else the client's.
+   */
+  backendHeaders(
+    client: ClientRequestInfo,
+    route: Route,
+    target: Pick<RouteTarget, 'hostHeader'>,
+    extra: readonly [string, string][],
+  ): string[] {
+    return buildBackendHeaders(client, {
+      xForwardedFor: this.settings.xForwardedFor,
+      xForwardedProto: this.settings.xForwardedProto,
+      trustedProxies: this.trustedProxies,
+      host: route.asHost ?? target.hostHeader ?? client.host,
+      setHeaders: route.setHeaders,
+      removeHeaders: route.removeHeaders,
+      extra,
+    });
   }
 
   gripRequestHeaders(route: Route): [string, string][] {

@@ -1,3 +1,4 @@
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Settings } from '../src/config/schema.js';
 import type { RouteHeader } from '../src/routes/route.js';
 
@@ -130,4 +131,32 @@ function connectionTokens(headers: [string, string][]): Set<string> | undefined 
 function hasHeader(headers: [string, string][], name: string): boolean {
   for (const [n] of headers) if (n === name) return true;
   return false;
+}
+
+const nonAscii = /[^\t\x20-\x7e]/;
+
+/** A client request as uWS hands it over, read synchronously (`req` dies after the handler). */
+export function readClientRequest(
+  res: HttpResponse,
+  req: HttpRequest,
+  isTls: boolean,
+): ClientRequestInfo {
+  const headers: [string, string][] = [];
+  req.forEach((name, value) => {
+    // forEach decodes values as UTF-8, undici writes them as latin1: hand undici one char
+    // per original byte, or non-ASCII values come out mangled (or refused, past U+00FF).
+    headers.push([
+      name,
+      nonAscii.test(value) ? Buffer.from(value, 'utf8').toString('latin1') : value,
+    ]);
+  });
+  const query = req.getQuery();
+  return {
+    method: req.getCaseSensitiveMethod(),
+    url: query ? `${req.getUrl()}?${query}` : req.getUrl(),
+    headers,
+    remoteAddress: canonicalIp(Buffer.from(res.getRemoteAddressAsText()).toString()),
+    isTls,
+    host: req.getHeader('host'),
+  };
 }

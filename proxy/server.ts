@@ -8,12 +8,11 @@ import { ForwardedRequest } from './forward.js';
 import type { ConnectionCap } from './connection-cap.js';
 import type { GripResponder } from './grip-responder.js';
 import type { ProxyContext } from './proxy-context.js';
-import { canonicalIp, type ClientRequestInfo } from './request-headers.js';
+import { readClientRequest } from './request-headers.js';
 import { registerWebSockets } from './ws-upgrade.js';
 import type { WsSession } from './ws-session.js';
 
 const noRouteText = 'Route not found\n';
-const nonAscii = /[^\t\x20-\x7e]/;
 
 /** The client-facing uWS app of one worker: every request goes through `handleRequest`. */
 export class ClientServer {
@@ -80,28 +79,9 @@ export class ClientServer {
 
   private handleRequest(res: HttpResponse, req: HttpRequest): void {
     this.connectionCap?.onArrival();
-    const headers: [string, string][] = [];
-    req.forEach((name, value) => {
-      // forEach decodes values as UTF-8, undici writes them as latin1: hand undici one char
-      // per original byte, or non-ASCII values come out mangled (or refused, past U+00FF).
-      headers.push([
-        name,
-        nonAscii.test(value) ? Buffer.from(value, 'utf8').toString('latin1') : value,
-      ]);
-    });
-    const query = req.getQuery();
-    const url = query ? `${req.getUrl()}?${query}` : req.getUrl();
-    const hostHeader = req.getHeader('host');
-    const client: ClientRequestInfo = {
-      method: req.getCaseSensitiveMethod(),
-      url,
-      headers,
-      remoteAddress: canonicalIp(Buffer.from(res.getRemoteAddressAsText()).toString()),
-      isTls: this.isTls,
-      host: hostHeader,
-    };
+    const client = readClientRequest(res, req, this.isTls);
     const route = matchRoute(this.ctx.routes, {
-      host: hostWithoutPort(hostHeader),
+      host: hostWithoutPort(client.host),
       path: req.getUrl(),
       isTls: this.isTls,
       isWebSocket: req.getHeader('upgrade').toLowerCase() === 'websocket',
@@ -112,7 +92,7 @@ export class ClientServer {
       this.ctx.log.info(
         {
           method: client.method,
-          path: url,
+          path: client.url,
           status: 502,
           durationMs: 0,
           bytes: noRouteText.length,
@@ -131,7 +111,7 @@ export class ClientServer {
       res,
       client,
       route,
-      rewritePath(route, url),
+      rewritePath(route, client.url),
       hasBody,
       route.isNoGrip ? undefined : this.grip.onGripReply,
     );

@@ -102,10 +102,6 @@ export class WsClient {
     return this.isClosed || !this.ws ? 0 : this.ws.getBufferedAmount();
   }
 
-  get isGrip(): boolean {
-    return this.grip !== undefined;
-  }
-
   /**
    * The backend accepted the `grip` extension: from now on its messages go through the
    * prefix rules. `controlMax` is the largest control message honoured (16 KiB for

@@ -14,33 +14,33 @@ export function createLogger(processName: string, level: string): Logger {
   );
 }
 
-/** Larger than a busy turn's lines; past it sonic-boom writes at once anyway. */
-const bufferMin = 32 * 1024;
-const writeMax = 256 * 1024;
+/** A turn that logs more than this writes it out at once rather than holding it all. */
+const pendingMax = 64 * 1024;
 
 /*
  * The lines of one event-loop turn leave stdout in one write: a worker logs an access line
- * per request, and a write per line cost a syscall per request. sonic-boom (pino's own
- * destination) does the writing, with its retries on a full pipe; what is left at exit is
- * written before the process ends.
+ * per request, and a write per line cost a syscall per request. The lines are gathered
+ * here rather than in sonic-boom's own buffer, whose write() measures the whole buffered
+ * text on every line. sonic-boom (pino's destination) does the writing, with its retries
+ * on a full pipe; what is left at exit is written before the process ends.
  */
 function stdoutPerTurn(): DestinationStream {
-  const boom = pino.destination({
-    dest: 1,
-    sync: true,
-    minLength: bufferMin,
-    maxWrite: writeMax,
-  });
+  const boom = pino.destination({ dest: 1, sync: true });
+  let pending = '';
   let isScheduled = false;
   const flush = (): void => {
     isScheduled = false;
-    boom.flush();
+    if (pending === '') return;
+    const lines = pending;
+    pending = '';
+    boom.write(lines);
   };
-  process.on('exit', () => boom.flushSync());
+  process.on('exit', flush);
   return {
     write(line: string): void {
-      boom.write(line);
-      if (!isScheduled) {
+      pending += line;
+      if (pending.length >= pendingMax) flush();
+      else if (!isScheduled) {
         isScheduled = true;
         setImmediate(flush);
       }

@@ -38,7 +38,6 @@ const JSON_TYPES = new Set(['application/json', 'application/*']);
 const CLOSE = { Connection: 'close' };
 
 export class HttpInput implements PublishInput {
-  readonly name = 'http';
   private readonly options: HttpInputOptions;
   private readonly logger: Logger;
   private readonly server: http.Server;

@@ -9,8 +9,6 @@ export type PublishSink = (item: PublishItem) => void;
  * keeps running whatever a sender does.
  */
 export interface PublishInput {
-  /** Short name for logs: `http`, `zmq-pull`, `zmq-sub`. */
-  readonly name: string;
   /** Binds or connects; resolves once publishes are accepted. */
   start(): Promise<void>;
   /** Where it listens (the actual address once started), for the ready log. */

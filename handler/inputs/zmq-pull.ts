@@ -14,7 +14,6 @@ export interface ZmqPullInputOptions {
  * single-part messages, each one item as `J`+JSON, `T`+tnetstring or a bare tnetstring.
  */
 export class ZmqPullInput implements PublishInput {
-  readonly name = 'zmq-pull';
   private readonly endpoint: string;
   private readonly logger: Logger;
   private readonly publish: PublishSink;

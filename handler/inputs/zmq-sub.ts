@@ -18,7 +18,6 @@ export interface ZmqSubInputOptions {
  * XPUB publishers see `\x01channel` / `\x00channel` and can publish only what is wanted.
  */
 export class ZmqSubInput implements PublishInput {
-  readonly name = 'zmq-sub';
   private readonly endpoint: string;
   private readonly isConnect: boolean;
   private readonly logger: Logger;

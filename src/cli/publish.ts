@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
 import { request } from 'undici';
 import { envName } from '../config/schema.js';
+import { secretBytes } from '../grip/grip-sig.js';
 
 /*
  * `thumbtack publish CHANNEL [content]`, modelled on pushpin-publish: one item carrying
@@ -237,9 +238,7 @@ function defaultControlUri(): string {
 }
 
 function signJwt(key: string): Promise<string> {
-  const secret = key.startsWith('base64:')
-    ? Buffer.from(key.slice('base64:'.length), 'base64')
-    : Buffer.from(key, 'utf8');
+  const secret = secretBytes(key);
   return new SignJWT({ iss: 'thumbtack' })
     .setProtectedHeader({ alg: 'HS256' })
     .setExpirationTime('10m')

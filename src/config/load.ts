@@ -159,12 +159,6 @@ function coerce(spec: SettingSpec, value: unknown, source: string): unknown {
         bad('a ZeroMQ endpoint such as tcp://127.0.0.1:5560 or ipc:///path');
       }
       return text;
-    case 'list':
-      if (typeof text !== 'string') bad('a comma-separated list');
-      return (text as string)
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
     case 'addresses': {
       if (typeof text !== 'string') bad('a comma-separated list of IP addresses');
       const addresses = (text as string)

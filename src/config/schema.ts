@@ -126,7 +126,6 @@ export type SettingType =
   | 'boolean'
   | 'seconds'
   | 'enum'
-  | 'list'
   | 'addresses'
   | 'bytes';
 
@@ -142,7 +141,7 @@ type ValueOf<S extends SettingSpec> = S['type'] extends 'port' | 'count' | 'seco
   ? number
   : S['type'] extends 'boolean'
     ? boolean
-    : S['type'] extends 'list' | 'addresses'
+    : S['type'] extends 'addresses'
       ? string[]
       : string;
 

@@ -148,6 +148,13 @@ export async function verifyGripSig(
  * PEM key (EC P-256 → ES256, RSA → RS256) or a hex-encoded secret. Empty → undefined.
  * For `verify`, a PEM private key stands for its public half.
  */
+/** A shared secret as configured: `base64:<b64>` for binary secrets, else UTF-8 text. */
+export function secretBytes(text: string): Buffer {
+  return text.startsWith('base64:')
+    ? Buffer.from(text.slice('base64:'.length), 'base64')
+    : Buffer.from(text, 'utf8');
+}
+
 export async function loadGripKey(
   config: string,
   baseDir: string,
@@ -155,10 +162,7 @@ export async function loadGripKey(
 ): Promise<GripKey | undefined> {
   if (config === '') return undefined;
   if (!config.startsWith('file:')) {
-    const secret = config.startsWith('base64:')
-      ? Buffer.from(config.slice(7), 'base64')
-      : Buffer.from(config, 'utf8');
-    return secretKey(secret, 'key');
+    return secretKey(secretBytes(config), 'key');
   }
 
   const path = resolve(baseDir, config.slice(5));

@@ -81,34 +81,31 @@ export function encodeDelivery(item: PublishItem, seq: number, time: number): Bu
   let flags = 0;
   let size = 17;
   let extra: HeaderExtra | undefined;
-  const setExtra = <K extends keyof HeaderExtra>(key: K, value: HeaderExtra[K]): void => {
-    (extra ??= {})[key] = value;
-  };
-  if (item.id !== undefined) setExtra('id', item.id);
-  if (item.prevId !== undefined) setExtra('prevId', item.prevId);
+  if (item.id !== undefined) (extra ??= {}).id = item.id;
+  if (item.prevId !== undefined) (extra ??= {}).prevId = item.prevId;
   // Meta and content-filters travel only when given, so the common header stays small.
-  if (item.meta !== undefined && Object.keys(item.meta).length > 0) setExtra('meta', item.meta);
+  if (item.meta !== undefined && Object.keys(item.meta).length > 0) (extra ??= {}).meta = item.meta;
   if (httpResponse) {
     flags |= RESPONSE;
     size += 3;
     payload.push(httpResponse.body);
-    setExtra('reason', httpResponse.reason);
-    setExtra('headers', httpResponse.headers);
-    if (httpResponse.contentFilters) setExtra('responseFilters', httpResponse.contentFilters);
+    (extra ??= {}).reason = httpResponse.reason;
+    (extra ??= {}).headers = httpResponse.headers;
+    if (httpResponse.contentFilters) (extra ??= {}).responseFilters = httpResponse.contentFilters;
   }
   if (httpStream) {
     flags |= STREAM;
     size += 1;
     payload.push(httpStream.content);
-    if (httpStream.contentFilters) setExtra('streamFilters', httpStream.contentFilters);
+    if (httpStream.contentFilters) (extra ??= {}).streamFilters = httpStream.contentFilters;
   }
   if (wsMessage) {
     flags |= WS;
     size += 2;
     payload.push(wsMessage.content);
-    if (wsMessage.code !== undefined) setExtra('wsCode', wsMessage.code);
-    if (wsMessage.reason !== undefined) setExtra('wsReason', wsMessage.reason);
-    if (wsMessage.contentFilters) setExtra('wsFilters', wsMessage.contentFilters);
+    if (wsMessage.code !== undefined) (extra ??= {}).wsCode = wsMessage.code;
+    if (wsMessage.reason !== undefined) (extra ??= {}).wsReason = wsMessage.reason;
+    if (wsMessage.contentFilters) (extra ??= {}).wsFilters = wsMessage.contentFilters;
   }
   const json = extra ? JSON.stringify(extra) : '';
   if (extra) flags |= EXTRA;
@@ -133,7 +130,10 @@ export function encodeDelivery(item: PublishItem, seq: number, time: number): Bu
 }
 
 /** Returns undefined for frames that are not a delivery (a worker ignores those). */
-export function decodeDelivery(frames: Buffer[]): Delivery | undefined {
+export function decodeDelivery(
+  frames: Buffer[],
+  channel = frames[0]?.toString('utf8') ?? '',
+): Delivery | undefined {
   const header = frames[1];
   if (frames.length < 2 || !header || header.length < 17) return undefined;
   const flags = header[0]!;
@@ -194,7 +194,7 @@ export function decodeDelivery(frames: Buffer[]): Delivery | undefined {
     if (extra.wsFilters) decoded.ws.contentFilters = extra.wsFilters;
   }
   if (frames.length !== 2 + index) return undefined;
-  return { channel: frames[0]!.toString('utf8'), header: decoded, payload: frames.slice(2) };
+  return { channel, header: decoded, payload: frames.slice(2) };
 }
 
 /*

@@ -233,7 +233,7 @@ describe.each([
     }
   });
 
-  // Known gap: the uWebSockets.js build this project pins (20.30, see design.md) routes only
+  // Known gap: the uWebSockets.js build this project pins (20.30, see README: Known limitations) routes only
   // GET, POST, HEAD, PUT, DELETE, CONNECT, OPTIONS, TRACE and PATCH; any other method gets its
   // connection closed before thumbtack sees the request. This turns into a failure (and should
   // become a plain test) once a uWS release that routes every method is in use.
