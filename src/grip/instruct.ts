@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { GripInstructError } from '../errors.js';
+import { channelNameProblem } from './channel-name.js';
 import { supportedFilters } from './filters.js';
 import type {
   ChannelSubscription,
@@ -223,6 +224,8 @@ function channelSubscription(
   prevId: string | undefined,
   filters: string[],
 ): ChannelSubscription {
+  const problem = channelNameProblem(name);
+  if (problem) throw new GripInstructError(`channel name ${problem}`);
   if (filters.length > MAX_FILTERS_PER_CHANNEL) {
     throw new GripInstructError(`too many filters for channel '${name}'`);
   }

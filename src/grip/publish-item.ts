@@ -7,6 +7,7 @@ import type {
   PublishItem,
   WsMessageFormat,
 } from './publish-types.js';
+import { channelNameProblem } from './channel-name.js';
 import { decodeTnetstring } from './tnetstring.js';
 
 /*
@@ -108,6 +109,9 @@ export function parsePublishMessage(frame: Buffer, channelOverride?: string): Pu
 function parseItem(value: unknown, channelOverride: string | undefined, mode: Mode): PublishItem {
   if (!isKeyed(value)) fail(`${ITEM} is not an object`);
   const channel = channelOverride ? channelOverride : requiredString(value, ITEM, 'channel');
+  // Pushpin takes any channel; these two are the internal bus's (see channel-name.ts).
+  const problem = channelNameProblem(channel);
+  if (problem) fail(`${ITEM} contains 'channel' that ${problem}`);
   const id = optionalString(value, ITEM, 'id');
   const prevId = optionalString(value, ITEM, 'prev-id');
 

@@ -1,4 +1,5 @@
 import { WsControlError } from '../errors.js';
+import { channelNameProblem } from './channel-name.js';
 import { parseHeaderParts } from './header-params.js';
 
 /*
@@ -128,6 +129,8 @@ function requireName(message: Record<string, unknown>, field: string, type: stri
   if (typeof value !== 'string' || value === '') {
     throw new WsControlError(`${type} needs a non-empty string '${field}'`);
   }
+  const problem = field === 'channel' ? channelNameProblem(value) : undefined;
+  if (problem) throw new WsControlError(`${type} '${field}' ${problem}`);
   return value;
 }
 

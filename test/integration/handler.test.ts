@@ -343,6 +343,11 @@ describe('handler control API and ZeroMQ inputs', () => {
       '{"items":[{"channel":"CH","formats":{"http-stream":{"content":"x"}}},{"channel":"CH"}]}',
       'Invalid format: item 1: no formats specified\n',
     ],
+    [
+      'second item on the empty channel',
+      '{"items":[{"channel":"CH","formats":{"http-stream":{"content":"x"}}},{"channel":"","formats":{"http-stream":{"content":"x"}}}]}',
+      "Invalid format: item 1: publish item object contains 'channel' that is empty\n",
+    ],
   ];
 
   it('rejects every invalid body with 400 and its Pushpin message, publishing nothing', async () => {

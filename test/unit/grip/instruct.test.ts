@@ -516,6 +516,12 @@ describe('parseInstruction: malformed application/grip-instruct', () => {
       { hold: { channels: [{ name: 1 }] } },
       "channel contains 'name' with wrong type",
     ],
+    ['empty channel name', { hold: { channels: [{ name: '' }] } }, 'channel name is empty'],
+    [
+      'channel name with a NUL',
+      { hold: { channels: [{ name: 'a\u0000b' }] } },
+      'channel name contains a NUL character',
+    ],
     [
       'prev-id not a string',
       { hold: { channels: [{ name: 'a', 'prev-id': 1 }] } },

@@ -52,6 +52,17 @@ describe('parsePublishBody errors match Pushpin bodies', () => {
       one({ channel: null, formats: stream }),
       "Invalid format: publish item object contains 'channel' with wrong type",
     ],
+    // Not Pushpin's: it takes these; here they are the internal bus's own topics.
+    [
+      'empty channel',
+      one({ channel: '', formats: stream }),
+      "Invalid format: publish item object contains 'channel' that is empty",
+    ],
+    [
+      'channel with a NUL',
+      one({ channel: '\u0000replay-end:0:1', formats: stream }),
+      "Invalid format: publish item object contains 'channel' that contains a NUL character",
+    ],
     [
       'id not a string',
       one({ channel: 'c', id: 1, formats: stream }),

@@ -154,6 +154,8 @@ describe('parseWsControlMessage', () => {
     ['session is out of scope', '{"type":"session","id":"x"}'],
     ['subscribe without channel', '{"type":"subscribe"}'],
     ['subscribe with empty channel', '{"type":"subscribe","channel":""}'],
+    ['subscribe with a NUL in the channel', '{"type":"subscribe","channel":"a\\u0000b"}'],
+    ['unsubscribe with a NUL in the channel', '{"type":"unsubscribe","channel":"\\u0000x"}'],
     ['subscribe with a numeric channel', '{"type":"subscribe","channel":5}'],
     ['subscribe with non-string filters', '{"type":"subscribe","channel":"c","filters":[1]}'],
     [
