@@ -87,6 +87,7 @@ async function startSut(name: SutName, workload: Workload, run: RunContext): Pro
   return startRef({
     ...common,
     workers: Math.max(refWorkers, Math.ceil(workload.connections / 18_000)),
+    forwarder: run.options.refForwarder,
   });
 }
 

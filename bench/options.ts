@@ -13,6 +13,8 @@ export const workloadNames = [
 export type WorkloadName = (typeof workloadNames)[number];
 
 /** Every size and switch of a bench run; each has a flag of the same name in kebab-case. */
+export type RefForwarderKind = 'raw' | 'undici';
+
 export interface BenchOptions {
   sut: SutName[];
   workloads: WorkloadName[];
@@ -37,6 +39,11 @@ export interface BenchOptions {
   workers: number;
   /** ref processes; 0 = as many as thumbtack has workers, so both use the same cores. */
   refWorkers: number;
+  /**
+   * How the ref forwards `proxy` requests: raw keep-alive sockets (the floor of forwarding
+   * in Node), or undici (the floor of forwarding with the backend client design.md chose).
+   */
+  refForwarder: RefForwarderKind;
   /** Load generator processes; 0 = enough for 15,000 sockets each, at least 2. */
   generators: number;
   /** Source addresses 127.0.0.1 … 127.0.0.N for client sockets. */
@@ -70,6 +77,7 @@ export const defaults: BenchOptions = {
   wsBurst: 10,
   workers: 0,
   refWorkers: 0,
+  refForwarder: 'raw',
   generators: 0,
   sources: 8,
   connectConcurrency: 128,
@@ -111,6 +119,7 @@ export const usage = `Usage: npm run bench -- [options]
   --ws-burst B             messages every client sends at once in the burst phase (${defaults.wsBurst})
   --workers N              thumbtack workers (0: one per CPU, more if a workload needs over 18000 connections per worker)
   --ref-workers N          ref processes (0: as many as thumbtack's workers)
+  --ref-forwarder KIND     how the ref forwards "proxy" requests: raw (hand-written keep-alive sockets) or undici (${defaults.refForwarder})
   --generators N           load generator processes (0: auto, 15000 sockets each, min 2)
   --sources N              client source addresses 127.0.0.1..N (${defaults.sources})
   --connect-concurrency N  connection attempts in flight per generator (${defaults.connectConcurrency})
@@ -145,6 +154,10 @@ export function parseOptions(argv: string[]): BenchOptions {
         if (!['thumbtack', 'pushpin', 'ref'].includes(name))
           throw new Error(`unknown --sut "${name}"`);
       }
+    } else if (key === 'refForwarder') {
+      if (value !== 'raw' && value !== 'undici')
+        throw new Error(`--ref-forwarder must be raw or undici, not "${value}"`);
+      options.refForwarder = value;
     } else if (key === 'workloads') {
       options.workloads = list(value) as WorkloadName[];
       for (const name of options.workloads) {

@@ -5,13 +5,14 @@ import { fileURLToPath } from 'node:url';
 import uws from 'uWebSockets.js';
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import * as zmq from 'zeromq';
-import { RefForwarder } from './ref-forwarder.js';
+import { RefForwarder, UndiciForwarder } from './ref-forwarder.js';
 
 /**
  * The reference: a bare uWebSockets.js program that only holds connections and writes
  * published bytes (no routes, no GRIP, no backend round trip for held connections), i.e.
  * the physical limit of Node + uWS on this machine. Same URLs as the bench backend:
- *   GET /plain/*     forwarded to the backend over raw keep-alive sockets (the `proxy` workload)
+ *   GET /plain/*     forwarded to the backend (the `proxy` workload) over raw keep-alive
+ *                    sockets, or with --forwarder undici through an undici Pool
  *   GET /stream/<c>  held SSE response on channel <c>
  *   WS  /ws/<c>      echoes messages, subscribed to <c> (uWS's native pub/sub)
  * Publishes arrive as POST /publish/ (Pushpin's JSON) on --publish-port, or on a ZeroMQ SUB
@@ -24,6 +25,7 @@ interface Options {
   publishPort: number;
   zmqSub: string;
   backend: string;
+  forwarder: 'raw' | 'undici';
   workers: number;
   role: 'main' | 'worker';
   relay: string;
@@ -49,6 +51,7 @@ function parseOptions(argv: string[]): Options {
     publishPort: Number(get('publish-port', '0')),
     zmqSub: get('zmq-sub', ''),
     backend: get('backend', ''),
+    forwarder: get('forwarder', 'raw') === 'undici' ? 'undici' : 'raw',
     workers: Number(get('workers', '1')),
     role: get('role', 'main') === 'worker' ? 'worker' : 'main',
     relay: get('relay', ''),
@@ -69,7 +72,10 @@ async function serveClients(options: Options): Promise<(channel: string, item: I
   const app = uws.App();
   const holds = new Map<string, Set<HttpResponse>>();
   const [backendHost, backendPort] = options.backend.split(':');
-  const forwarder = new RefForwarder(backendHost, Number(backendPort), 256);
+  const forwarder =
+    options.forwarder === 'undici'
+      ? new UndiciForwarder(backendHost, Number(backendPort), 256)
+      : new RefForwarder(backendHost, Number(backendPort), 256);
   let chunk: Buffer = Buffer.alloc(0);
   let target: HttpResponse | undefined;
   const writeTarget = () => target?.write(chunk);
@@ -220,6 +226,8 @@ async function runMain(options: Options): Promise<void> {
         String(options.port),
         '--backend',
         options.backend,
+        '--forwarder',
+        options.forwarder,
         '--role',
         'worker',
         '--relay',
