@@ -1,14 +1,10 @@
 import * as zmq from 'zeromq';
 import { parsePublishMessage } from '../../src/grip/publish-item.js';
-import type { Logger } from '../../src/log.js';
-import type { PublishInput, PublishSink } from './publish-input.js';
+import { ZmqInput, type ZmqInputOptions } from './zmq-input.js';
 
-export interface ZmqSubInputOptions {
-  endpoint: string;
+export interface ZmqSubInputOptions extends ZmqInputOptions {
   /** Connect to a publisher's PUB/XPUB instead of binding (Pushpin's push_in_sub_connect). */
   isConnect: boolean;
-  logger: Logger;
-  publish: PublishSink;
 }
 
 /**
@@ -17,44 +13,22 @@ export interface ZmqSubInputOptions {
  * on the bus, in both bind and connect mode, so PUB publishers filter at the source and
  * XPUB publishers see `\x01channel` / `\x00channel` and can publish only what is wanted.
  */
-export class ZmqSubInput implements PublishInput {
-  private readonly endpoint: string;
+export class ZmqSubInput extends ZmqInput<UnboundedSubscriber> {
   private readonly isConnect: boolean;
-  private readonly logger: Logger;
-  private readonly publish: PublishSink;
-  private readonly socket: UnboundedSubscriber;
   private readonly channels = new Set<string>();
   private isStarted = false;
-  private isClosed = false;
-  private receiving: Promise<void> | undefined;
-  private boundAddress = '';
 
   constructor(options: ZmqSubInputOptions) {
-    this.endpoint = options.endpoint;
+    super(
+      new UnboundedSubscriber({ linger: 0, ...(options.isConnect ? { tcpKeepalive: 1 } : {}) }),
+      options,
+      'zmq sub',
+    );
     this.isConnect = options.isConnect;
-    this.logger = options.logger;
-    this.publish = options.publish;
-    this.socket = new UnboundedSubscriber({
-      linger: 0,
-      ...(this.isConnect ? { tcpKeepalive: 1 } : {}),
-    });
   }
 
-  get address(): string {
-    return `${this.boundAddress || this.endpoint} (${this.isConnect ? 'connect' : 'bind'})`;
-  }
-
-  async start(): Promise<void> {
-    if (this.isConnect) {
-      this.socket.connect(this.endpoint);
-      this.boundAddress = this.endpoint;
-    } else {
-      await this.socket.bind(this.endpoint);
-      this.boundAddress = this.socket.lastEndpoint ?? this.endpoint;
-    }
-    this.isStarted = true;
-    if (this.channels.size > 0) this.socket.subscribe(...this.channels);
-    this.receiving = this.receive();
+  override get address(): string {
+    return `${super.address} (${this.isConnect ? 'connect' : 'bind'})`;
   }
 
   /** A channel got its first listener: ask publishers for it. */
@@ -70,22 +44,18 @@ export class ZmqSubInput implements PublishInput {
     if (this.isStarted && !this.isClosed) this.socket.unsubscribe(channel);
   }
 
-  async close(): Promise<void> {
-    if (this.isClosed) return;
-    this.isClosed = true;
-    this.socket.close();
-    await this.receiving;
-  }
-
-  private async receive(): Promise<void> {
-    try {
-      for await (const message of this.socket) this.handle(message);
-    } catch (err) {
-      if (!this.isClosed) this.logger.error({ err }, 'zmq sub input stopped receiving');
+  protected override async open(): Promise<void> {
+    if (this.isConnect) {
+      this.socket.connect(this.endpoint);
+      this.boundAddress = this.endpoint;
+    } else {
+      await super.open();
     }
+    this.isStarted = true;
+    if (this.channels.size > 0) this.socket.subscribe(...this.channels);
   }
 
-  private handle(message: Buffer[]): void {
+  protected handle(message: Buffer[]): void {
     if (message.length !== 2) {
       this.logger.warn({ parts: message.length }, 'zmq sub: message with parts != 2, skipping');
       return;

@@ -1,0 +1,66 @@
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import * as zmq from 'zeromq';
+import { ZmqInput } from '../../../handler/inputs/zmq-input.js';
+
+/** The shared lifecycle, seen through the smallest input: every message is recorded. */
+class RecordingInput extends ZmqInput<zmq.Pull> {
+  readonly messages: string[][] = [];
+  readonly logLines: Record<string, unknown>[];
+
+  constructor(endpoint: string) {
+    const logLines: Record<string, unknown>[] = [];
+    const logger = pino(
+      { level: 'debug' },
+      { write: (line: string) => logLines.push(JSON.parse(line)) },
+    );
+    super(new zmq.Pull({ linger: 0 }), { endpoint, logger, publish: () => {} }, 'zmq test');
+    this.logLines = logLines;
+  }
+
+  protected handle(message: Buffer[]): void {
+    this.messages.push(message.map((part) => part.toString()));
+  }
+}
+
+const opened: { close(): unknown }[] = [];
+
+afterEach(async () => {
+  for (const socket of opened.splice(0)) await socket.close();
+});
+
+async function until(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+}
+
+describe('ZmqInput', () => {
+  it('reports the endpoint before start and the bound address after', async () => {
+    const input = new RecordingInput('tcp://127.0.0.1:*');
+    opened.push(input);
+    expect(input.address).toBe('tcp://127.0.0.1:*');
+    await input.start();
+    expect(input.address).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('hands every received message to handle, in order, parts kept', async () => {
+    const input = new RecordingInput('tcp://127.0.0.1:*');
+    opened.push(input);
+    await input.start();
+    const push = new zmq.Push({ linger: 0 });
+    opened.push(push);
+    push.connect(input.address);
+    await push.send('one');
+    await push.send(['two', 'parts']);
+    await until(() => input.messages.length === 2);
+    expect(input.messages).toEqual([['one'], ['two', 'parts']]);
+  });
+
+  it('closes quietly, twice, and before start', async () => {
+    const input = new RecordingInput('tcp://127.0.0.1:*');
+    await input.start();
+    await input.close();
+    await input.close();
+    await new RecordingInput('tcp://127.0.0.1:*').close();
+    expect(input.logLines.filter((line) => line['level'] === 50)).toEqual([]);
+  });
+});
