@@ -43,9 +43,10 @@ function decode(coding: string, body: Buffer, max: number): Buffer {
       (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE'
         ? `decodes to more than ${max} bytes`
         : 'is corrupt';
-    throw new GripInstructError(`Content-Encoding ${coding}: body ${reason}`);
+    throw new GripInstructError('Content-Encoding', `Content-Encoding ${coding}: body ${reason}`);
   }
   throw new GripInstructError(
+    'Content-Encoding',
     `Content-Encoding ${coding} is not supported on GRIP answers (gzip, deflate, br)`,
   );
 }

@@ -186,7 +186,7 @@ export class GripResponder implements HoldHost {
           route: request.route.id,
           target: request.targetLabel,
           path: request.client.url,
-          header: instructionSource(err.message, reply),
+          header: err.source,
           err: err.message,
         },
         'backend sent invalid GRIP instructions',
@@ -206,19 +206,6 @@ export class GripResponder implements HoldHost {
     }
     return undefined;
   }
-}
-
-/**
- * Where a bad instruction came from, for the log: the `Grip-*` header the error names, the
- * grip-instruct body, or else `Grip-Channel` (the one header error whose wording, taken from
- * Pushpin, does not name it: too many filters).
- */
-function instructionSource(message: string, reply: BackendReply): string {
-  const named = /\b(Grip-[A-Za-z-]+|Content-Encoding)\b/.exec(message)?.[0];
-  if (named) return named;
-  const type = reply.headers.find(([name]) => name.toLowerCase() === 'content-type')?.[1] ?? '';
-  if (/^\s*application\/grip-instruct\s*(;|$)/i.test(type)) return 'application/grip-instruct body';
-  return 'Grip-Channel';
 }
 
 /** Links may be relative: they resolve against the URI of the request being held. */

@@ -24,8 +24,14 @@ export class RoutesSyntaxError extends ThumbtackError {
 
 /** A backend sent GRIP instructions that cannot be followed. */
 export class GripInstructError extends ThumbtackError {
-  constructor(message: string) {
+  /**
+   * Where the problem is, for the operator: a header name (`Grip-Link`, `Content-Encoding`)
+   * or `application/grip-instruct body`.
+   */
+  readonly source: string;
+  constructor(source: string, message: string) {
     super('E_GRIP_INSTRUCT', message);
+    this.source = source;
   }
 }
 

@@ -36,6 +36,7 @@ const MIN_RESPONSE_TIMEOUT = 5;
 const DEFAULT_NEXT_LINK_TIMEOUT = 120;
 const MAX_FILTERS_PER_CHANNEL = 5;
 const INSTRUCT_CONTENT_TYPE = 'application/grip-instruct';
+const INSTRUCT_BODY = `${INSTRUCT_CONTENT_TYPE} body`;
 /** They describe the backend hop only; the proxy frames the client response itself. */
 const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length']);
 
@@ -200,7 +201,10 @@ function parseHold(value: string | undefined): GripInstruction['hold'] {
   if (value === undefined) return undefined;
   // Exact and case-sensitive, as in Pushpin.
   if (value === 'response' || value === 'stream') return value;
-  throw new GripInstructError("Grip-Hold must be set to either 'response' or 'stream'");
+  throw new GripInstructError(
+    'Grip-Hold',
+    "Grip-Hold must be set to either 'response' or 'stream'",
+  );
 }
 
 function parseChannels(values: readonly string[]): ChannelSubscription[] {
@@ -214,7 +218,8 @@ function parseChannels(values: readonly string[]): ChannelSubscription[] {
     for (const p of part.params) {
       if (p.name === 'filter') filters.push(decodeHeaderText(p.value ?? ''));
     }
-    channels.push(channelSubscription(name, prevId && decodeHeaderText(prevId), filters));
+    const prev = prevId && decodeHeaderText(prevId);
+    channels.push(channelSubscription(name, prev, filters, 'Grip-Channel'));
   }
   return channels;
 }
@@ -223,11 +228,13 @@ function channelSubscription(
   name: string,
   prevId: string | undefined,
   filters: string[],
+  /** Where the subscription was read, for the error. */
+  source: string,
 ): ChannelSubscription {
   const problem = channelNameProblem(name);
   if (problem) throw new GripInstructError(`channel name ${problem}`);
   if (filters.length > MAX_FILTERS_PER_CHANNEL) {
-    throw new GripInstructError(`too many filters for channel '${name}'`);
+    throw new GripInstructError(source, `too many filters for channel '${name}'`);
   }
   // One literal per shape, never `delete`: that turns the object into a dictionary (~250
   // bytes) which every hold keeps for its whole life.
@@ -237,8 +244,10 @@ function channelSubscription(
 function parseTimeout(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const timeout = parseHeaderInteger(value);
-  if (timeout === undefined) throw new GripInstructError('failed to parse Grip-Timeout');
-  if (timeout < 0) throw new GripInstructError('Grip-Timeout has invalid value');
+  if (timeout === undefined) {
+    throw new GripInstructError('Grip-Timeout', 'failed to parse Grip-Timeout');
+  }
+  if (timeout < 0) throw new GripInstructError('Grip-Timeout', 'Grip-Timeout has invalid value');
   return timeout;
 }
 
@@ -247,7 +256,9 @@ function parseMeta(values: readonly string[]): Record<string, string> {
   for (const text of splitHeaderValues(values)) {
     const params = parseHeaderParams(text);
     if (!params) continue; // unterminated quote: skipped like any unparseable part
-    if (params.length === 0) throw new GripInstructError('Grip-Set-Meta cannot be empty');
+    if (params.length === 0) {
+      throw new GripInstructError('Grip-Set-Meta', 'Grip-Set-Meta cannot be empty');
+    }
     // Only the first name=value of each comma-separated element counts (Pushpin).
     meta[decodeHeaderText(params[0].name)] = decodeHeaderText(params[0].value ?? '');
   }
@@ -259,7 +270,7 @@ function parseStatus(value: string | undefined): { code: number; reason: string 
   const space = value.indexOf(' ');
   const code = parseHeaderInteger(space === -1 ? value : value.slice(0, space));
   if (code === undefined || code < 0 || code > 999) {
-    throw new GripInstructError('Grip-Status contains invalid status code');
+    throw new GripInstructError('Grip-Status', 'Grip-Status contains invalid status code');
   }
   return { code, reason: space === -1 ? '' : value.slice(space + 1) };
 }
@@ -270,12 +281,12 @@ function parseLinks(values: readonly string[]): Pick<GripInstruction, 'nextLink'
     if (part.params.length === 0) continue; // a bare `<uri>` is ignored
     const v = part.value;
     if (v.length <= 2 || !v.startsWith('<') || !v.endsWith('>')) {
-      throw new GripInstructError('failed to parse Grip-Link value');
+      throw new GripInstructError('Grip-Link', 'failed to parse Grip-Link value');
     }
     // Kept as written; the proxy resolves relative links against the request URI.
     const uri = decodeHeaderText(v.slice(1, -1));
     if (!URL.canParse(uri, 'http://localhost/')) {
-      throw new GripInstructError('Grip-Link contains invalid link');
+      throw new GripInstructError('Grip-Link', 'Grip-Link contains invalid link');
     }
     const rel = findParam(part.params, 'rel')?.value;
     if (rel === 'next') {
@@ -290,8 +301,10 @@ function parseLinks(values: readonly string[]): Pick<GripInstruction, 'nextLink'
 function parseLinkTimeout(param: { value: string | undefined } | undefined): number {
   if (!param) return DEFAULT_NEXT_LINK_TIMEOUT;
   const timeout = parseHeaderInteger(param.value ?? '');
-  if (timeout === undefined) throw new GripInstructError('failed to parse Grip-Link timeout value');
-  if (timeout < 0) throw new GripInstructError('Grip-Link timeout has invalid value');
+  if (timeout === undefined) {
+    throw new GripInstructError('Grip-Link', 'failed to parse Grip-Link timeout value');
+  }
+  if (timeout < 0) throw new GripInstructError('Grip-Link', 'Grip-Link timeout has invalid value');
   return timeout;
 }
 
@@ -309,13 +322,13 @@ function keepHeaders(
 
 function parseJsonDocument(input: BackendResponse): JsonObject {
   if (input.code !== 200) {
-    throw new GripInstructError('response code for application/grip-instruct content must be 200');
+    throw bodyError('response code for application/grip-instruct content must be 200');
   }
   let doc: unknown;
   try {
     doc = JSON.parse(input.body.toString('utf8'));
   } catch {
-    throw new GripInstructError('failed to parse application/grip-instruct content as JSON');
+    throw bodyError('failed to parse application/grip-instruct content as JSON');
   }
   return expectObject(doc, 'instruct must be an object');
 }
@@ -324,28 +337,29 @@ function parseJsonHoldMode(hold: JsonObject): 'response' | 'stream' {
   const mode = optionalString(hold, 'hold', 'mode');
   if (mode === undefined) return 'response';
   if (mode === 'response' || mode === 'stream') return mode;
-  throw new GripInstructError("hold 'mode' must be set to either 'response' or 'stream'");
+  throw bodyError("hold 'mode' must be set to either 'response' or 'stream'");
 }
 
 function parseJsonChannels(hold: JsonObject): ChannelSubscription[] {
   if (!Object.hasOwn(hold, 'channels')) {
-    throw new GripInstructError("hold does not contain 'channels'");
+    throw bodyError("hold does not contain 'channels'");
   }
   if (!Array.isArray(hold.channels)) {
-    throw new GripInstructError("hold contains 'channels' with wrong type");
+    throw bodyError("hold contains 'channels' with wrong type");
   }
   return hold.channels.map((item: unknown) => {
     const channel = expectObject(item, 'channel is not an object');
     const name = optionalString(channel, 'channel', 'name');
-    if (name === undefined) throw new GripInstructError("channel does not contain 'name'");
+    if (name === undefined) throw bodyError("channel does not contain 'name'");
     const filters = channel.filters ?? [];
     if (!Array.isArray(filters)) {
-      throw new GripInstructError("channel contains 'filters' with wrong type");
+      throw bodyError("channel contains 'filters' with wrong type");
     }
     if (!filters.every((f): f is string => typeof f === 'string')) {
-      throw new GripInstructError('filters contains value with wrong type');
+      throw bodyError('filters contains value with wrong type');
     }
-    return channelSubscription(name, optionalString(channel, 'channel', 'prev-id'), filters);
+    const prevId = optionalString(channel, 'channel', 'prev-id');
+    return channelSubscription(name, prevId, filters, INSTRUCT_BODY);
   });
 }
 
@@ -365,7 +379,7 @@ function parseJsonKeepAlive(
     data = Buffer.from(optionalString(json, 'keep-alive', 'content-bin') ?? '', 'base64');
   } else if (Object.hasOwn(json, 'content')) {
     if (typeof json.content !== 'string') {
-      throw new GripInstructError("keep-alive contains 'content' with wrong type");
+      throw bodyError("keep-alive contains 'content' with wrong type");
     }
     data = Buffer.from(json.content, 'utf8');
   }
@@ -383,7 +397,7 @@ function parseJsonMeta(hold: JsonObject): Record<string, string> {
   const json = expectObject(hold.meta, "hold contains 'meta' with wrong type");
   for (const [key, value] of Object.entries(json)) {
     if (typeof value !== 'string') {
-      throw new GripInstructError(`'meta' contains '${key}' with wrong type`);
+      throw bodyError(`'meta' contains '${key}' with wrong type`);
     }
     meta[key] = value;
   }
@@ -395,7 +409,7 @@ function parseJsonResponse(json: JsonObject, base: StoredResponse): StoredRespon
   if (Object.hasOwn(json, 'code')) {
     response.code = jsonInteger(json.code, 'response', 'code');
     if (response.code > 999) {
-      throw new GripInstructError("response contains 'code' with invalid value");
+      throw bodyError("response contains 'code' with invalid value");
     }
     // A code given in JSON gets its own phrase unless `reason` is given too.
     response.reason = '';
@@ -407,7 +421,7 @@ function parseJsonResponse(json: JsonObject, base: StoredResponse): StoredRespon
     response.body = Buffer.from(optionalString(json, 'response', 'body-bin') ?? '', 'base64');
   } else if (Object.hasOwn(json, 'body')) {
     if (typeof json.body !== 'string') {
-      throw new GripInstructError("response contains 'body' with wrong type");
+      throw bodyError("response contains 'body' with wrong type");
     }
     response.body = Buffer.from(json.body, 'utf8');
   }
@@ -419,31 +433,35 @@ function parseJsonHeaders(value: unknown): [string, string][] {
   if (Array.isArray(value)) {
     for (const pair of value) {
       if (!Array.isArray(pair)) {
-        throw new GripInstructError('headers contains element with wrong type');
+        throw bodyError('headers contains element with wrong type');
       }
       if (pair.length !== 2) {
-        throw new GripInstructError('headers contains list with wrong number of elements');
+        throw bodyError('headers contains list with wrong number of elements');
       }
       const [name, val] = pair as unknown[];
       if (typeof name !== 'string') {
-        throw new GripInstructError('header contains name element with wrong type');
+        throw bodyError('header contains name element with wrong type');
       }
       if (typeof val !== 'string') {
-        throw new GripInstructError('header contains value element with wrong type');
+        throw bodyError('header contains value element with wrong type');
       }
       headers.push([encodeHeaderText(name), encodeHeaderText(val)]);
     }
   } else if (isObject(value)) {
     for (const [name, val] of Object.entries(value)) {
       if (typeof val !== 'string') {
-        throw new GripInstructError(`headers contains '${name}' with wrong type`);
+        throw bodyError(`headers contains '${name}' with wrong type`);
       }
       headers.push([encodeHeaderText(name), encodeHeaderText(val)]);
     }
   } else {
-    throw new GripInstructError("response contains 'headers' with wrong type");
+    throw bodyError("response contains 'headers' with wrong type");
   }
   return keepHeaders(headers, undefined);
+}
+
+function bodyError(message: string): GripInstructError {
+  return new GripInstructError(INSTRUCT_BODY, message);
 }
 
 function isObject(value: unknown): value is JsonObject {
@@ -451,7 +469,7 @@ function isObject(value: unknown): value is JsonObject {
 }
 
 function expectObject(value: unknown, message: string): JsonObject {
-  if (!isObject(value)) throw new GripInstructError(message);
+  if (!isObject(value)) throw bodyError(message);
   return value;
 }
 
@@ -460,7 +478,7 @@ function optionalString(obj: JsonObject, objName: string, field: string): string
   const value = obj[field];
   if (value == null) return undefined;
   if (typeof value !== 'string') {
-    throw new GripInstructError(`${objName} contains '${field}' with wrong type`);
+    throw bodyError(`${objName} contains '${field}' with wrong type`);
   }
   return value;
 }
@@ -468,9 +486,9 @@ function optionalString(obj: JsonObject, objName: string, field: string): string
 /** A number >= 0, truncated to an integer like Pushpin's toInt. */
 function jsonInteger(value: unknown, objName: string, field: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new GripInstructError(`${objName} contains '${field}' with wrong type`);
+    throw bodyError(`${objName} contains '${field}' with wrong type`);
   }
   const n = Math.trunc(value);
-  if (n < 0) throw new GripInstructError(`${objName} contains '${field}' with invalid value`);
+  if (n < 0) throw bodyError(`${objName} contains '${field}' with invalid value`);
   return n;
 }

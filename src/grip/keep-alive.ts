@@ -2,6 +2,8 @@ import { GripInstructError } from '../errors.js';
 import type { KeepAlive } from './instruct-types.js';
 import { findParam, parseHeaderInteger, parseHeaderPart } from './header-params.js';
 
+const HEADER = 'Grip-Keep-Alive';
+
 /** Keep-alive interval when the instruction names none, in seconds. */
 export const DEFAULT_KEEP_ALIVE_TIMEOUT = 55;
 
@@ -14,11 +16,11 @@ export function parseGripKeepAlive(value: string): KeepAlive | undefined {
   if (value.trim() === '') return undefined;
   const part = parseHeaderPart(value);
   if (!part) return undefined;
-  if (part.value === '') throw new GripInstructError('Grip-Keep-Alive cannot be empty');
+  if (part.value === '') throw new GripInstructError(HEADER, 'Grip-Keep-Alive cannot be empty');
 
   const mode = findParam(part.params, 'mode')?.value ?? '';
   if (mode !== '' && mode !== 'idle' && mode !== 'interval') {
-    throw new GripInstructError(`no such Grip-Keep-Alive mode '${mode}'`);
+    throw new GripInstructError(HEADER, `no such Grip-Keep-Alive mode '${mode}'`);
   }
 
   let timeout = DEFAULT_KEEP_ALIVE_TIMEOUT;
@@ -26,9 +28,11 @@ export function parseGripKeepAlive(value: string): KeepAlive | undefined {
   if (timeoutParam) {
     const parsed = parseHeaderInteger(timeoutParam.value ?? '');
     if (parsed === undefined) {
-      throw new GripInstructError('failed to parse Grip-Keep-Alive timeout value');
+      throw new GripInstructError(HEADER, 'failed to parse Grip-Keep-Alive timeout value');
     }
-    if (parsed < 0) throw new GripInstructError('Grip-Keep-Alive timeout has invalid value');
+    if (parsed < 0) {
+      throw new GripInstructError(HEADER, 'Grip-Keep-Alive timeout has invalid value');
+    }
     timeout = Math.max(parsed, 1);
   }
 
@@ -51,7 +55,7 @@ export function decodeKeepAliveData(data: string, format: string): Buffer {
     case 'base64':
       return Buffer.from(data, 'base64');
     default:
-      throw new GripInstructError(`no such Grip-Keep-Alive format '${format}'`);
+      throw new GripInstructError(HEADER, `no such Grip-Keep-Alive format '${format}'`);
   }
 }
 
@@ -109,5 +113,8 @@ export function encodeCString(data: Buffer): string {
 }
 
 function cstringError(problem: string): GripInstructError {
-  return new GripInstructError(`failed to parse Grip-Keep-Alive cstring format: ${problem}`);
+  return new GripInstructError(
+    HEADER,
+    `failed to parse Grip-Keep-Alive cstring format: ${problem}`,
+  );
 }

@@ -31,6 +31,16 @@ function instruct(doc: unknown, headers: Headers = [], extra: Partial<BackendRes
   });
 }
 
+function thrown(read: () => unknown): GripInstructError {
+  try {
+    read();
+  } catch (err) {
+    if (err instanceof GripInstructError) return err;
+    throw err;
+  }
+  return expect.unreachable('no GripInstructError thrown');
+}
+
 describe('isGripResponse', () => {
   const cases: [string, Headers, boolean][] = [
     ['grip-instruct content type', [['Content-Type', 'application/grip-instruct']], true],
@@ -319,6 +329,16 @@ describe('parseInstruction: malformed headers', () => {
   it.each(cases)('%s', (_name, headers, message) => {
     expect(() => parse(headers)).toThrow(GripInstructError);
     expect(() => parse(headers)).toThrow(message);
+  });
+
+  // Each case sets one header, the one at fault.
+  it.each(cases)('%s: the error names its header as source', (_name, headers) => {
+    expect(thrown(() => parse(headers)).source).toBe(headers[0]![0]);
+  });
+
+  it('too many filters in a Grip-Channel header is sourced to it even with a JSON body', () => {
+    const error = thrown(() => instruct({}, [['Grip-Channel', 'x' + '; filter=f'.repeat(6)]]));
+    expect(error.source).toBe('Grip-Channel');
   });
 
   it('errors carry the E_GRIP_INSTRUCT code', () => {
@@ -647,9 +667,23 @@ describe('parseInstruction: malformed application/grip-instruct', () => {
     expect(() => instruct(doc)).toThrow(message);
   });
 
+  it.each(cases)('%s: the error names the body as source', (_name, doc) => {
+    expect(thrown(() => instruct(doc)).source).toBe('application/grip-instruct body');
+  });
+
+  it('too many filters in a JSON channel is sourced to the body', () => {
+    const channels = [{ name: 'x', filters: ['a', 'b', 'c', 'd', 'e', 'f'] }];
+    expect(thrown(() => instruct({ hold: { channels } })).source).toBe(
+      'application/grip-instruct body',
+    );
+  });
+
   it('refuses a non-200 backend status', () => {
     expect(() => instruct({}, [], { code: 201 })).toThrow(
       'response code for application/grip-instruct content must be 200',
+    );
+    expect(thrown(() => instruct({}, [], { code: 201 })).source).toBe(
+      'application/grip-instruct body',
     );
   });
 });

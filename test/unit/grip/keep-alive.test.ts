@@ -27,6 +27,9 @@ describe('decodeCString', () => {
   it.each(bad)('rejects %s', (_name, input) => {
     expect(() => decodeCString(input)).toThrow(GripInstructError);
     expect(() => decodeCString(input)).toThrow(/failed to parse Grip-Keep-Alive cstring format/);
+    expect(() => decodeCString(input)).toThrow(
+      expect.objectContaining({ source: 'Grip-Keep-Alive' }),
+    );
   });
 });
 
@@ -100,6 +103,9 @@ describe('parseGripKeepAlive', () => {
   it.each(bad)('rejects %s', (_name, input, message) => {
     expect(() => parseGripKeepAlive(input)).toThrow(GripInstructError);
     expect(() => parseGripKeepAlive(input)).toThrow(message);
+    expect(() => parseGripKeepAlive(input)).toThrow(
+      expect.objectContaining({ source: 'Grip-Keep-Alive' }),
+    );
   });
 
   const fromJsGrip: [string, string | Uint8Array, Buffer][] = [
