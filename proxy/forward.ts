@@ -98,7 +98,9 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
   /** This request's headers toward a target: its `host=` may name another Host. */
   backendHeadersFor(target: BackendTarget): string[] {
     const { ctx, client, route } = this;
-    return ctx.backendHeaders(client, route, target, ctx.gripRequestHeaders(route));
+    const headers = ctx.backendHeaders(client, route, target);
+    ctx.appendGripRequestHeaders(route, headers);
+    return headers;
   }
 
   /** The request body as received so far, when small enough to have been kept. */

@@ -128,9 +128,7 @@ export class GripResponder implements HoldHost {
     const url = new URL(resolveLink(request, uri));
     const headers = ['host', url.host, 'accept', '*/*'];
     headers.push(...gripLastHeaders(withoutPrefix(prevIds, request.route.channelPrefix)));
-    for (const [name, value] of this.ctx.gripRequestHeaders(request.route)) {
-      headers.push(name, value);
-    }
+    this.ctx.appendGripRequestHeaders(request.route, headers);
     const reply = await fetchFromBackend(
       this.ctx,
       request.route,
@@ -157,9 +155,7 @@ export class GripResponder implements HoldHost {
   notifyGone(request: ForwardedRequest, uri: string): void {
     const url = new URL(uri);
     const headers = ['host', url.host, 'content-length', '0'];
-    for (const [name, value] of this.ctx.gripRequestHeaders(request.route)) {
-      headers.push(name, value);
-    }
+    this.ctx.appendGripRequestHeaders(request.route, headers);
     fetchFromBackend(
       this.ctx,
       request.route,

@@ -44,7 +44,6 @@ export class ProxyContext {
     client: ClientRequestInfo,
     route: Route,
     target: Pick<RouteTarget, 'hostHeader'>,
-    extra: readonly [string, string][],
   ): string[] {
     return buildBackendHeaders(client, {
       xForwardedFor: this.settings.xForwardedFor,
@@ -53,19 +52,19 @@ export class ProxyContext {
       host: route.asHost ?? target.hostHeader ?? client.host,
       setHeaders: route.setHeaders,
       removeHeaders: route.removeHeaders,
-      extra,
     });
   }
 
-  gripRequestHeaders(route: Route): [string, string][] {
-    if (route.isNoGrip) return [];
+  /**
+   * Adds Grip-Sig (when the route signs) and Grip-Feature to a flat [name, value, ...] list,
+   * unless the route is `no_grip`. Every backend request goes through here, so it appends to
+   * the caller's list rather than building pairs.
+   */
+  appendGripRequestHeaders(route: Route, headers: string[]): void {
+    if (route.isNoGrip) return;
     const sig = this.signers.current(route);
-    return sig
-      ? [
-          ['grip-sig', sig],
-          ['grip-feature', gripFeatureHeader],
-        ]
-      : [['grip-feature', gripFeatureHeader]];
+    if (sig) headers.push('grip-sig', sig);
+    headers.push('grip-feature', gripFeatureHeader);
   }
 
   onRequestHeld(request: ForwardedRequest): void {

@@ -35,14 +35,12 @@ export interface ForwardOptions {
   /** Route `header=` options (lower-case names). */
   setHeaders: readonly RouteHeader[];
   removeHeaders: readonly string[];
-  /** Added last (Grip-Sig, Grip-Feature on GRIP routes). */
-  extra: readonly [string, string][];
 }
 
 /**
  * Builds the flat [name, value, ...] header list undici sends to the backend: hop-by-hop
  * headers and every client `Grip-*` header removed (only the proxy may speak GRIP to the
- * backend), X-Forwarded-For/-Proto applied, route headers and signing headers added.
+ * backend), X-Forwarded-For/-Proto applied, route headers added.
  */
 export function buildBackendHeaders(client: ClientRequestInfo, options: ForwardOptions): string[] {
   const out: string[] = ['host', options.host];
@@ -92,7 +90,6 @@ export function buildBackendHeaders(client: ClientRequestInfo, options: ForwardO
     out.push('x-forwarded-proto', client.isTls ? 'https' : 'http');
   }
   for (const header of options.setHeaders) out.push(header.name, header.value);
-  for (const [name, value] of options.extra) out.push(name, value);
   return out;
 }
 

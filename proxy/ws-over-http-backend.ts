@@ -157,9 +157,7 @@ export class WsOverHttpBackend {
   private post(body: Buffer): Promise<WsBackendOutcome> {
     this.requestStartedAt = preciseNow();
     const headers = [...this.baseHeaders];
-    for (const [name, value] of this.host.ctx.gripRequestHeaders(this.route)) {
-      headers.push(name, value);
-    }
+    this.host.ctx.appendGripRequestHeaders(this.route, headers);
     if (!this.route.isNoGrip) headers.push('sec-websocket-extensions', 'grip');
     headers.push(
       'accept',

@@ -43,7 +43,7 @@ export function replayedHeaders(
   client: ClientRequestInfo,
 ): string[] {
   const replayed = client.headers.filter(([name]) => isReplayedClientHeader(name));
-  return host.ctx.backendHeaders({ ...client, headers: replayed }, route, target, []);
+  return host.ctx.backendHeaders({ ...client, headers: replayed }, route, target);
 }
 
 /** Handshake headers the `ws` client library writes itself, or would offer otherwise. */
@@ -67,12 +67,8 @@ export function passthroughHeaders(
 ): string[] {
   const kept = client.headers.filter(([name]) => !libraryWrittenHeaders.has(name));
   const { ctx } = host;
-  const headers = ctx.backendHeaders(
-    { ...client, headers: kept },
-    route,
-    target,
-    ctx.gripRequestHeaders(route),
-  );
+  const headers = ctx.backendHeaders({ ...client, headers: kept }, route, target);
+  ctx.appendGripRequestHeaders(route, headers);
   if (!route.isNoGrip) headers.push('sec-websocket-extensions', 'grip');
   return headers;
 }
