@@ -7,13 +7,13 @@ import {
   type SubscriptionFilters,
 } from '../src/grip/filters.js';
 import type { ChannelSubscription } from '../src/grip/instruct-types.js';
+import type { WsMessageType } from '../src/grip/publish-types.js';
 import {
   classifyBackendMessage,
   parseWsControlMessage,
   WS_FILTERS_MAX,
   type GripExtension,
   type WsKeepAlive,
-  type WsMessageType,
 } from '../src/grip/ws-control.js';
 import type { Delivery } from '../src/ipc/delivery.js';
 import type { Route } from '../src/routes/route.js';

@@ -1,11 +1,15 @@
 import { STATUS_CODES } from 'node:http';
 import { PublishFormatError } from '../errors.js';
-import type {
-  HttpResponseFormat,
-  HttpStreamFormat,
-  PublishFormats,
-  PublishItem,
-  WsMessageFormat,
+import {
+  isPublishAction,
+  isWsMessageType,
+  type HttpResponseFormat,
+  type HttpStreamFormat,
+  type PublishAction,
+  type PublishFormats,
+  type PublishItem,
+  type WsMessageFormat,
+  type WsMessageType,
 } from './publish-types.js';
 import { channelNameProblem } from './channel-name.js';
 import { decodeTnetstring } from './tnetstring.js';
@@ -22,7 +26,6 @@ import { decodeTnetstring } from './tnetstring.js';
 
 type Mode = 'json' | 'tnet';
 type Keyed = Record<string, unknown>;
-type Action = 'send' | 'hint' | 'close' | 'refresh';
 
 const ITEM = 'publish item object';
 const INVALID = 'Invalid format: ';
@@ -170,10 +173,10 @@ function parseItem(value: unknown, channelOverride: string | undefined, mode: Mo
   return item;
 }
 
-function parseAction(format: Keyed, pn: string): Action {
+function parseAction(format: Keyed, pn: string): PublishAction {
   const action = optionalString(format, pn, 'action');
-  if (action === undefined || action === 'send') return 'send';
-  if (action === 'hint' || action === 'close' || action === 'refresh') return action;
+  if (action === undefined) return 'send';
+  if (isPublishAction(action)) return action;
   // Pushpin answers a bare "Invalid format: " here; naming the action is kinder.
   return fail(`unknown action ${JSON.stringify(action)} in ${pn}`);
 }
@@ -275,8 +278,6 @@ function parseHttpStream(value: unknown, mode: Mode): HttpStreamFormat {
   return format;
 }
 
-const WS_TYPES = ['text', 'binary', 'ping', 'pong'] as const;
-
 function parseWsMessage(value: unknown, mode: Mode): WsMessageFormat {
   const pn = "'ws-message'";
   if (!isKeyed(value)) fail(`${pn} is not an object`);
@@ -297,10 +298,10 @@ function parseWsMessage(value: unknown, mode: Mode): WsMessageFormat {
   if (action !== 'send') return { action, type: 'text', content: EMPTY };
 
   const typeName = optionalString(value, pn, 'type');
-  let type: WsMessageFormat['type'] | undefined;
+  let type: WsMessageType | undefined;
   if (typeName !== undefined) {
-    type = WS_TYPES.find((t) => t === typeName);
-    if (type === undefined) fail(`${pn} contains 'type' with unknown value`);
+    if (!isWsMessageType(typeName)) fail(`${pn} contains 'type' with unknown value`);
+    type = typeName;
   }
   const format: WsMessageFormat = { action, type: type ?? 'text', content: EMPTY };
   const contentFilters = parseContentFilters(value, pn);

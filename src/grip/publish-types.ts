@@ -1,3 +1,24 @@
+/*
+ * Each list's order is also the code its values travel as on the internal bus
+ * (src/ipc/delivery.ts): add new values at the end.
+ */
+
+/** What a published format asks of the connections it reaches. */
+export const publishActions = ['send', 'hint', 'close', 'refresh'] as const;
+export type PublishAction = (typeof publishActions)[number];
+
+/** The kinds of WebSocket message a publish or a keep-alive sends. */
+export const wsMessageTypes = ['text', 'binary', 'ping', 'pong'] as const;
+export type WsMessageType = (typeof wsMessageTypes)[number];
+
+export function isPublishAction(value: unknown): value is PublishAction {
+  return (publishActions as readonly unknown[]).includes(value);
+}
+
+export function isWsMessageType(value: unknown): value is WsMessageType {
+  return (wsMessageTypes as readonly unknown[]).includes(value);
+}
+
 /** A validated publish item, as every input (HTTP, ZeroMQ, Redis) yields it. */
 export interface PublishItem {
   channel: string;
@@ -17,7 +38,7 @@ export interface PublishFormats {
 }
 
 export interface HttpResponseFormat {
-  action: 'send' | 'hint' | 'close' | 'refresh';
+  action: PublishAction;
   code: number;
   /** Standard phrase for `code` when the publisher gave none. */
   reason: string;
@@ -29,14 +50,14 @@ export interface HttpResponseFormat {
 }
 
 export interface HttpStreamFormat {
-  action: 'send' | 'close' | 'hint' | 'refresh';
+  action: PublishAction;
   content: Buffer;
   contentFilters?: string[];
 }
 
 export interface WsMessageFormat {
-  action: 'send' | 'close' | 'refresh' | 'hint';
-  type: 'text' | 'binary' | 'ping' | 'pong';
+  action: PublishAction;
+  type: WsMessageType;
   content: Buffer;
   /** Close code; undefined sends a close frame without status. */
   code?: number;

@@ -1,6 +1,7 @@
 import { WsControlError } from '../errors.js';
 import { channelNameProblem } from './channel-name.js';
 import { parseHeaderParts } from './header-params.js';
+import { isWsMessageType, type WsMessageType } from './publish-types.js';
 
 /*
  * GRIP over WebSockets (protocol 4.7, 4.8): the `grip` extension a backend answers with,
@@ -12,8 +13,6 @@ export const WS_FILTERS_MAX = 5;
 
 /** Keep-alive timeout when the control message names none (or 0), in seconds. */
 export const WS_KEEP_ALIVE_DEFAULT_TIMEOUT = 55;
-
-export type WsMessageType = 'text' | 'binary' | 'ping' | 'pong';
 
 export interface WsKeepAlive {
   content: Buffer;
@@ -158,7 +157,7 @@ function readKeepAlive(message: Record<string, unknown>): WsKeepAlive | undefine
   }
   // Pushpin quirk kept on purpose: `content-bin` without `message-type` still goes out as text.
   const type = message['message-type'] ?? 'text';
-  if (type !== 'text' && type !== 'binary' && type !== 'ping' && type !== 'pong') {
+  if (!isWsMessageType(type)) {
     throw new WsControlError(`keep-alive has unknown 'message-type' ${JSON.stringify(type)}`);
   }
   const rawTimeout = message['timeout'] ?? 0;

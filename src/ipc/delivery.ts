@@ -1,4 +1,10 @@
-import type { PublishItem } from '../grip/publish-types.js';
+import {
+  publishActions,
+  wsMessageTypes,
+  type PublishAction,
+  type PublishItem,
+  type WsMessageType,
+} from '../grip/publish-types.js';
 
 /**
  * What the handler sends on its internal XPUB for one published item, and what proxy
@@ -16,7 +22,7 @@ export interface DeliveryHeader {
   /** The item's `meta`, for subscribers' filters; absent when the item has none. */
   meta?: Record<string, string>;
   response?: {
-    action: 'send' | 'hint' | 'close' | 'refresh';
+    action: PublishAction;
     code: number;
     reason: string;
     headers: [string, string][];
@@ -25,13 +31,13 @@ export interface DeliveryHeader {
     contentFilters?: string[];
   };
   stream?: {
-    action: 'send' | 'close' | 'hint' | 'refresh';
+    action: PublishAction;
     content: number;
     contentFilters?: string[];
   };
   ws?: {
-    action: 'send' | 'close' | 'refresh' | 'hint';
-    type: 'text' | 'binary' | 'ping' | 'pong';
+    action: PublishAction;
+    type: WsMessageType;
     content: number;
     code?: number;
     reason?: string;
@@ -50,16 +56,15 @@ export interface Delivery {
  * The header frame is binary so that the common item (a stream or WebSocket send without
  * id, meta or filters) costs no JSON work on either side: formats bitmask (u8), seq and
  * time (f64 LE each), then per format present its codes (stream: action; ws: action, type;
- * response: action, status code u16), then, only when something else is set, a JSON object
- * of the remaining fields. Payload frames follow in format order: response body, stream
- * content, ws content.
+ * response: action, status code u16; an action or type code is its index in publishActions
+ * or wsMessageTypes), then, only when something else is set, a JSON object of the
+ * remaining fields. Payload frames follow in format order: response body, stream content,
+ * ws content.
  */
 const RESPONSE = 1;
 const STREAM = 2;
 const WS = 4;
 const EXTRA = 8;
-const ACTIONS = ['send', 'hint', 'close', 'refresh'] as const;
-const WS_TYPES = ['text', 'binary', 'ping', 'pong'] as const;
 
 /** The header fields that travel as JSON, present only when set. */
 interface HeaderExtra {
@@ -115,14 +120,14 @@ export function encodeDelivery(item: PublishItem, seq: number, time: number): Bu
   header.writeDoubleLE(time, 9);
   let at = 17;
   if (httpResponse) {
-    header[at] = ACTIONS.indexOf(httpResponse.action);
+    header[at] = publishActions.indexOf(httpResponse.action);
     header.writeUInt16LE(httpResponse.code, at + 1);
     at += 3;
   }
-  if (httpStream) header[at++] = ACTIONS.indexOf(httpStream.action);
+  if (httpStream) header[at++] = publishActions.indexOf(httpStream.action);
   if (wsMessage) {
-    header[at] = ACTIONS.indexOf(wsMessage.action);
-    header[at + 1] = WS_TYPES.indexOf(wsMessage.type);
+    header[at] = publishActions.indexOf(wsMessage.action);
+    header[at + 1] = wsMessageTypes.indexOf(wsMessage.type);
     at += 2;
   }
   if (extra) header.write(json, at, 'utf8');
@@ -167,7 +172,7 @@ export function decodeDelivery(
   if (extra.prevId !== undefined) decoded.prevId = extra.prevId;
   if (extra.meta !== undefined) decoded.meta = extra.meta;
   if (responseCodes) {
-    const action = ACTIONS[responseCodes[0]];
+    const action = publishActions[responseCodes[0]];
     if (!action) return undefined;
     decoded.response = {
       action,
@@ -179,14 +184,14 @@ export function decodeDelivery(
     if (extra.responseFilters) decoded.response.contentFilters = extra.responseFilters;
   }
   if (streamAction !== undefined) {
-    const action = ACTIONS[streamAction];
+    const action = publishActions[streamAction];
     if (!action) return undefined;
     decoded.stream = { action, content: index++ };
     if (extra.streamFilters) decoded.stream.contentFilters = extra.streamFilters;
   }
   if (wsCodes) {
-    const action = ACTIONS[wsCodes[0]];
-    const type = WS_TYPES[wsCodes[1]];
+    const action = publishActions[wsCodes[0]];
+    const type = wsMessageTypes[wsCodes[1]];
     if (!action || !type) return undefined;
     decoded.ws = { action, type, content: index++ };
     if (extra.wsCode !== undefined) decoded.ws.code = extra.wsCode;
