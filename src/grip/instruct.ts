@@ -232,7 +232,7 @@ function channelSubscription(
   source: string,
 ): ChannelSubscription {
   const problem = channelNameProblem(name);
-  if (problem) throw new GripInstructError(`channel name ${problem}`);
+  if (problem) throw new GripInstructError(source, `channel name ${problem}`);
   if (filters.length > MAX_FILTERS_PER_CHANNEL) {
     throw new GripInstructError(source, `too many filters for channel '${name}'`);
   }
