@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { SutName } from './sut/sut.js';
 
 export const workloadNames = [
@@ -129,57 +130,71 @@ export const usage = `Usage: npm run bench -- [options]
   --out DIR                results directory (${defaults.out})
 `;
 
+/** The flag of a `BenchOptions` key: `proxyConnections` → `proxy-connections`. */
+const flagName = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+const keys = Object.keys(defaults) as (keyof BenchOptions)[];
+
+/** `--quick` and one flag per option: a switch for booleans, a value for the rest. */
+const flags: NonNullable<ParseArgsConfig['options']> = { quick: { type: 'boolean' } };
+for (const key of keys)
+  flags[flagName(key)] = { type: typeof defaults[key] === 'boolean' ? 'boolean' : 'string' };
+
+/** Numeric options where 0 is meaningful (none, or automatic); the others must be > 0. */
+const zeroAllowed: (keyof BenchOptions)[] = [
+  'publishInterval',
+  'warmup',
+  'workers',
+  'generators',
+  'refWorkers',
+  'connectRetries',
+];
+
+/** Defaults, then the `--quick` sizes, then every flag given (so flags override `--quick`). */
 export function parseOptions(argv: string[]): BenchOptions {
-  const options: BenchOptions = { ...defaults };
-  if (argv.includes('--quick')) Object.assign(options, quick);
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--quick') continue;
-    if (arg === '--profile') {
-      options.profile = true;
-      continue;
-    }
-    const [flag, inline] = arg.split('=', 2);
-    const value = inline ?? argv[++i];
-    if (!flag.startsWith('--') || value === undefined)
-      throw new Error(`bad argument "${arg}"\n\n${usage}`);
-    const key = flag
-      .slice(2)
-      .replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) as keyof BenchOptions;
-    if (!(key in defaults)) throw new Error(`unknown option ${flag}\n\n${usage}`);
-    const current = defaults[key];
-    if (key === 'sut') {
-      options.sut = list(value) as SutName[];
-      for (const name of options.sut) {
-        if (!['thumbtack', 'pushpin', 'ref'].includes(name))
-          throw new Error(`unknown --sut "${name}"`);
-      }
-    } else if (key === 'refForwarder') {
-      if (value !== 'raw' && value !== 'undici')
-        throw new Error(`--ref-forwarder must be raw or undici, not "${value}"`);
-      options.refForwarder = value;
-    } else if (key === 'workloads') {
-      options.workloads = list(value) as WorkloadName[];
-      for (const name of options.workloads) {
-        if (!workloadNames.includes(name)) throw new Error(`unknown workload "${name}"`);
-      }
-    } else if (Array.isArray(current)) {
-      (options[key] as number[]) = list(value).map(positive(flag));
-    } else if (typeof current === 'number') {
-      (options[key] as number) =
-        key === 'publishInterval' ||
-        key === 'warmup' ||
-        key === 'workers' ||
-        key === 'generators' ||
-        key === 'refWorkers' ||
-        key === 'connectRetries'
-          ? nonNegative(flag)(value)
-          : positive(flag)(value);
-    } else {
-      (options[key] as string) = value;
-    }
+  let values: ReturnType<typeof parseArgs>['values'];
+  try {
+    ({ values } = parseArgs({ args: argv, options: flags, strict: true }));
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n\n${usage}`, { cause: err });
+  }
+  const options: BenchOptions = { ...defaults, ...(values.quick ? quick : {}) };
+  for (const key of keys) {
+    const value = values[flagName(key)];
+    if (value !== undefined)
+      Object.assign(options, {
+        [key]: typeof value === 'string' ? convert(key, value) : value,
+      });
   }
   return options;
+}
+
+/** The value of option `key` given as `value` on the command line; throws if invalid. */
+function convert(key: keyof BenchOptions, value: string): BenchOptions[keyof BenchOptions] {
+  const flag = `--${flagName(key)}`;
+  const current = defaults[key];
+  if (key === 'sut') {
+    return list(value).map((name) => {
+      if (name !== 'thumbtack' && name !== 'pushpin' && name !== 'ref')
+        throw new Error(`unknown --sut "${name}"`);
+      return name;
+    });
+  }
+  if (key === 'workloads') {
+    return list(value).map((name) => {
+      if (!(workloadNames as readonly string[]).includes(name))
+        throw new Error(`unknown workload "${name}"`);
+      return name as WorkloadName;
+    });
+  }
+  if (key === 'refForwarder') {
+    if (value !== 'raw' && value !== 'undici')
+      throw new Error(`--ref-forwarder must be raw or undici, not "${value}"`);
+    return value;
+  }
+  if (typeof current === 'string') return value;
+  if (Array.isArray(current)) return list(value).map(positive(flag));
+  return (zeroAllowed.includes(key) ? nonNegative : positive)(flag)(value);
 }
 
 /** Generator processes needed so that none holds more than 15,000 sockets (limit 20,000). */
