@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { defaults, parseOptions, usage } from '../../../bench/options.js';
+
+describe('bench parseOptions', () => {
+  it('gives the defaults without arguments', () => {
+    expect(parseOptions([])).toEqual(defaults);
+  });
+
+  it('applies --quick sizes, then explicit flags wherever they stand', () => {
+    const options = parseOptions(['--hold', '700', '--quick', '--duration', '3']);
+    expect(options.hold).toBe(700);
+    expect(options.duration).toBe(3);
+    expect(options.fanout).toBe(1_000); // from --quick
+    expect(options.channelRates).toEqual([2_000, 5_000]);
+    expect(options.proxyConnections).toEqual(defaults.proxyConnections);
+  });
+
+  it('takes --flag=value as well as --flag value', () => {
+    const options = parseOptions(['--ws-window=4', '--out', '/tmp/x', '--ref-forwarder=undici']);
+    expect(options.wsWindow).toBe(4);
+    expect(options.out).toBe('/tmp/x');
+    expect(options.refForwarder).toBe('undici');
+  });
+
+  it('splits lists on commas', () => {
+    const options = parseOptions([
+      '--proxy-connections',
+      '64,256',
+      '--sut',
+      'thumbtack, ref',
+      '--workloads=proxy,hold-ws',
+    ]);
+    expect(options.proxyConnections).toEqual([64, 256]);
+    expect(options.sut).toEqual(['thumbtack', 'ref']);
+    expect(options.workloads).toEqual(['proxy', 'hold-ws']);
+  });
+
+  it('takes --profile as a switch and allows 0 where 0 means none or automatic', () => {
+    const options = parseOptions(['--profile', '--warmup', '0', '--workers', '0']);
+    expect(options.profile).toBe(true);
+    expect(options.warmup).toBe(0);
+    expect(options.workers).toBe(0);
+  });
+
+  it('refuses an unknown flag, naming it, with the usage', () => {
+    expect(() => parseOptions(['--bogus', '1'])).toThrow(/--bogus/);
+    expect(() => parseOptions(['--bogus', '1'])).toThrow(usage);
+  });
+
+  it('refuses a flag without its value, and a switch with one', () => {
+    expect(() => parseOptions(['--duration'])).toThrow(/--duration/);
+    expect(() => parseOptions(['--profile=yes'])).toThrow(/--profile/);
+  });
+
+  it('refuses bad numbers, naming the flag and the value', () => {
+    expect(() => parseOptions(['--duration', '0'])).toThrow(
+      '--duration wants a positive number, not "0"',
+    );
+    expect(() => parseOptions(['--hold=lots'])).toThrow(
+      '--hold wants a positive number, not "lots"',
+    );
+    expect(() => parseOptions(['--warmup=-1'])).toThrow('--warmup wants a number ≥ 0, not "-1"');
+    expect(() => parseOptions(['--proxy-connections', '64,0'])).toThrow(
+      '--proxy-connections wants a positive number, not "0"',
+    );
+  });
+
+  it('refuses an unknown sut, workload or ref forwarder, naming the value', () => {
+    expect(() => parseOptions(['--sut', 'thumbtack,nginx'])).toThrow('unknown --sut "nginx"');
+    expect(() => parseOptions(['--workloads', 'proxy,bogus'])).toThrow('unknown workload "bogus"');
+    expect(() => parseOptions(['--ref-forwarder', 'fetch'])).toThrow(
+      '--ref-forwarder must be raw or undici, not "fetch"',
+    );
+  });
+});
