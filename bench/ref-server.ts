@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import uws from 'uWebSockets.js';
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import * as zmq from 'zeromq';
@@ -42,20 +43,43 @@ interface Item {
 const children: ChildProcess[] = [];
 
 function parseOptions(argv: string[]): Options {
-  const get = (name: string, fallback: string) => {
-    const i = argv.indexOf(`--${name}`);
-    return i === -1 ? fallback : argv[i + 1];
-  };
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      port: { type: 'string', default: '0' },
+      'publish-port': { type: 'string', default: '0' },
+      'zmq-sub': { type: 'string', default: '' },
+      backend: { type: 'string', default: '' },
+      forwarder: { type: 'string', default: 'raw' },
+      workers: { type: 'string', default: '1' },
+      role: { type: 'string', default: 'main' },
+      relay: { type: 'string', default: '' },
+    },
+  });
   return {
-    port: Number(get('port', '0')),
-    publishPort: Number(get('publish-port', '0')),
-    zmqSub: get('zmq-sub', ''),
-    backend: get('backend', ''),
-    forwarder: get('forwarder', 'raw') === 'undici' ? 'undici' : 'raw',
-    workers: Number(get('workers', '1')),
-    role: get('role', 'main') === 'worker' ? 'worker' : 'main',
-    relay: get('relay', ''),
+    port: count('port', values.port),
+    publishPort: count('publish-port', values['publish-port']),
+    zmqSub: values['zmq-sub'],
+    backend: values.backend,
+    forwarder: oneOf('forwarder', values.forwarder, ['raw', 'undici'] as const),
+    workers: count('workers', values.workers),
+    role: oneOf('role', values.role, ['main', 'worker'] as const),
+    relay: values.relay,
   };
+}
+
+function count(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`--${flag} wants an integer ≥ 0, not "${value}"`);
+  return n;
+}
+
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value))
+    throw new Error(`--${flag} must be ${allowed.join(' or ')}, not "${value}"`);
+  return value as T;
 }
 
 function listen(app: TemplatedApp, port: number): Promise<number> {
@@ -255,7 +279,13 @@ async function runMain(options: Options): Promise<void> {
   );
 }
 
-const options = parseOptions(process.argv.slice(2));
+let options: Options;
+try {
+  options = parseOptions(process.argv.slice(2));
+} catch (err) {
+  process.stderr.write(`ref-server: ${(err as Error).message}\n`);
+  process.exit(2);
+}
 process.on('SIGTERM', () => {
   for (const child of children) child.kill('SIGTERM');
   process.exit(0);
