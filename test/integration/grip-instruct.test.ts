@@ -1,54 +1,28 @@
 import zlib from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stopAllBackends } from '../support/backend.js';
+import { describe, expect, it } from 'vitest';
 import { send } from '../support/client.js';
-import {
-  answer,
-  openStream,
-  publishOk,
-  startPathBackend,
-  streamItem,
-  uniqueName,
-  type PathBackend,
-  type StreamClient,
-} from '../support/grip.js';
-import {
-  startThumbtack,
-  stopAllThumbtacks,
-  type LogLine,
-  type Thumbtack,
-} from '../support/thumbtack.js';
+import { answer, openStream, publishOk, streamItem, uniqueName } from '../support/grip.js';
+import { useGripSuite } from '../support/grip-suite.js';
+import type { LogLine } from '../support/thumbtack.js';
 
 /*
  * The `application/grip-instruct` JSON path, and what a client, the log and everybody else
  * see when a backend sends instructions that cannot be followed.
  */
 
-let backend: PathBackend;
-let thumbtack: Thumbtack;
-const streams: StreamClient[] = [];
-
-beforeAll(async () => {
-  backend = await startPathBackend();
-  thumbtack = await startThumbtack({
-    routes: `*,path_beg=/debug/,debug ${backend.target}\n* ${backend.target}\n`,
-    args: ['--log-level', 'debug'],
-  });
-});
-afterAll(async () => {
-  for (const stream of streams) stream.close();
-  await stopAllThumbtacks();
-  await stopAllBackends();
+const suite = useGripSuite({
+  routes: (target) => `*,path_beg=/debug/,debug ${target}\n* ${target}\n`,
+  args: ['--log-level', 'debug'],
 });
 
 function subscribed(channel: string): Promise<LogLine> {
-  return thumbtack.waitForLog((l) => l.msg === 'bus subscribe' && l['channel'] === channel);
+  return suite.thumbtack.waitForLog((l) => l.msg === 'bus subscribe' && l['channel'] === channel);
 }
 
 /** Registers a path answering 200 `application/grip-instruct` with this document. */
 function instructOn(doc: unknown, extraHeaders: Record<string, string> = {}): string {
   const path = `/${uniqueName('instruct')}`;
-  backend.on(
+  suite.backend.on(
     path,
     answer(
       {
@@ -73,9 +47,9 @@ describe('application/grip-instruct', () => {
         body: 'instruct timeout\n',
       },
     });
-    const done = send(`${thumbtack.url}${path}`);
+    const done = send(`${suite.thumbtack.url}${path}`);
     await subscribed(channel);
-    await publishOk(thumbtack, {
+    await publishOk(suite.thumbtack, {
       channel,
       formats: { 'http-response': { headers: { 'X-Over': 'published' }, body: 'published\n' } },
     });
@@ -108,15 +82,15 @@ describe('application/grip-instruct', () => {
       },
     });
     const [stream] = await Promise.all([
-      openStream(`${thumbtack.url}${path}`),
+      openStream(`${suite.thumbtack.url}${path}`),
       subscribed(channel),
     ]);
-    streams.push(stream);
+    suite.streams.push(stream);
     expect(stream.status).toBe(201);
     expect(stream.headers['content-type']).toBe('text/plain');
     expect(stream.headers['x-pair']).toEqual(['a', 'b']);
     expect(stream.headers['x-dropped']).toBeUndefined();
-    await publishOk(thumbtack, streamItem(channel, 'pushed\n'));
+    await publishOk(suite.thumbtack, streamItem(channel, 'pushed\n'));
     expect(await stream.waitForText('pushed\nka\n', 3_000)).toBe('from json\npushed\nka\n');
   });
 
@@ -131,12 +105,12 @@ describe('application/grip-instruct', () => {
       response: { body: 'open\n' },
     });
     const [stream] = await Promise.all([
-      openStream(`${thumbtack.url}${path}`),
+      openStream(`${suite.thumbtack.url}${path}`),
       subscribed(channel),
     ]);
-    streams.push(stream);
+    suite.streams.push(stream);
     await publishOk(
-      thumbtack,
+      suite.thumbtack,
       streamItem(channel, 'mine\n', { meta: { sender: 'alice' } }),
       streamItem(channel, 'hi %(nick)s\n', { meta: { sender: 'bob' } }),
     );
@@ -146,15 +120,17 @@ describe('application/grip-instruct', () => {
   it('Grip-* headers still apply, and a missing response means 200 with an empty body', async () => {
     const channel = uniqueName('gi');
     const path = instructOn({ hold: { channels: [{ name: channel }] } }, { 'Grip-Status': '203' });
-    const done = send(`${thumbtack.url}${path}`);
+    const done = send(`${suite.thumbtack.url}${path}`);
     await subscribed(channel);
     // hold.mode defaults to response: only an http-response item answers it.
-    await publishOk(thumbtack, streamItem(channel, 'ignored'), {
+    await publishOk(suite.thumbtack, streamItem(channel, 'ignored'), {
       channel,
       formats: { 'http-response': { body: 'answered\n' } },
     });
     expect((await done).body.toString()).toBe('answered\n');
-    const stream = await openStream(`${thumbtack.url}${instructOn({}, { 'Grip-Status': '203' })}`);
+    const stream = await openStream(
+      `${suite.thumbtack.url}${instructOn({}, { 'Grip-Status': '203' })}`,
+    );
     expect(stream.status).toBe(203);
     expect(await stream.waitForEnd()).toBe('');
   });
@@ -227,12 +203,12 @@ describe('malformed instructions', () => {
     '%s: 502 with a short body; the log names the header and the problem',
     async (_name, headers, body, header, problem) => {
       const path = `/${uniqueName('bad')}`;
-      backend.on(path, answer(headers, body));
-      const res = await send(`${thumbtack.url}${path}`);
+      suite.backend.on(path, answer(headers, body));
+      const res = await send(`${suite.thumbtack.url}${path}`);
       expect(res.status).toBe(502);
       expect(res.headers['content-type']).toBe('text/plain');
       expect(res.body.toString()).toBe('Error while proxying to origin.\n');
-      const line = await thumbtack.waitForLog(
+      const line = await suite.thumbtack.waitForLog(
         (l) => l.msg === 'backend sent invalid GRIP instructions' && l['path'] === path,
       );
       expect(line.level).toBe('warn');
@@ -243,10 +219,10 @@ describe('malformed instructions', () => {
 
   it('grip-instruct with a non-200 status is refused', async () => {
     const path = `/${uniqueName('bad')}`;
-    backend.on(path, answer({ 'Content-Type': 'application/grip-instruct' }, '{}', 404));
-    const res = await send(`${thumbtack.url}${path}`);
+    suite.backend.on(path, answer({ 'Content-Type': 'application/grip-instruct' }, '{}', 404));
+    const res = await send(`${suite.thumbtack.url}${path}`);
     expect(res.status).toBe(502);
-    const line = await thumbtack.waitForLog(
+    const line = await suite.thumbtack.waitForLog(
       (l) => l.msg === 'backend sent invalid GRIP instructions' && l['path'] === path,
     );
     expect(line['err']).toBe('response code for application/grip-instruct content must be 200');
@@ -254,8 +230,8 @@ describe('malformed instructions', () => {
 
   it('a debug route explains the problem in the body', async () => {
     const path = `/debug/${uniqueName('bad')}`;
-    backend.on(path, answer({ 'Grip-Hold': 'bogus' }));
-    const res = await send(`${thumbtack.url}${path}`);
+    suite.backend.on(path, answer({ 'Grip-Hold': 'bogus' }));
+    const res = await send(`${suite.thumbtack.url}${path}`);
     expect(res.status).toBe(502);
     expect(res.body.toString()).toBe(
       "Failed to parse accept instructions: Grip-Hold must be set to either 'response' or 'stream'\n",
@@ -265,23 +241,26 @@ describe('malformed instructions', () => {
   it('other clients are unaffected: a held stream keeps receiving, plain requests keep working', async () => {
     const channel = uniqueName('gi');
     const streamPath = `/${uniqueName('ok')}`;
-    backend.on(streamPath, answer({ 'Grip-Hold': 'stream', 'Grip-Channel': channel }, 'open\n'));
+    suite.backend.on(
+      streamPath,
+      answer({ 'Grip-Hold': 'stream', 'Grip-Channel': channel }, 'open\n'),
+    );
     const plainPath = `/${uniqueName('plain')}`;
-    backend.on(plainPath, answer({ 'Content-Type': 'text/plain' }, 'plain\n'));
+    suite.backend.on(plainPath, answer({ 'Content-Type': 'text/plain' }, 'plain\n'));
     const badPath = `/${uniqueName('bad')}`;
-    backend.on(badPath, answer({ 'Grip-Hold': 'stream', 'Grip-Timeout': '-1x' }));
+    suite.backend.on(badPath, answer({ 'Grip-Hold': 'stream', 'Grip-Timeout': '-1x' }));
     const [stream] = await Promise.all([
-      openStream(`${thumbtack.url}${streamPath}`),
+      openStream(`${suite.thumbtack.url}${streamPath}`),
       subscribed(channel),
     ]);
-    streams.push(stream);
+    suite.streams.push(stream);
     const bad = await Promise.all(
-      Array.from({ length: 10 }, () => send(`${thumbtack.url}${badPath}`)),
+      Array.from({ length: 10 }, () => send(`${suite.thumbtack.url}${badPath}`)),
     );
     expect(bad.map((r) => r.status)).toEqual(Array(10).fill(502));
-    const plain = await send(`${thumbtack.url}${plainPath}`);
+    const plain = await send(`${suite.thumbtack.url}${plainPath}`);
     expect(plain.body.toString()).toBe('plain\n');
-    await publishOk(thumbtack, streamItem(channel, 'still here\n'));
+    await publishOk(suite.thumbtack, streamItem(channel, 'still here\n'));
     expect(await stream.waitForText('still here\n')).toBe('open\nstill here\n');
   });
 });
@@ -293,7 +272,7 @@ describe('compressed GRIP answers (the client asked for compression)', () => {
     const channel = uniqueName('gz');
     const path = `/${uniqueName('gz')}`;
     let askedFor: string | undefined;
-    backend.on(path, (req, res) => {
+    suite.backend.on(path, (req, res) => {
       askedFor = req.headers['accept-encoding'];
       res.writeHead(200, {
         'Content-Type': 'text/event-stream',
@@ -304,13 +283,13 @@ describe('compressed GRIP answers (the client asked for compression)', () => {
       res.end(zlib.gzipSync('event: open\n\n'));
     });
     const [stream] = await Promise.all([
-      openStream(`${thumbtack.url}${path}`, { headers: acceptEncoding }),
+      openStream(`${suite.thumbtack.url}${path}`, { headers: acceptEncoding }),
       subscribed(channel),
     ]);
-    streams.push(stream);
+    suite.streams.push(stream);
     expect(askedFor).toBe('gzip, deflate, br');
     expect(stream.headers['content-encoding']).toBeUndefined();
-    await publishOk(thumbtack, streamItem(channel, 'data: one\n\n'));
+    await publishOk(suite.thumbtack, streamItem(channel, 'data: one\n\n'));
     expect(await stream.waitForText('data: one\n\n')).toBe('event: open\n\ndata: one\n\n');
   });
 
@@ -321,16 +300,16 @@ describe('compressed GRIP answers (the client asked for compression)', () => {
       hold: { mode: 'stream', channels: [{ name: channel }] },
       response: { body: 'instructed\n' },
     };
-    backend.on(path, (_req, res) => {
+    suite.backend.on(path, (_req, res) => {
       res.writeHead(200, { 'Content-Type': 'application/grip-instruct', 'Content-Encoding': 'br' });
       res.end(zlib.brotliCompressSync(JSON.stringify(doc)));
     });
     const [stream] = await Promise.all([
-      openStream(`${thumbtack.url}${path}`, { headers: acceptEncoding }),
+      openStream(`${suite.thumbtack.url}${path}`, { headers: acceptEncoding }),
       subscribed(channel),
     ]);
-    streams.push(stream);
-    await publishOk(thumbtack, streamItem(channel, 'next\n'));
+    suite.streams.push(stream);
+    await publishOk(suite.thumbtack, streamItem(channel, 'next\n'));
     expect(await stream.waitForText('next\n')).toBe('instructed\nnext\n');
   });
 
@@ -345,7 +324,7 @@ describe('compressed GRIP answers (the client asked for compression)', () => {
     ],
   ])('%s: 502, and the log names Content-Encoding', async (_name, coding, body, problem) => {
     const path = `/${uniqueName('enc')}`;
-    backend.on(path, (_req, res) => {
+    suite.backend.on(path, (_req, res) => {
       res.writeHead(200, {
         'Content-Encoding': coding,
         'Grip-Hold': 'stream',
@@ -353,9 +332,9 @@ describe('compressed GRIP answers (the client asked for compression)', () => {
       });
       res.end(body);
     });
-    const res = await send(`${thumbtack.url}${path}`, { headers: acceptEncoding });
+    const res = await send(`${suite.thumbtack.url}${path}`, { headers: acceptEncoding });
     expect(res.status).toBe(502);
-    const line = await thumbtack.waitForLog(
+    const line = await suite.thumbtack.waitForLog(
       (l) => l.msg === 'backend sent invalid GRIP instructions' && l['path'] === path,
     );
     expect(line['header']).toBe('Content-Encoding');
@@ -364,11 +343,11 @@ describe('compressed GRIP answers (the client asked for compression)', () => {
 
   it('a plain answer keeps its compression', async () => {
     const path = `/${uniqueName('plain-gz')}`;
-    backend.on(path, (_req, res) => {
+    suite.backend.on(path, (_req, res) => {
       res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Encoding': 'gzip' });
       res.end(zlib.gzipSync('compressed\n'));
     });
-    const res = await send(`${thumbtack.url}${path}`, { headers: acceptEncoding });
+    const res = await send(`${suite.thumbtack.url}${path}`, { headers: acceptEncoding });
     expect(res.headers['content-encoding']).toBe('gzip');
     expect(zlib.gunzipSync(res.body).toString()).toBe('compressed\n');
   });

@@ -1,39 +1,20 @@
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stopAllBackends } from '../support/backend.js';
+import { describe, expect, it } from 'vitest';
 import { send } from '../support/client.js';
 import { freePort } from '../support/free-port.js';
-import {
-  answer,
-  publish,
-  publishOk,
-  readBody,
-  startPathBackend,
-  streamItem,
-  uniqueName,
-  type PathBackend,
-} from '../support/grip.js';
-import { startThumbtack, stopAllThumbtacks, type Thumbtack } from '../support/thumbtack.js';
+import { answer, publish, publishOk, readBody, streamItem, uniqueName } from '../support/grip.js';
+import { useGripSuite } from '../support/grip-suite.js';
+import { startThumbtack, type Thumbtack } from '../support/thumbtack.js';
 
 /*
  * Long-poll (`Grip-Hold: response`) end to end: a real backend answers with GRIP headers,
  * thumbtack holds the client, and a publish through the control API answers it.
  */
 
-let backend: PathBackend;
-let thumbtack: Thumbtack;
-
-beforeAll(async () => {
-  backend = await startPathBackend();
+const suite = useGripSuite({
+  routes: (target) => `* ${target}\n`,
   // Debug logs include the handler's bus (un)subscribe lines: proof that a hold is in place.
-  thumbtack = await startThumbtack({
-    routes: `* ${backend.target}\n`,
-    args: ['--log-level', 'debug'],
-  });
-});
-afterAll(async () => {
-  await stopAllThumbtacks();
-  await stopAllBackends();
+  args: ['--log-level', 'debug'],
 });
 
 /** Registers a path that answers with a response hold on `channel` plus extra headers. */
@@ -43,7 +24,7 @@ function holdOn(
   body = 'timeout\n',
 ): string {
   const path = `/${uniqueName('hold')}`;
-  backend.on(
+  suite.backend.on(
     path,
     answer(
       {
@@ -65,9 +46,9 @@ function subscribed(instance: Thumbtack, channel: string, message = 'bus subscri
 
 /** Starts a long-poll and resolves once it is held on `channel`. */
 async function longPoll(path: string, channel: string, init: Parameters<typeof send>[1] = {}) {
-  const done = send(`${thumbtack.url}${path}`, init);
+  const done = send(`${suite.thumbtack.url}${path}`, init);
   done.catch(() => undefined); // awaited by the test; this only keeps an early failure handled
-  await Promise.race([subscribed(thumbtack, channel), done]);
+  await Promise.race([subscribed(suite.thumbtack, channel), done]);
   return { done };
 }
 
@@ -84,7 +65,7 @@ describe('response hold', () => {
     const channel = uniqueName('rh');
     const poll = await longPoll(holdOn(channel), channel);
     await publishOk(
-      thumbtack,
+      suite.thumbtack,
       responseItem(channel, {
         code: 299,
         reason: 'Custom Reason',
@@ -111,7 +92,7 @@ describe('response hold', () => {
     });
     const poll = await longPoll(path, channel);
     await publishOk(
-      thumbtack,
+      suite.thumbtack,
       responseItem(channel, {
         code: 201,
         headers: [
@@ -147,7 +128,7 @@ describe('response hold', () => {
     const a = await longPoll(holdOn(channelA), channelA);
     const b = await longPoll(holdOn(channelB), channelB);
     await publishOk(
-      thumbtack,
+      suite.thumbtack,
       responseItem(channelA, { 'body-bin': Buffer.from([0, 1, 2, 255]).toString('base64') }),
       responseItem(channelB, { code: 204, body: '' }),
     );
@@ -162,13 +143,13 @@ describe('response hold', () => {
     const channel = uniqueName('rh');
     const poll = await longPoll(holdOn(channel), channel);
     await publishOk(
-      thumbtack,
+      suite.thumbtack,
       streamItem(channel, 'stream data'),
       { channel, formats: { 'ws-message': { content: 'ws data' } } },
       { channel, formats: { 'http-response': { action: 'close' } } },
     );
     // Published after the ignored ones: had any of them answered, the client would show it.
-    await publishOk(thumbtack, responseItem(channel, { body: 'the answer\n' }));
+    await publishOk(suite.thumbtack, responseItem(channel, { body: 'the answer\n' }));
     const res = await poll.done;
     expect(res.body.toString()).toBe('the answer\n');
   });
@@ -176,7 +157,7 @@ describe('response hold', () => {
   it('answers a hold on several channels from whichever is published', async () => {
     const [a, b, c] = [uniqueName('rh'), uniqueName('rh'), uniqueName('rh')];
     const poll = await longPoll(holdOn(`${a}, ${b}, ${c}`), c);
-    await publishOk(thumbtack, responseItem(c, { body: 'from c\n' }));
+    await publishOk(suite.thumbtack, responseItem(c, { body: 'from c\n' }));
     expect((await poll.done).body.toString()).toBe('from c\n');
   });
 
@@ -184,7 +165,7 @@ describe('response hold', () => {
     const channel = uniqueName('rh');
     const path = holdOn(channel, { 'Grip-Status': '404 Nope' });
     const poll = await longPoll(path, channel);
-    await publishOk(thumbtack, responseItem(channel, { body: 'found\n' }));
+    await publishOk(suite.thumbtack, responseItem(channel, { body: 'found\n' }));
     const res = await poll.done;
     expect(res.status).toBe(200);
     expect(res.reason).toBe('OK');
@@ -216,7 +197,7 @@ describe('response hold', () => {
     const channel = uniqueName('rh');
     const path = `/${uniqueName('hint')}`;
     const bodies: string[] = [];
-    backend.on(path, (req, res) => {
+    suite.backend.on(path, (req, res) => {
       void readBody(req).then((body) => {
         bodies.push(body.toString());
         if (bodies.length === 1) {
@@ -233,12 +214,12 @@ describe('response hold', () => {
       headers: { 'content-type': 'text/plain', 'x-client': 'c1' },
       body: 'request body',
     });
-    await publishOk(thumbtack, responseItem(channel, { action: 'hint' }));
+    await publishOk(suite.thumbtack, responseItem(channel, { action: 'hint' }));
     const res = await poll.done;
     expect(res.status).toBe(200);
     expect(res.headers['x-second']).toBe('yes');
     expect(res.body.toString()).toBe('fresh data\n');
-    const [first, second] = backend.requestsTo(path);
+    const [first, second] = suite.backend.requestsTo(path);
     expect(second!.method).toBe('POST');
     expect(second!.url).toBe(`${path}?q=1`);
     expect(second!.headers['x-client']).toBe('c1');
@@ -254,13 +235,13 @@ describe('response hold', () => {
   it('a retry sends the Host of the target it goes to (route targets with their own host=)', async () => {
     const deadPort = await freePort();
     const routed = await startThumbtack({
-      routes: `* 127.0.0.1:${deadPort},host=dead.example ${backend.target},host=live.example\n`,
+      routes: `* 127.0.0.1:${deadPort},host=dead.example ${suite.backend.target},host=live.example\n`,
       args: ['--log-level', 'debug'],
     });
     const channel = uniqueName('rh');
     const path = `/${uniqueName('retry-host')}`;
     let answered = 0;
-    backend.on(path, (_req, res) => {
+    suite.backend.on(path, (_req, res) => {
       if (++answered === 1) {
         res.writeHead(200, { 'Grip-Hold': 'response', 'Grip-Channel': channel });
         res.end('timeout\n');
@@ -270,7 +251,7 @@ describe('response hold', () => {
     await subscribed(routed, channel);
     await publishOk(routed, responseItem(channel, { action: 'hint' }));
     expect((await done).body.toString()).toBe('retried\n');
-    expect(backend.requestsTo(path).map((r) => r.headers['host'])).toEqual([
+    expect(suite.backend.requestsTo(path).map((r) => r.headers['host'])).toEqual([
       'live.example',
       'live.example',
     ]);
@@ -284,7 +265,7 @@ describe('response hold', () => {
       'Grip-Channel': `${channel}; prev-id=${prevId}`,
     });
     let calls = 0;
-    backend.on(path, (_req, res) => {
+    suite.backend.on(path, (_req, res) => {
       calls++;
       // First held from id 1; every retry is held again, from id 3.
       res.writeHead(200, holdFrom(calls === 1 ? '1' : '3'));
@@ -293,16 +274,16 @@ describe('response hold', () => {
     const poll = await longPoll(path, channel);
     // id 3 follows 2, which this hold never saw: the backend must be asked again.
     await publishOk(
-      thumbtack,
+      suite.thumbtack,
       responseItem(channel, { body: 'three\n' }, { id: '3', 'prev-id': '2' }),
     );
-    const [, retry] = await backend.waitForRequests(path, 2);
+    const [, retry] = await suite.backend.waitForRequests(path, 2);
     expect(retry!.headers['grip-last']).toBe(`${channel}; last-id=1`);
-    await publishOk(thumbtack, responseItem(channel, { action: 'hint' }));
-    const [, , hinted] = await backend.waitForRequests(path, 3);
+    await publishOk(suite.thumbtack, responseItem(channel, { action: 'hint' }));
+    const [, , hinted] = await suite.backend.waitForRequests(path, 3);
     expect(hinted!.headers['grip-last']).toBe(`${channel}; last-id=3`);
     await publishOk(
-      thumbtack,
+      suite.thumbtack,
       responseItem(channel, { body: 'four\n' }, { id: '4', 'prev-id': '3' }),
     );
     const res = await poll.done;
@@ -314,7 +295,7 @@ describe('response hold', () => {
     const channel = uniqueName('rh');
     const path = `/${uniqueName('noprev')}`;
     let calls = 0;
-    backend.on(path, (_req, res) => {
+    suite.backend.on(path, (_req, res) => {
       calls++;
       if (calls === 1) {
         res.writeHead(200, { 'Grip-Hold': 'response', 'Grip-Channel': `${channel}; prev-id=a` });
@@ -324,10 +305,10 @@ describe('response hold', () => {
       }
     });
     const poll = await longPoll(path, channel);
-    await publishOk(thumbtack, responseItem(channel, { body: 'not for you\n' }, { id: 'b' }));
+    await publishOk(suite.thumbtack, responseItem(channel, { body: 'not for you\n' }, { id: 'b' }));
     const res = await poll.done;
     expect(res.body.toString()).toBe('caught up\n');
-    expect(backend.requestsTo(path)[1]!.headers['grip-last']).toBe(`${channel}; last-id=a`);
+    expect(suite.backend.requestsTo(path)[1]!.headers['grip-last']).toBe(`${channel}; last-id=a`);
   });
 
   it('skip-self drops the subscriber own item; var-subst fills the body from Grip-Set-Meta', async () => {
@@ -338,16 +319,16 @@ describe('response hold', () => {
     });
     const poll = await longPoll(path, channel);
     await publishOk(
-      thumbtack,
+      suite.thumbtack,
       responseItem(channel, { body: 'own\n' }, { meta: { sender: 'alice' } }),
     );
     // Not a delivery filter match: an unknown variable is a filter error, also dropped.
     await publishOk(
-      thumbtack,
+      suite.thumbtack,
       responseItem(channel, { body: '%(nope)s\n' }, { meta: { sender: 'bob' } }),
     );
     await publishOk(
-      thumbtack,
+      suite.thumbtack,
       responseItem(channel, { body: 'from bob to %(nick)s 100%%\n' }, { meta: { sender: 'bob' } }),
     );
     const res = await poll.done;
@@ -361,7 +342,7 @@ describe('response hold', () => {
       channel,
     );
     await publishOk(
-      thumbtack,
+      suite.thumbtack,
       responseItem(channel, { body: 'wrong\n', 'content-filters': [] }),
       responseItem(channel, { body: 'right\n', 'content-filters': ['var-subst'] }),
     );
@@ -372,29 +353,32 @@ describe('response hold', () => {
     const [a, b] = [uniqueName('rh'), uniqueName('rh')];
     const path = holdOn(`${a}, ${b}`);
     const controller = new AbortController();
-    const leaving = request(`${thumbtack.url}${path}`, { signal: controller.signal }).catch(
+    const leaving = request(`${suite.thumbtack.url}${path}`, { signal: controller.signal }).catch(
       (err: Error) => err,
     );
-    await Promise.all([subscribed(thumbtack, a), subscribed(thumbtack, b)]);
+    await Promise.all([subscribed(suite.thumbtack, a), subscribed(suite.thumbtack, b)]);
     controller.abort();
     expect(await leaving).toBeInstanceOf(Error);
     await Promise.all([
-      subscribed(thumbtack, a, 'bus unsubscribe'),
-      subscribed(thumbtack, b, 'bus unsubscribe'),
+      subscribed(suite.thumbtack, a, 'bus unsubscribe'),
+      subscribed(suite.thumbtack, b, 'bus unsubscribe'),
     ]);
     // The channel still works for the next long-poll, once it is subscribed anew (the
     // first subscription's log line must not count).
-    const seen = thumbtack.logs.length;
-    const done = send(`${thumbtack.url}${holdOn(a)}`);
-    await thumbtack.waitForLog(
-      (l) => l.msg === 'bus subscribe' && l['channel'] === a && thumbtack.logs.indexOf(l) >= seen,
+    const seen = suite.thumbtack.logs.length;
+    const done = send(`${suite.thumbtack.url}${holdOn(a)}`);
+    await suite.thumbtack.waitForLog(
+      (l) =>
+        l.msg === 'bus subscribe' && l['channel'] === a && suite.thumbtack.logs.indexOf(l) >= seen,
     );
-    await publishOk(thumbtack, responseItem(a, { body: 'still works\n' }));
+    await publishOk(suite.thumbtack, responseItem(a, { body: 'still works\n' }));
     expect((await done).body.toString()).toBe('still works\n');
   });
 
   it('a publish with nobody listening is accepted and goes nowhere', async () => {
-    const result = await publish(thumbtack, [responseItem(uniqueName('nobody'), { body: 'x' })]);
+    const result = await publish(suite.thumbtack, [
+      responseItem(uniqueName('nobody'), { body: 'x' }),
+    ]);
     expect(result).toEqual({ status: 200, text: 'Published\n' });
   });
 });
@@ -402,7 +386,7 @@ describe('response hold', () => {
 describe('response hold on drain', () => {
   it('SIGTERM answers a held long-poll at once with the stored response', async () => {
     const own = await startThumbtack({
-      routes: `* ${backend.target}\n`,
+      routes: `* ${suite.backend.target}\n`,
       args: ['--log-level', 'debug'],
     });
     const channel = uniqueName('drain');
@@ -426,13 +410,13 @@ describe('response hold on drain', () => {
 
   it('a request still at the backend when SIGTERM arrives is answered, not held to the drain timeout', async () => {
     const own = await startThumbtack({
-      routes: `* ${backend.target}\n`,
+      routes: `* ${suite.backend.target}\n`,
       args: ['--drain-timeout', '20'],
     });
     const path = `/${uniqueName('late-hold')}`;
     let release: () => void = () => undefined;
     const backendAnswered = new Promise<void>((resolve) => (release = resolve));
-    backend.on(path, (_req, res) => {
+    suite.backend.on(path, (_req, res) => {
       backendAnswered.then(() =>
         answer({ 'Grip-Hold': 'response', 'Grip-Channel': uniqueName('late') }, 'stored\n')(
           _req,
@@ -441,7 +425,7 @@ describe('response hold on drain', () => {
       );
     });
     const done = send(`${own.url}${path}`);
-    await backend.waitForRequests(path, 1);
+    await suite.backend.waitForRequests(path, 1);
     const stopped = own.stop();
     await own.waitForLog((l) => l.msg === 'draining');
     const started = Date.now();

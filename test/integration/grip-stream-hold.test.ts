@@ -1,23 +1,16 @@
 import { EventSource, type FetchLike } from 'eventsource';
 import { fetch as undiciFetch } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stopAllBackends } from '../support/backend.js';
+import { describe, expect, it } from 'vitest';
 import {
   answer,
   openStream,
   publishOk,
-  startPathBackend,
   streamItem,
   uniqueName,
-  type PathBackend,
   type StreamClient,
 } from '../support/grip.js';
-import {
-  startThumbtack,
-  stopAllThumbtacks,
-  type LogLine,
-  type Thumbtack,
-} from '../support/thumbtack.js';
+import { useGripSuite } from '../support/grip-suite.js';
+import type { LogLine } from '../support/thumbtack.js';
 
 /*
  * Stream holds (`Grip-Hold: stream`) and next-link paging end to end: a real backend, the
@@ -25,26 +18,14 @@ import {
  * `eventsource`.
  */
 
-let backend: PathBackend;
-let thumbtack: Thumbtack;
-const streams: StreamClient[] = [];
-
-beforeAll(async () => {
-  backend = await startPathBackend();
+const suite = useGripSuite({
+  routes: (target) => `* ${target}\n`,
   // Debug logs include the handler's bus (un)subscribe lines: proof that a hold is in place.
-  thumbtack = await startThumbtack({
-    routes: `* ${backend.target}\n`,
-    args: ['--log-level', 'debug'],
-  });
-});
-afterAll(async () => {
-  for (const stream of streams) stream.close();
-  await stopAllThumbtacks();
-  await stopAllBackends();
+  args: ['--log-level', 'debug'],
 });
 
 function subscribed(channel: string, message = 'bus subscribe'): Promise<LogLine> {
-  return thumbtack.waitForLog((l) => l.msg === message && l['channel'] === channel);
+  return suite.thumbtack.waitForLog((l) => l.msg === message && l['channel'] === channel);
 }
 
 /** Registers a path answering with a stream hold on `channel`. */
@@ -54,7 +35,7 @@ function streamOn(
   body = 'opened\n',
 ): string {
   const path = `/${uniqueName('stream')}`;
-  backend.on(
+  suite.backend.on(
     path,
     answer(
       {
@@ -72,8 +53,11 @@ function streamOn(
 
 /** Opens a stream and resolves once it is held on `channel`. */
 async function holdStream(path: string, channel: string): Promise<StreamClient> {
-  const [stream] = await Promise.all([openStream(`${thumbtack.url}${path}`), subscribed(channel)]);
-  streams.push(stream);
+  const [stream] = await Promise.all([
+    openStream(`${suite.thumbtack.url}${path}`),
+    subscribed(channel),
+  ]);
+  suite.streams.push(stream);
   return stream;
 }
 
@@ -89,10 +73,10 @@ describe('stream hold', () => {
     expect(stream.headers['content-length']).toBeUndefined();
     expect(Object.keys(stream.headers).filter((n) => n.startsWith('grip-'))).toEqual([]);
     await stream.waitForText('opened\n');
-    await publishOk(thumbtack, streamItem(channel, 'one\n'));
-    await publishOk(thumbtack, streamItem(channel, 'two\n'), streamItem(channel, 'three\n'));
-    await publishOk(thumbtack, streamItem(channel, ''));
-    await publishOk(thumbtack, streamItem(channel, 'four\n'));
+    await publishOk(suite.thumbtack, streamItem(channel, 'one\n'));
+    await publishOk(suite.thumbtack, streamItem(channel, 'two\n'), streamItem(channel, 'three\n'));
+    await publishOk(suite.thumbtack, streamItem(channel, ''));
+    await publishOk(suite.thumbtack, streamItem(channel, 'four\n'));
     expect(await stream.waitForText('four\n')).toBe('opened\none\ntwo\nthree\nfour\n');
     expect(stream.isEnded).toBe(false);
   });
@@ -101,11 +85,11 @@ describe('stream hold', () => {
     const channel = uniqueName('sh');
     const stream = await holdStream(streamOn(channel, {}, 'open\n'), channel);
     const bytes = Buffer.from([0, 1, 2, 3, 0xff, 0x0a]);
-    await publishOk(thumbtack, {
+    await publishOk(suite.thumbtack, {
       channel,
       formats: { 'http-stream': { 'content-bin': bytes.toString('base64') } },
     });
-    await publishOk(thumbtack, streamItem(channel, 'end'));
+    await publishOk(suite.thumbtack, streamItem(channel, 'end'));
     await stream.waitForText('end');
     expect(stream.received()).toEqual(
       Buffer.concat([Buffer.from('open\n'), bytes, Buffer.from('end')]),
@@ -116,7 +100,7 @@ describe('stream hold', () => {
     const channel = uniqueName('sh');
     const stream = await holdStream(streamOn(channel), channel);
     await publishOk(
-      thumbtack,
+      suite.thumbtack,
       streamItem(channel, 'last words\n'),
       // js-grip sends close with an empty content; extra fields are harmless.
       { channel, formats: { 'http-stream': { action: 'close', content: '' } } },
@@ -129,7 +113,7 @@ describe('stream hold', () => {
     const [a, b] = [uniqueName('sh'), uniqueName('sh')];
     const path = streamOn(`${a}, ${b}`);
     const [stream] = await Promise.all([
-      openStream(`${thumbtack.url}${path}`),
+      openStream(`${suite.thumbtack.url}${path}`),
       subscribed(a),
       subscribed(b),
     ]);
@@ -141,7 +125,7 @@ describe('stream hold', () => {
     const channel = uniqueName('sh');
     const stream = await holdStream(streamOn(channel, {}, 'open\n'), channel);
     await publishOk(
-      thumbtack,
+      suite.thumbtack,
       { channel, formats: { 'http-response': { body: 'response\n' } } },
       { channel, formats: { 'ws-message': { content: 'ws\n' } } },
       { channel, formats: { 'http-stream': { action: 'refresh' } } },
@@ -153,7 +137,7 @@ describe('stream hold', () => {
   it('a stream hold with prev-id but no next link sends the initial body and ends', async () => {
     const channel = uniqueName('sh');
     const path = streamOn(`${channel}; prev-id=1`, {}, 'initial\n');
-    const stream = await openStream(`${thumbtack.url}${path}`);
+    const stream = await openStream(`${suite.thumbtack.url}${path}`);
     expect(stream.status).toBe(200);
     expect(await stream.waitForEnd()).toBe('initial\n');
   });
@@ -174,13 +158,13 @@ describe('keep-alive', () => {
       ),
       channel,
     );
-    await publishOk(thumbtack, streamItem(channel, 'go\n'));
+    await publishOk(suite.thumbtack, streamItem(channel, 'go\n'));
     await Promise.all([idle.waitForText('go\n'), interval.waitForText('go\n')]);
     // Items back to back for 2.5 keep-alive periods.
     const until = Date.now() + 2_500;
     let n = 0;
-    while (Date.now() < until) await publishOk(thumbtack, streamItem(channel, `${n++},`));
-    await publishOk(thumbtack, streamItem(channel, 'stop\n'));
+    while (Date.now() < until) await publishOk(suite.thumbtack, streamItem(channel, `${n++},`));
+    await publishOk(suite.thumbtack, streamItem(channel, 'stop\n'));
     const [idleText, intervalText] = await Promise.all([
       idle.waitForText('stop\n'),
       interval.waitForText('stop\n'),
@@ -226,7 +210,7 @@ describe('Server-Sent Events', () => {
   it('an eventsource client receives published events through a stream hold', async () => {
     const channel = uniqueName('sse');
     const path = `/${uniqueName('sse')}`;
-    backend.on(path, (req, res) => {
+    suite.backend.on(path, (req, res) => {
       res.writeHead(200, {
         'Content-Type': 'text/event-stream',
         'Grip-Hold': 'stream',
@@ -236,7 +220,7 @@ describe('Server-Sent Events', () => {
       });
       res.end('event: hello\ndata: welcome\n\n');
     });
-    const source = new EventSource(`${thumbtack.url}${path}`, {
+    const source = new EventSource(`${suite.thumbtack.url}${path}`, {
       fetch: undiciFetch as unknown as FetchLike,
     });
     try {
@@ -265,9 +249,9 @@ describe('Server-Sent Events', () => {
           check();
         });
       await Promise.all([waitForEvents(1), subscribed(channel)]);
-      await publishOk(thumbtack, streamItem(channel, 'data: {"x":1}\nid: 41\n\n'));
+      await publishOk(suite.thumbtack, streamItem(channel, 'data: {"x":1}\nid: 41\n\n'));
       await publishOk(
-        thumbtack,
+        suite.thumbtack,
         streamItem(channel, 'event: update\ndata: two\ndata: lines\nid: 42\n\n'),
       );
       await waitForEvents(3);
@@ -286,41 +270,43 @@ describe('Server-Sent Events', () => {
 describe('next links', () => {
   it('without a hold, pages through next links until a response has none, with Grip-Sig and no client headers', async () => {
     const base = `/${uniqueName('page')}`;
-    backend.on(`${base}/1`, answer({ 'Grip-Link': `<${base}/2?from=1>; rel=next` }, 'one\n'));
-    backend.on(`${base}/2`, answer({ 'Grip-Link': `<3>; rel=next` }, 'two\n'));
-    backend.on(`${base}/3`, answer({ 'Content-Type': 'text/other' }, 'three\n'));
-    const stream = await openStream(`${thumbtack.url}${base}/1`, { headers: { 'x-client': 'c' } });
+    suite.backend.on(`${base}/1`, answer({ 'Grip-Link': `<${base}/2?from=1>; rel=next` }, 'one\n'));
+    suite.backend.on(`${base}/2`, answer({ 'Grip-Link': `<3>; rel=next` }, 'two\n'));
+    suite.backend.on(`${base}/3`, answer({ 'Content-Type': 'text/other' }, 'three\n'));
+    const stream = await openStream(`${suite.thumbtack.url}${base}/1`, {
+      headers: { 'x-client': 'c' },
+    });
     expect(stream.headers['content-length']).toBeUndefined();
     expect(await stream.waitForEnd()).toBe('one\ntwo\nthree\n');
-    const [second] = backend.requestsTo(`${base}/2`);
+    const [second] = suite.backend.requestsTo(`${base}/2`);
     expect(second!.method).toBe('GET');
     expect(second!.url).toBe(`${base}/2?from=1`);
     expect(second!.headers['grip-sig']).toBeTruthy();
     expect(second!.headers['accept']).toBe('*/*');
     expect(second!.headers['x-client']).toBeUndefined();
     // A relative link resolves against the request that carried it.
-    expect(backend.requestsTo(`${base}/3`)).toHaveLength(1);
+    expect(suite.backend.requestsTo(`${base}/3`)).toHaveLength(1);
   });
 
   it('a paged response may turn into a stream hold', async () => {
     const channel = uniqueName('nl');
     const base = `/${uniqueName('page')}`;
-    backend.on(`${base}/1`, answer({ 'Grip-Link': `<${base}/2>; rel=next` }, 'page one\n'));
-    backend.on(
+    suite.backend.on(`${base}/1`, answer({ 'Grip-Link': `<${base}/2>; rel=next` }, 'page one\n'));
+    suite.backend.on(
       `${base}/2`,
       answer({ 'Grip-Hold': 'stream', 'Grip-Channel': channel }, 'now live\n'),
     );
     const stream = await holdStream(`${base}/1`, channel);
     await stream.waitForText('now live\n');
-    await publishOk(thumbtack, streamItem(channel, 'pushed\n'));
+    await publishOk(suite.thumbtack, streamItem(channel, 'pushed\n'));
     expect(await stream.waitForText('pushed\n')).toBe('page one\nnow live\npushed\n');
   });
 
   it('a next link answering with a response hold ends the stream', async () => {
     const base = `/${uniqueName('page')}`;
-    backend.on(`${base}/1`, answer({ 'Grip-Link': `<${base}/2>; rel=next` }, 'one\n'));
-    backend.on(`${base}/2`, answer({ 'Grip-Hold': 'response', 'Grip-Channel': 'x' }, 'no\n'));
-    const stream = await openStream(`${thumbtack.url}${base}/1`);
+    suite.backend.on(`${base}/1`, answer({ 'Grip-Link': `<${base}/2>; rel=next` }, 'one\n'));
+    suite.backend.on(`${base}/2`, answer({ 'Grip-Hold': 'response', 'Grip-Channel': 'x' }, 'no\n'));
+    const stream = await openStream(`${suite.thumbtack.url}${base}/1`);
     expect(await stream.waitForEnd()).toBe('one\nno\n');
   });
 
@@ -332,9 +318,9 @@ describe('next links', () => {
       'Grip-Channel': `${channel}; prev-id=${prevId}`,
       'Grip-Link': `<${base}/next>; rel=next`,
     });
-    backend.on(base, answer(hold('1'), 'start\n'));
+    suite.backend.on(base, answer(hold('1'), 'start\n'));
     let fetches = 0;
-    backend.on(`${base}/next`, (_req, res) => {
+    suite.backend.on(`${base}/next`, (_req, res) => {
       fetches++;
       if (fetches === 1) {
         res.writeHead(200, hold('3'));
@@ -345,20 +331,20 @@ describe('next links', () => {
     });
     const stream = await holdStream(base, channel);
     // The hold starts after item 1; item 3 follows 2, which it never saw.
-    await publishOk(thumbtack, streamItem(channel, 'three\n', { id: '3', 'prev-id': '2' }));
-    const [first] = await backend.waitForRequests(`${base}/next`, 1);
+    await publishOk(suite.thumbtack, streamItem(channel, 'three\n', { id: '3', 'prev-id': '2' }));
+    const [first] = await suite.backend.waitForRequests(`${base}/next`, 1);
     expect(first!.headers['grip-last']).toBe(`${channel}; last-id=1`);
     expect(first!.headers['grip-sig']).toBeTruthy();
     await stream.waitForText('recovered 2 and 3\n');
     // Item 4 follows on: delivered, and the position moves to 4.
-    await publishOk(thumbtack, streamItem(channel, 'four\n', { id: '4', 'prev-id': '3' }));
+    await publishOk(suite.thumbtack, streamItem(channel, 'four\n', { id: '4', 'prev-id': '3' }));
     await stream.waitForText('four\n');
     // no-seq: past the handler's reorder buffer, which would hold it 5 s waiting for id 5.
     await publishOk(
-      thumbtack,
+      suite.thumbtack,
       streamItem(channel, 'six\n', { id: '6', 'prev-id': '5', 'no-seq': true }),
     );
-    const [, second] = await backend.waitForRequests(`${base}/next`, 2);
+    const [, second] = await suite.backend.waitForRequests(`${base}/next`, 2);
     expect(second!.headers['grip-last']).toBe(`${channel}; last-id=4`);
     expect(await stream.waitForEnd()).toBe(
       'start\nrecovered 2 and 3\nfour\nrecovered 5 and 6, done\n',
@@ -368,7 +354,7 @@ describe('next links', () => {
   it('a hint fetches the next link; its answer without a hold ends the stream', async () => {
     const channel = uniqueName('nl');
     const base = `/${uniqueName('hint')}`;
-    backend.on(
+    suite.backend.on(
       base,
       answer(
         {
@@ -379,11 +365,11 @@ describe('next links', () => {
         'start\n',
       ),
     );
-    backend.on(`${base}/next`, answer({}, 'all caught up\n'));
+    suite.backend.on(`${base}/next`, answer({}, 'all caught up\n'));
     const stream = await holdStream(base, channel);
-    await publishOk(thumbtack, { channel, formats: { 'http-stream': { action: 'hint' } } });
+    await publishOk(suite.thumbtack, { channel, formats: { 'http-stream': { action: 'hint' } } });
     expect(await stream.waitForEnd()).toBe('start\nall caught up\n');
-    expect(backend.requestsTo(`${base}/next`)[0]!.headers['grip-last']).toBe(
+    expect(suite.backend.requestsTo(`${base}/next`)[0]!.headers['grip-last']).toBe(
       `${channel}; last-id=7`,
     );
   });
@@ -396,8 +382,8 @@ describe('next links', () => {
       'Grip-Channel': channel,
       'Grip-Link': `<${base}/next>; rel=next; timeout=1`,
     };
-    backend.on(base, answer(hold, 'start\n'));
-    backend.on(`${base}/next`, answer(hold, 'refreshed\n'));
+    suite.backend.on(base, answer(hold, 'start\n'));
+    suite.backend.on(`${base}/next`, answer(hold, 'refreshed\n'));
     const stream = await holdStream(base, channel);
     const started = Date.now();
     await stream.waitForText('refreshed\nrefreshed\n', 5_000);
@@ -409,12 +395,12 @@ describe('gone link', () => {
   it('POSTs the gone link, signed and empty, when the client leaves', async () => {
     const channel = uniqueName('gone');
     const base = `/${uniqueName('gone')}`;
-    backend.on(`${base}/gone`, answer({}, '', 204));
+    suite.backend.on(`${base}/gone`, answer({}, '', 204));
     const path = streamOn(channel, { 'Grip-Link': `<${base}/gone?who=1>; rel=gone` });
     const stream = await holdStream(path, channel);
-    expect(backend.requestsTo(`${base}/gone`)).toHaveLength(0);
+    expect(suite.backend.requestsTo(`${base}/gone`)).toHaveLength(0);
     stream.close();
-    const [gone] = await backend.waitForRequests(`${base}/gone`, 1);
+    const [gone] = await suite.backend.waitForRequests(`${base}/gone`, 1);
     expect(gone!.method).toBe('POST');
     expect(gone!.url).toBe(`${base}/gone?who=1`);
     expect(gone!.headers['content-length']).toBe('0');
@@ -424,8 +410,8 @@ describe('gone link', () => {
   it('POSTs the gone link once when a long-poll is answered', async () => {
     const channel = uniqueName('gone');
     const base = `/${uniqueName('gone')}`;
-    backend.on(`${base}/gone`, answer({}, '', 204));
-    backend.on(
+    suite.backend.on(`${base}/gone`, answer({}, '', 204));
+    suite.backend.on(
       base,
       answer(
         {
@@ -436,15 +422,21 @@ describe('gone link', () => {
         'timeout\n',
       ),
     );
-    const poll = openStream(`${thumbtack.url}${base}`);
+    const poll = openStream(`${suite.thumbtack.url}${base}`);
     await subscribed(channel);
-    await publishOk(thumbtack, { channel, formats: { 'http-response': { body: 'answer\n' } } });
+    await publishOk(suite.thumbtack, {
+      channel,
+      formats: { 'http-response': { body: 'answer\n' } },
+    });
     expect(await (await poll).waitForEnd()).toBe('answer\n');
-    await backend.waitForRequests(`${base}/gone`, 1);
+    await suite.backend.waitForRequests(`${base}/gone`, 1);
     // A second publish has nobody to answer; the gone link stays fired once.
-    await publishOk(thumbtack, { channel, formats: { 'http-response': { body: 'again\n' } } });
-    await publishOk(thumbtack, streamItem(uniqueName('other'), 'x'));
-    expect(backend.requestsTo(`${base}/gone`)).toHaveLength(1);
+    await publishOk(suite.thumbtack, {
+      channel,
+      formats: { 'http-response': { body: 'again\n' } },
+    });
+    await publishOk(suite.thumbtack, streamItem(uniqueName('other'), 'x'));
+    expect(suite.backend.requestsTo(`${base}/gone`)).toHaveLength(1);
   });
 });
 
@@ -464,7 +456,7 @@ describe('filters on streams', () => {
     );
     const plain = await holdStream(streamOn(channel, {}, 'open\n'), channel);
     await publishOk(
-      thumbtack,
+      suite.thumbtack,
       streamItem(channel, 'a:skipped-for-alice;', { meta: { skip_users: 'bob, alice' } }),
       streamItem(channel, 'b:needs-other;', { meta: { require_sub: 'other' } }),
       streamItem(channel, `c:needs-members;`, { meta: { require_sub: members } }),
@@ -498,14 +490,14 @@ describe('filters on streams', () => {
       'open\n',
     );
     const stream = await holdStream(path, channel);
-    const warning = await thumbtack.waitForLog(
+    const warning = await suite.thumbtack.waitForLog(
       (l) =>
         l.msg === 'ignoring GRIP filters thumbtack does not implement' && l['route'] !== undefined,
     );
     expect(warning.level).toBe('warn');
     expect(warning['filters']).toEqual(['build-id', 'http-check']);
     await publishOk(
-      thumbtack,
+      suite.thumbtack,
       streamItem(channel, 'mine;', { meta: { sender: 'alice' } }),
       streamItem(channel, '%I;'),
       {

@@ -3,39 +3,26 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stopAllBackends } from '../support/backend.js';
 import { send } from '../support/client.js';
 import { freePort } from '../support/free-port.js';
-import {
-  answer,
-  openStream,
-  startPathBackend,
-  uniqueName,
-  type PathBackend,
-  type StreamClient,
-} from '../support/grip.js';
-import {
-  startThumbtack,
-  stopAllThumbtacks,
-  thumbtackBin,
-  type LogLine,
-  type Thumbtack,
-} from '../support/thumbtack.js';
+import { answer, openStream, uniqueName } from '../support/grip.js';
+import { useGripSuite } from '../support/grip-suite.js';
+import { thumbtackBin, type LogLine } from '../support/thumbtack.js';
 
 /*
  * `thumbtack publish` as a script or a person runs it: a separate process, against a
  * running instance, reaching held clients.
  */
 
-let backend: PathBackend;
-let thumbtack: Thumbtack;
+const suite = useGripSuite({
+  routes: (target) => `* ${target}\n`,
+  args: ['--log-level', 'debug'],
+});
 let tmpDir: string;
-const streams: StreamClient[] = [];
 
-beforeAll(async () => {
+beforeAll(() => {
   tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'thumbtack-cli-'));
-  backend = await startPathBackend();
-  backend.on('/stream', (req, res) => {
+  suite.backend.on('/stream', (req, res) => {
     const url = new URL(req.url!, 'http://x');
     const headers: Record<string, string> = {
       'Grip-Hold': 'stream',
@@ -45,19 +32,12 @@ beforeAll(async () => {
     if (user) headers['Grip-Set-Meta'] = `user="${user}"`;
     answer(headers, 'open\n')(req, res);
   });
-  backend.on('/poll', (req, res) => {
+  suite.backend.on('/poll', (req, res) => {
     const channel = new URL(req.url!, 'http://x').searchParams.get('channel')!;
     answer({ 'Grip-Hold': 'response', 'Grip-Channel': channel }, 'timeout\n')(req, res);
   });
-  thumbtack = await startThumbtack({
-    routes: `* ${backend.target}\n`,
-    args: ['--log-level', 'debug'],
-  });
 });
-afterAll(async () => {
-  for (const stream of streams) stream.close();
-  await stopAllThumbtacks();
-  await stopAllBackends();
+afterAll(() => {
   fs.rmSync(tmpDir, { recursive: true, force: true });
 });
 
@@ -71,7 +51,7 @@ interface CliResult {
 function publishCli(
   args: string[],
   stdin?: string | Buffer,
-  controlUri = thumbtack.controlUrl,
+  controlUri = suite.thumbtack.controlUrl,
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(
@@ -96,13 +76,13 @@ function publishCli(
 }
 
 function subscribed(channel: string): Promise<LogLine> {
-  return thumbtack.waitForLog((l) => l.msg === 'bus subscribe' && l['channel'] === channel);
+  return suite.thumbtack.waitForLog((l) => l.msg === 'bus subscribe' && l['channel'] === channel);
 }
 
 /** A held long-poll and stream on a fresh channel. */
 async function holdBoth(user?: string) {
   const channel = uniqueName('cli');
-  const poll = send(`${thumbtack.url}/poll?channel=${channel}`);
+  const poll = send(`${suite.thumbtack.url}/poll?channel=${channel}`);
   let isAnswered = false;
   void poll.then(
     () => (isAnswered = true),
@@ -110,10 +90,10 @@ async function holdBoth(user?: string) {
   );
   const query = user ? `&user=${user}` : '';
   const [stream] = await Promise.all([
-    openStream(`${thumbtack.url}/stream?channel=${channel}${query}`),
+    openStream(`${suite.thumbtack.url}/stream?channel=${channel}${query}`),
     subscribed(channel),
   ]);
-  streams.push(stream);
+  suite.streams.push(stream);
   await stream.waitForText('open\n');
   return { channel, poll, stream, isAnswered: () => isAnswered };
 }
