@@ -2,7 +2,8 @@ import net from 'node:net';
 import { epochMs } from '../clock.js';
 import { ChunkedDecoder, type ChunkSink } from './chunked-decoder.js';
 import { ItemReceiver, type DeliveryStats } from './delivery-stats.js';
-import { parseResponseHead } from './response-head.js';
+import { connectHeldSocket } from './held-socket.js';
+import type { ResponseHead } from './response-head.js';
 
 export interface SseTarget {
   host: string;
@@ -15,7 +16,6 @@ export interface SseTarget {
 
 /** Longest partial line kept between reads: a stream that never sends LF cannot grow it. */
 const maxCarry = 65_536;
-const headMax = 16_384;
 
 /**
  * One held SSE connection: sends the request, waits for a 2xx head, then scans the body for
@@ -23,7 +23,6 @@ const headMax = 16_384;
  */
 export class SseConnection implements ChunkSink {
   readonly socket: net.Socket;
-  private head: Buffer | undefined = Buffer.alloc(0);
   private readonly decoder = new ChunkedDecoder();
   private isChunked = true;
   private carry = '';
@@ -42,20 +41,16 @@ export class SseConnection implements ChunkSink {
     private readonly onOpen: (conn: SseConnection, error?: string) => void,
   ) {
     this.receiver = new ItemReceiver(stats);
-    this.socket = net.connect({
-      host: target.host,
-      port: target.port,
-      localAddress: target.localAddress,
-    });
-    this.socket.setNoDelay(true);
-    this.socket.on('connect', () => {
-      this.socket.write(
+    this.socket = connectHeldSocket(
+      target,
+      () =>
         `GET ${target.path} HTTP/1.1\r\nHost: ${target.host}:${target.port}\r\nAccept: text/event-stream\r\n\r\n`,
-      );
-    });
-    this.socket.on('data', (data: Buffer) => this.onData(data));
-    this.socket.on('error', (err: NodeJS.ErrnoException) => this.fail(err.code ?? err.message));
-    this.socket.on('close', () => this.fail('closed'));
+      {
+        onHead: (head, buf) => this.onHead(head, buf),
+        onData: (data) => this.onBodyBytes(data),
+        onEnd: (reason) => this.fail(reason),
+      },
+    );
   }
 
   get isProbed(): boolean {
@@ -80,27 +75,15 @@ export class SseConnection implements ChunkSink {
     this.fail('stream ended');
   }
 
-  private onData(data: Buffer): void {
-    if (this.head !== undefined) {
-      const buf = this.head.length === 0 ? data : Buffer.concat([this.head, data]);
-      const head = parseResponseHead(buf);
-      if (!head) {
-        if (buf.length > headMax) this.fail('response head too large');
-        else this.head = buf;
-        return;
-      }
-      this.head = undefined;
-      if (head.status < 200 || head.status >= 300) {
-        this.fail(`status ${head.status}`);
-        return;
-      }
-      this.isChunked = head.isChunked;
-      this.isOpen = true;
-      this.onOpen(this);
-      if (head.bodyStart < buf.length) this.onBodyBytes(buf.subarray(head.bodyStart));
+  private onHead(head: ResponseHead, buf: Buffer): void {
+    if (head.status < 200 || head.status >= 300) {
+      this.fail(`status ${head.status}`);
       return;
     }
-    this.onBodyBytes(data);
+    this.isChunked = head.isChunked;
+    this.isOpen = true;
+    this.onOpen(this);
+    if (head.bodyStart < buf.length) this.onBodyBytes(buf.subarray(head.bodyStart));
   }
 
   private onBodyBytes(data: Buffer): void {

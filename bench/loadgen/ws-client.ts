@@ -3,7 +3,8 @@ import net from 'node:net';
 import { epochMs } from '../clock.js';
 import type { Histogram } from '../histogram.js';
 import { ItemReceiver, type DeliveryStats } from './delivery-stats.js';
-import { parseResponseHead } from './response-head.js';
+import { connectHeldSocket } from './held-socket.js';
+import type { ResponseHead } from './response-head.js';
 import type { SseTarget } from './sse-client.js';
 
 /** Echo round trips of every WebSocket connection of a generator. */
@@ -13,7 +14,6 @@ export interface EchoStats {
   rtt: Histogram;
 }
 
-const headMax = 16_384;
 const OP_TEXT = 0x1;
 const OP_CLOSE = 0x8;
 const OP_PING = 0x9;
@@ -24,7 +24,6 @@ const OP_PING = 0x9;
  */
 export class WsConnection {
   readonly socket: net.Socket;
-  private head: Buffer | undefined = Buffer.alloc(0);
   private pending: Buffer | undefined;
   private readonly receiver: ItemReceiver;
   private readonly mask = crypto.randomBytes(4);
@@ -44,23 +43,22 @@ export class WsConnection {
     private readonly onOpen: (conn: WsConnection, error?: string) => void,
   ) {
     this.receiver = new ItemReceiver(stats);
-    this.socket = net.connect({
-      host: target.host,
-      port: target.port,
-      localAddress: target.localAddress,
-    });
-    this.socket.setNoDelay(true);
-    this.socket.on('connect', () => {
-      const key = crypto.randomBytes(16).toString('base64');
-      this.socket.write(
-        `GET ${target.path} HTTP/1.1\r\nHost: ${target.host}:${target.port}\r\n` +
+    this.socket = connectHeldSocket(
+      target,
+      () => {
+        const key = crypto.randomBytes(16).toString('base64');
+        return (
+          `GET ${target.path} HTTP/1.1\r\nHost: ${target.host}:${target.port}\r\n` +
           `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\n` +
-          'Sec-WebSocket-Version: 13\r\n\r\n',
-      );
-    });
-    this.socket.on('data', (data: Buffer) => this.onData(data));
-    this.socket.on('error', (err: NodeJS.ErrnoException) => this.fail(err.code ?? err.message));
-    this.socket.on('close', () => this.fail('closed'));
+          'Sec-WebSocket-Version: 13\r\n\r\n'
+        );
+      },
+      {
+        onHead: (head, buf) => this.onHead(head, buf),
+        onData: (data) => this.onFrames(data),
+        onEnd: (reason) => this.fail(reason),
+      },
+    );
   }
 
   get isProbed(): boolean {
@@ -105,26 +103,14 @@ export class WsConnection {
     return out;
   }
 
-  private onData(data: Buffer): void {
-    if (this.head !== undefined) {
-      const buf = this.head.length === 0 ? data : Buffer.concat([this.head, data]);
-      const head = parseResponseHead(buf);
-      if (!head) {
-        if (buf.length > headMax) this.fail('response head too large');
-        else this.head = buf;
-        return;
-      }
-      this.head = undefined;
-      if (head.status !== 101) {
-        this.fail(`status ${head.status}`);
-        return;
-      }
-      this.isOpen = true;
-      this.onOpen(this);
-      if (head.bodyStart < buf.length) this.onFrames(buf.subarray(head.bodyStart));
+  private onHead(head: ResponseHead, buf: Buffer): void {
+    if (head.status !== 101) {
+      this.fail(`status ${head.status}`);
       return;
     }
-    this.onFrames(data);
+    this.isOpen = true;
+    this.onOpen(this);
+    if (head.bodyStart < buf.length) this.onFrames(buf.subarray(head.bodyStart));
   }
 
   private onFrames(data: Buffer): void {
