@@ -6,7 +6,7 @@ import type { BackendTarget } from './backend-pools.js';
 import type { Hold } from './hold-host.js';
 import type { ProxyContext } from './proxy-context.js';
 import type { ClientRequestInfo } from './request-headers.js';
-import { forEachRelayedHeader, rawHeaderPairs } from './response-headers.js';
+import { rawHeaderPairs, writeRelayedRawHeaders } from './response-headers.js';
 import { sendError } from './error-response.js';
 import { preciseNow } from '../src/ipc/clock.js';
 import { isConnectErrorCode } from './connect-error.js';
@@ -225,7 +225,7 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
   private writeHead(): void {
     this.isHeadPending = false;
     this.res.writeStatus(`${this.status} ${this.reason}`);
-    forEachRelayedHeader(this.rawHeaders, (name, value) => this.res.writeHeader(name, value));
+    writeRelayedRawHeaders(this.res, this.rawHeaders);
   }
 
   /** End of the turn that received the head: send it if no body bytes took it along. */

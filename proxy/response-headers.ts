@@ -15,19 +15,20 @@ const notRelayed = new Set([
 ]);
 
 /**
- * Calls `write` for every backend header a client may see, from undici's raw header list:
- * the fixed hop-by-hop set and whatever the backend's Connection header names (RFC 9110 7.6.1).
+ * Writes every backend header a client may see from undici's raw header list, minus the
+ * fixed hop-by-hop set and whatever the backend's Connection header names (RFC 9110 7.6.1).
+ * Values go out as the bytes the backend sent; call inside a cork.
  */
-export function forEachRelayedHeader(
+export function writeRelayedRawHeaders(
+  res: { writeHeader(name: string, value: string | Buffer): unknown },
   raw: readonly (Buffer | string)[],
-  write: (name: string, value: string) => void,
 ): void {
   const nominated = connectionNominated(raw);
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!.toString();
     const lower = name.toLowerCase();
     if (notRelayed.has(lower) || nominated?.has(lower)) continue;
-    write(name, raw[i + 1]!.toString());
+    res.writeHeader(name, raw[i + 1]!);
   }
 }
 

@@ -142,12 +142,6 @@ export async function verifyGripSig(
   }
 }
 
-/**
- * Loads a key written in Pushpin's `sig_key` / `upstream_key` syntax: a plain string is the
- * HMAC secret (UTF-8), `base64:<b64>` a Base64 secret, `file:<path>` (relative to baseDir) a
- * PEM key (EC P-256 → ES256, RSA → RS256) or a hex-encoded secret. Empty → undefined.
- * For `verify`, a PEM private key stands for its public half.
- */
 /** A shared secret as configured: `base64:<b64>` for binary secrets, else UTF-8 text. */
 export function secretBytes(text: string): Buffer {
   return text.startsWith('base64:')
@@ -155,6 +149,12 @@ export function secretBytes(text: string): Buffer {
     : Buffer.from(text, 'utf8');
 }
 
+/**
+ * Loads a key written in Pushpin's `sig_key` / `upstream_key` syntax: a plain string is the
+ * HMAC secret (UTF-8), `base64:<b64>` a Base64 secret, `file:<path>` (relative to baseDir) a
+ * PEM key (EC P-256 → ES256, RSA → RS256) or a hex-encoded secret. Empty → undefined.
+ * For `verify`, a PEM private key stands for its public half.
+ */
 export async function loadGripKey(
   config: string,
   baseDir: string,

@@ -73,13 +73,30 @@ export function isGripResponse(headers: readonly [string, string][]): boolean {
 export function isGripRawResponse(raw: readonly (Buffer | string)[]): boolean {
   let contentType: string | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1');
-    if (isGripHeaderName(name)) return true;
-    if (contentType === undefined && name.toLowerCase() === 'content-type') {
+    const name = raw[i]!;
+    if (typeof name === 'string' ? isGripHeaderName(name) : hasGripPrefix(name)) return true;
+    if (
+      contentType === undefined &&
+      name.length === 12 &&
+      name.toString('latin1').toLowerCase() === 'content-type'
+    ) {
       contentType = raw[i + 1]!.toString('latin1');
     }
   }
   return contentType !== undefined && toMediaType(contentType) === INSTRUCT_CONTENT_TYPE;
+}
+
+/** `grip-` in any case, read from the bytes: no string is made per header name. */
+function hasGripPrefix(name: Buffer): boolean {
+  // `| 0x20` lower-cases an ASCII letter and maps no other byte onto one.
+  return (
+    name.length >= 5 &&
+    (name[0]! | 0x20) === 0x67 &&
+    (name[1]! | 0x20) === 0x72 &&
+    (name[2]! | 0x20) === 0x69 &&
+    (name[3]! | 0x20) === 0x70 &&
+    name[4] === 0x2d
+  );
 }
 
 function isGripHeaderName(name: string): boolean {

@@ -97,11 +97,11 @@ export function parseWsControlMessage(json: Buffer | string): WsControlMessage {
     case 'subscribe':
       return {
         type,
-        channel: requireName(message, 'channel', type),
+        channel: requireChannel(message, type),
         filters: readFilters(message['filters']),
       };
     case 'unsubscribe':
-      return { type, channel: requireName(message, 'channel', type) };
+      return { type, channel: requireChannel(message, type) };
     case 'detach':
       return { type };
     case 'set-meta': {
@@ -128,9 +128,14 @@ function requireName(message: Record<string, unknown>, field: string, type: stri
   if (typeof value !== 'string' || value === '') {
     throw new WsControlError(`${type} needs a non-empty string '${field}'`);
   }
-  const problem = field === 'channel' ? channelNameProblem(value) : undefined;
-  if (problem) throw new WsControlError(`${type} '${field}' ${problem}`);
   return value;
+}
+
+function requireChannel(message: Record<string, unknown>, type: string): string {
+  const channel = requireName(message, 'channel', type);
+  const problem = channelNameProblem(channel);
+  if (problem) throw new WsControlError(`${type} 'channel' ${problem}`);
+  return channel;
 }
 
 function readFilters(value: unknown): string[] {
