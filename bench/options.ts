@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { SutName } from './sut/sut.js';
+import { sutNames, type SutName } from './sut/sut.js';
 
 export const workloadNames = [
   'proxy',
@@ -13,8 +13,11 @@ export const workloadNames = [
 ] as const;
 export type WorkloadName = (typeof workloadNames)[number];
 
+/** How the ref forwards `proxy` requests (see BenchOptions.refForwarder). */
+export const refForwarderKinds = ['raw', 'undici'] as const;
+export type RefForwarderKind = (typeof refForwarderKinds)[number];
+
 /** Every size and switch of a bench run; each has a flag of the same name in kebab-case. */
-export type RefForwarderKind = 'raw' | 'undici';
 
 export interface BenchOptions {
   sut: SutName[];
@@ -42,7 +45,7 @@ export interface BenchOptions {
   refWorkers: number;
   /**
    * How the ref forwards `proxy` requests: raw keep-alive sockets (the floor of forwarding
-   * in Node), or undici (the floor of forwarding with the backend client design.md chose).
+   * in Node), or undici (the floor of forwarding with the backend client thumbtack uses).
    */
   refForwarder: RefForwarderKind;
   /** Load generator processes; 0 = enough for 15,000 sockets each, at least 2. */
@@ -175,9 +178,9 @@ function convert(key: keyof BenchOptions, value: string): BenchOptions[keyof Ben
   const current = defaults[key];
   if (key === 'sut') {
     return list(value).map((name) => {
-      if (name !== 'thumbtack' && name !== 'pushpin' && name !== 'ref')
+      if (!(sutNames as readonly string[]).includes(name))
         throw new Error(`unknown --sut "${name}"`);
-      return name;
+      return name as SutName;
     });
   }
   if (key === 'workloads') {
@@ -188,9 +191,9 @@ function convert(key: keyof BenchOptions, value: string): BenchOptions[keyof Ben
     });
   }
   if (key === 'refForwarder') {
-    if (value !== 'raw' && value !== 'undici')
-      throw new Error(`--ref-forwarder must be raw or undici, not "${value}"`);
-    return value;
+    if (!(refForwarderKinds as readonly string[]).includes(value))
+      throw new Error(`--ref-forwarder must be ${refForwarderKinds.join(' or ')}, not "${value}"`);
+    return value as RefForwarderKind;
   }
   if (typeof current === 'string') return value;
   if (Array.isArray(current)) return list(value).map(positive(flag));

@@ -25,7 +25,7 @@ export function processTree(root: number): number[] {
 }
 
 /** Resident set size of a process in bytes; 0 when it is gone. */
-export function rssBytes(pid: number): number {
+function rssBytes(pid: number): number {
   const status = readProc(`/proc/${pid}/status`);
   const match = status ? /VmRSS:\s+(\d+) kB/.exec(status) : null;
   return match ? Number(match[1]) * 1024 : 0;

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import uws from 'uWebSockets.js';
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import * as zmq from 'zeromq';
+import { refForwarderKinds, type RefForwarderKind } from './options.js';
 import { RefForwarder, UndiciForwarder } from './ref-forwarder.js';
 
 /**
@@ -26,7 +27,7 @@ interface Options {
   publishPort: number;
   zmqSub: string;
   backend: string;
-  forwarder: 'raw' | 'undici';
+  forwarder: RefForwarderKind;
   workers: number;
   role: 'main' | 'worker';
   relay: string;
@@ -62,7 +63,7 @@ function parseOptions(argv: string[]): Options {
     publishPort: count('publish-port', values['publish-port']),
     zmqSub: values['zmq-sub'],
     backend: values.backend,
-    forwarder: oneOf('forwarder', values.forwarder, ['raw', 'undici'] as const),
+    forwarder: oneOf('forwarder', values.forwarder, refForwarderKinds),
     workers: count('workers', values.workers),
     role: oneOf('role', values.role, ['main', 'worker'] as const),
     relay: values.relay,

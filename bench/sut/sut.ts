@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { sleep, stopTree } from '../process-tree.js';
 
-export type SutName = 'thumbtack' | 'pushpin' | 'ref';
+export const sutNames = ['thumbtack', 'pushpin', 'ref'] as const;
+export type SutName = (typeof sutNames)[number];
 
 /** A system under test, started on loopback ports of its own. */
 export interface Sut {

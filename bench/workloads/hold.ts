@@ -62,10 +62,9 @@ function limitLogLines(files: string[]): LimitLog {
 }
 
 /** Processes at (or within 2 % of) their open-files limit. */
-function atFileLimit(pids: number[]): string[] {
+function atFileLimit(files: { pid: number; open: number; limit: number }[]): string[] {
   const out: string[] = [];
-  for (const pid of pids) {
-    const { open, limit } = openFiles(pid);
+  for (const { pid, open, limit } of files) {
     if (limit > 0 && open >= limit * 0.98) {
       out.push(
         `${commandLine(pid).split(' ').slice(0, 2).join(' ')} (pid ${pid}) has ${open} of ${limit} files open`,
@@ -84,7 +83,7 @@ function treeCpu(pids: number[]): number {
  * (`hold-ws`): how fast they are accepted, what each costs in resident memory, whether the
  * system idles once they are held, and whether one publish reaches them all.
  */
-export function holdWorkload(options: BenchOptions, kind: 'sse' | 'ws' = 'sse'): Workload {
+export function holdWorkload(options: BenchOptions, kind: 'sse' | 'ws'): Workload {
   const name = kind === 'sse' ? 'hold' : 'hold-ws';
   const noun = kind === 'sse' ? 'SSE connections' : 'WebSockets';
   const metrics: MetricSpec[] = [
@@ -143,15 +142,15 @@ export function holdWorkload(options: BenchOptions, kind: 'sse' | 'ws' = 'sse'):
           : await fleet.openWs(target, '/ws/hold', options.hold, openOptions(options));
       const establishS = (open.doneAt - open.startedAt) / 1000;
       await sleep(settleMs);
-      const after = treeRss(sut.processes());
-      const files = sut.processes().map((pid) => ({ pid, ...openFiles(pid) }));
-      const saturated = atFileLimit(sut.processes());
-      const limitLog = limitLogLines(sut.logFiles);
       const pids = sut.processes();
+      const after = treeRss(pids);
+      const files = pids.map((pid) => ({ pid, ...openFiles(pid) }));
+      const saturated = atFileLimit(files);
+      const limitLog = limitLogLines(sut.logFiles);
       const cpuBefore = pids.map(cpuSeconds);
-      const cpuA = treeCpu(sut.processes());
+      const cpuA = treeCpu(pids);
       await sleep(idleWindowMs);
-      const idleCpuPct = ((treeCpu(sut.processes()) - cpuA) / (idleWindowMs / 1000)) * 100;
+      const idleCpuPct = ((treeCpu(pids) - cpuA) / (idleWindowMs / 1000)) * 100;
       // Per process, to tell which one spins when the total is not near 0.
       const idleCpu = pids.map((pid, i) => ({
         pid,
