@@ -17,10 +17,10 @@ const notRelayed = new Set([
 /**
  * Writes every backend header a client may see from undici's raw header list, minus the
  * fixed hop-by-hop set and whatever the backend's Connection header names (RFC 9110 7.6.1).
- * Values go out as the bytes the backend sent; call inside a cork.
+ * Call inside a cork.
  */
 export function writeRelayedRawHeaders(
-  res: { writeHeader(name: string, value: string | Buffer): unknown },
+  res: { writeHeader(name: string, value: string): unknown },
   raw: readonly (Buffer | string)[],
 ): void {
   const nominated = connectionNominated(raw);
@@ -28,7 +28,7 @@ export function writeRelayedRawHeaders(
     const name = raw[i]!.toString();
     const lower = name.toLowerCase();
     if (notRelayed.has(lower) || nominated?.has(lower)) continue;
-    res.writeHeader(name, raw[i + 1]!);
+    res.writeHeader(name, raw[i + 1]!.toString());
   }
 }
 
