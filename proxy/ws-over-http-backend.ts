@@ -18,6 +18,7 @@ import {
 import type { WsHost } from './ws-session.js';
 import { replayedHeaders } from './ws-upgrade-request.js';
 import { preciseNow } from '../src/ipc/clock.js';
+import { clampTimerMs } from '../src/timer-limit.js';
 
 /** Pushpin's limit on an answer body after which the connection fails. */
 const replyBodyMax = 1_000_000;
@@ -150,7 +151,7 @@ export class WsOverHttpBackend {
     );
     return new Promise((resolve) => {
       this.wakeRetry = resolve;
-      this.retryTimer = setTimeout(resolve, delay);
+      this.retryTimer = setTimeout(resolve, clampTimerMs(delay));
     });
   }
 

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
+import { MAX_TIMER_SECONDS } from '../timer-limit.js';
 import {
   envName,
   flagName,
@@ -134,7 +135,9 @@ function coerce(spec: SettingSpec, value: unknown, source: string): unknown {
     }
     case 'seconds': {
       const n = Number(text);
-      if (text === '' || !Number.isFinite(n) || n <= 0) bad('a number of seconds > 0');
+      if (text === '' || !Number.isFinite(n) || n <= 0 || n > MAX_TIMER_SECONDS) {
+        bad(`a number of seconds > 0 and <= ${MAX_TIMER_SECONDS}`);
+      }
       return n;
     }
     case 'boolean': {

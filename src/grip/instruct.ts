@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { GripInstructError } from '../errors.js';
+import { clampTimerSeconds } from '../timer-limit.js';
 import { channelNameProblem } from './channel-name.js';
 import { supportedFilters } from './filters.js';
 import type {
@@ -165,7 +166,7 @@ export function parseInstruction(
       channels.length <= channelMax && !prefix
         ? channels
         : channels.slice(0, channelMax).map((c) => (prefix ? { ...c, name: prefix + c.name } : c)),
-    timeout: Math.max(timeout ?? DEFAULT_RESPONSE_TIMEOUT, MIN_RESPONSE_TIMEOUT),
+    timeout: clampTimerSeconds(Math.max(timeout ?? DEFAULT_RESPONSE_TIMEOUT, MIN_RESPONSE_TIMEOUT)),
     keepAlive: keepAlive && keepAlive.data.length > 0 ? keepAlive : undefined,
     status: status && { code: status.code, reason: status.reason || reasonPhrase(status.code) },
     nextLink,
@@ -322,7 +323,7 @@ function parseLinkTimeout(param: { value: string | undefined } | undefined): num
     throw new GripInstructError('Grip-Link', 'failed to parse Grip-Link timeout value');
   }
   if (timeout < 0) throw new GripInstructError('Grip-Link', 'Grip-Link timeout has invalid value');
-  return timeout;
+  return clampTimerSeconds(timeout);
 }
 
 function keepHeaders(
@@ -405,7 +406,11 @@ function parseJsonKeepAlive(
     : DEFAULT_KEEP_ALIVE_TIMEOUT;
   // The JSON form has no mode; Pushpin's timer then acts like `interval` (an unconfirmed
   // quirk). We keep the header's mode, else `idle`.
-  return { data, timeout: Math.max(timeout, 1), mode: fromHeader?.mode ?? 'idle' };
+  return {
+    data,
+    timeout: clampTimerSeconds(Math.max(timeout, 1)),
+    mode: fromHeader?.mode ?? 'idle',
+  };
 }
 
 function parseJsonMeta(hold: JsonObject): Record<string, string> {

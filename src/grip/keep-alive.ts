@@ -1,4 +1,5 @@
 import { GripInstructError } from '../errors.js';
+import { clampTimerSeconds } from '../timer-limit.js';
 import type { KeepAlive } from './instruct-types.js';
 import { findParam, parseHeaderInteger, parseHeaderPart } from './header-params.js';
 
@@ -33,7 +34,7 @@ export function parseGripKeepAlive(value: string): KeepAlive | undefined {
     if (parsed < 0) {
       throw new GripInstructError(HEADER, 'Grip-Keep-Alive timeout has invalid value');
     }
-    timeout = Math.max(parsed, 1);
+    timeout = clampTimerSeconds(Math.max(parsed, 1));
   }
 
   const format = findParam(part.params, 'format')?.value ?? '';

@@ -1,4 +1,5 @@
 import { WsControlError } from '../errors.js';
+import { clampTimerSeconds } from '../timer-limit.js';
 import { channelNameProblem } from './channel-name.js';
 import { parseHeaderParts } from './header-params.js';
 import { isWsMessageType, type WsMessageType } from './publish-types.js';
@@ -176,7 +177,7 @@ function readKeepAlive(message: Record<string, unknown>): WsKeepAlive | undefine
   return {
     content,
     messageType: type,
-    timeout: rawTimeout === 0 ? WS_KEEP_ALIVE_DEFAULT_TIMEOUT : rawTimeout,
+    timeout: rawTimeout === 0 ? WS_KEEP_ALIVE_DEFAULT_TIMEOUT : clampTimerSeconds(rawTimeout),
     mode,
   };
 }

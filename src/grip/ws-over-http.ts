@@ -4,6 +4,8 @@
  * answer's headers the client sees in its 101. Pure; names are compared in lower case.
  */
 
+import { clampTimerSeconds } from '../timer-limit.js';
+
 export const WS_EVENTS_CONTENT_TYPE = 'application/websocket-events';
 
 /** Keep-Alive-Interval values below this are raised to it (Pushpin). */
@@ -80,7 +82,7 @@ export function parseKeepAliveInterval(headers: readonly [string, string][]): nu
   if (!/^[+-]?\d{1,10}$/.test(trimmed)) return 0;
   const seconds = Number(trimmed);
   if (seconds <= 0) return 0;
-  return Math.max(seconds, KEEP_ALIVE_INTERVAL_MIN);
+  return clampTimerSeconds(Math.max(seconds, KEEP_ALIVE_INTERVAL_MIN));
 }
 
 /**

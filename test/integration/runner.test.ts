@@ -133,6 +133,10 @@ describe('command line', () => {
       ['--backend-timeout', '"0"', 'allowed'],
     ],
     [
+      ['--ws-retry-delay', '2147484'],
+      ['--ws-retry-delay', '2147484', '<= 2147483'],
+    ],
+    [
       ['--trusted-proxies', '10.0.0.1,proxy.local'],
       ['--trusted-proxies', 'proxy.local', 'IP addresses'],
     ],

@@ -121,6 +121,21 @@ describe('parseInstruction: Grip-* headers', () => {
     ['timeout below 5 is clamped to 5', [['Grip-Timeout', '2']], { timeout: 5 }],
     ['timeout 0 is clamped to 5', [['Grip-Timeout', '0']], { timeout: 5 }],
     [
+      'a timeout past what a Node timer holds is clamped to 2147483 s',
+      [['Grip-Timeout', '2147484']],
+      { timeout: 2147483 },
+    ],
+    [
+      'a huge keep-alive timeout is clamped to 2147483 s',
+      [['Grip-Keep-Alive', 'x; mode=interval; timeout=2147484']],
+      { keepAlive: { data: Buffer.from('x'), timeout: 2147483, mode: 'interval' } },
+    ],
+    [
+      'a huge next-link timeout is clamped to 2147483 s',
+      [['Grip-Link', '</n>; rel=next; timeout=2147484']],
+      { nextLink: { uri: '/n', timeout: 2147483 } },
+    ],
+    [
       'keep-alive: first occurrence only, commas kept',
       [
         ['Grip-Keep-Alive', 'a,b; timeout=10'],
@@ -385,6 +400,18 @@ describe('parseInstruction: application/grip-instruct JSON', () => {
         body: Buffer.from('no data yet\n'),
       },
     });
+  });
+
+  it('clamps huge hold and keep-alive timeouts to what a Node timer holds (2147483 s)', () => {
+    const result = instruct({
+      hold: {
+        channels: [{ name: 'c' }],
+        timeout: 2147484,
+        'keep-alive': { content: '\n', timeout: 1e12 },
+      },
+    });
+    expect(result.timeout).toBe(2147483);
+    expect(result.keepAlive?.timeout).toBe(2147483);
   });
 
   it('discards the backend headers and body; a given code gets its standard reason', () => {

@@ -83,6 +83,11 @@ describe('parseGripKeepAlive', () => {
       { data: Buffer.from('a,b'), timeout: 55, mode: 'idle' },
     ],
     ['timeout 0 becomes 1', 'x; timeout=0', { data: Buffer.from('x'), timeout: 1, mode: 'idle' }],
+    [
+      'a timeout past what a Node timer holds is clamped to 2147483 s',
+      'x; timeout=2147484',
+      { data: Buffer.from('x'), timeout: 2147483, mode: 'idle' },
+    ],
     ['empty value means no keep-alive', '', undefined],
     ['whitespace-only value means no keep-alive', '   ', undefined],
     ['an unterminated quote is ignored like Pushpin', 'x; format="raw', undefined],

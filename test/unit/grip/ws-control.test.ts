@@ -125,6 +125,19 @@ describe('parseWsControlMessage', () => {
       },
     ],
     [
+      'keep-alive timeout past what a Node timer holds is clamped to 2147483 s',
+      '{"type":"keep-alive","content":"k","timeout":2147484}',
+      {
+        type: 'keep-alive',
+        keepAlive: {
+          content: Buffer.from('k'),
+          messageType: 'text',
+          timeout: 2147483,
+          mode: 'idle',
+        },
+      },
+    ],
+    [
       'keep-alive ping on an interval, timeout 0 means 55',
       '{"type":"keep-alive","content":"","message-type":"ping","timeout":0,"mode":"interval"}',
       {

@@ -63,6 +63,7 @@ describe('parseKeepAliveInterval', () => {
     ['negative disables', [['Keep-Alive-Interval', '-3']], 0],
     ['unparseable disables', [['Keep-Alive-Interval', 'soon']], 0],
     ['surrounding spaces', [['Keep-Alive-Interval', ' 30 ']], 30],
+    ['past what a Node timer holds is clamped', [['Keep-Alive-Interval', '9999999999']], 2147483],
   ];
   it.each(cases)('%s', (_name, headers, expected) => {
     expect(parseKeepAliveInterval(headers)).toBe(expected);
