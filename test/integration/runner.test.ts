@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { validateSig } from '@fanoutio/grip';
-import { afterEach, describe, expect, test, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { startBackend, stopAllBackends, type Backend } from '../support/backend.js';
 import { send } from '../support/client.js';
 import { freePort } from '../support/free-port.js';
@@ -579,6 +579,17 @@ async function startNpx(backend: Backend): Promise<NpxRun> {
 }
 
 describe('the npx contract used by outside harnesses', () => {
+  // npm 11 installs a project's own bin into its npx cache on the first `npx` in a clone
+  // (several seconds, and a run killed meanwhile leaves a cache every later npx fails on).
+  // That is npm's one-time set-up, not thumbtack's start-up: it happens here, to completion.
+  beforeAll(async () => {
+    await new Promise<void>((resolve, reject) => {
+      execFile('npx', ['--no', '--', 'thumbtack', '--help'], { cwd: projectRoot }, (err) =>
+        err ? reject(err) : resolve(),
+      );
+    });
+  }, 120_000);
+
   test('npx --no -- thumbtack serves on all four ports with handler and proxy children, and SIGTERM drains every process', async () => {
     const backend = await startBackend((_req, res) => res.end('through npx'));
     const run = await startNpx(backend);
