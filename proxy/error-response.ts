@@ -15,8 +15,11 @@ const defaultText: Record<number, string> = {
   504: 'Timed out waiting for the origin.\n',
 };
 
-/** Ends a response the proxy itself produces, corked, with a short text body. */
-export function sendError(res: HttpResponse, code: number, text?: string): void {
+/**
+ * Ends a response the proxy itself produces, corked, with a short text body. `isClosing`
+ * closes the connection after it (uWS reads nothing more from it).
+ */
+export function sendError(res: HttpResponse, code: number, text?: string, isClosing = false): void {
   const body =
     text !== undefined
       ? text.endsWith('\n')
@@ -26,6 +29,6 @@ export function sendError(res: HttpResponse, code: number, text?: string): void 
   res.cork(() => {
     res.writeStatus(`${code} ${errorBodies[code] ?? 'Error'}`);
     res.writeHeader('Content-Type', 'text/plain');
-    res.end(body);
+    res.end(body, isClosing);
   });
 }

@@ -16,6 +16,7 @@ import { sendError } from './error-response.js';
 import type { ProxyContext } from './proxy-context.js';
 import { WsOverHttpSession } from './ws-over-http-session.js';
 import { WsPassthroughSession } from './ws-passthrough.js';
+import { refuseAmbiguousRequest, requestFramingProblem } from './request-framing.js';
 import type { WsHost, WsLimits, WsSession, WsUserData } from './ws-session.js';
 import { readUpgradeRequest } from './ws-upgrade-request.js';
 import { WsTopics } from './ws-topics.js';
@@ -107,6 +108,11 @@ function onUpgrade(
   context: us_socket_context_t,
 ): void {
   const request = readUpgradeRequest(res, req, host.isTls);
+  const framingProblem = requestFramingProblem(request.client.headers);
+  if (framingProblem !== undefined) {
+    refuseAmbiguousRequest(host.log, res, request.client, framingProblem);
+    return;
+  }
   const route = matchRoute(host.ctx.routes, {
     host: hostWithoutPort(request.client.host),
     path: req.getUrl(),

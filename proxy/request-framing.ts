@@ -1,0 +1,67 @@
+import type { HttpResponse } from 'uWebSockets.js';
+import type { Logger } from '../src/log.js';
+import { sendError } from './error-response.js';
+import type { ClientRequestInfo } from './request-headers.js';
+
+/*
+ * RFC 9112 §6.3: a request whose body length is ambiguous is invalid. A proxy that forwards
+ * one lets the hop in front of it and the backend disagree on where the next request starts
+ * (request smuggling); uWS 20.30 frames the body by the first Content-Length it reads. Such
+ * requests are refused, and their connection closed, before anything after them is read.
+ */
+
+/** Why the request's body framing is ambiguous, or undefined when it is not. */
+export function requestFramingProblem(headers: readonly [string, string][]): string | undefined {
+  let contentLength: string | undefined;
+  let hasTransferEncoding = false;
+  for (const [name, value] of headers) {
+    if (name === 'content-length') {
+      if (contentLength !== undefined) return 'more than one Content-Length header';
+      if (!/^\d+$/.test(value)) return `Content-Length ${JSON.stringify(value)} is not a number`;
+      contentLength = value;
+    } else if (name === 'transfer-encoding') {
+      hasTransferEncoding = true;
+    }
+  }
+  if (hasTransferEncoding && contentLength !== undefined) {
+    return 'both Content-Length and Transfer-Encoding';
+  }
+  return undefined;
+}
+
+/**
+ * Answers 400 naming the problem and closes the connection; logs the access line.
+ *
+ * Not at once: uWS corks the socket while it parses a read, so a closing answer given here
+ * would close only after the requests that follow in the same read were parsed and routed.
+ * With this answer still pending, uWS 20.30 drops the connection when another request
+ * follows, so a smuggled request never reaches a handler; alone, the 400 goes out.
+ */
+export function refuseAmbiguousRequest(
+  log: Logger,
+  res: HttpResponse,
+  client: ClientRequestInfo,
+  problem: string,
+): void {
+  const text = `Bad request: ${problem}.\n`;
+  let isAborted = false;
+  res.onAborted(() => (isAborted = true));
+  setImmediate(() => {
+    if (!isAborted) sendError(res, 400, text, true);
+    log.info(
+      {
+        method: client.method,
+        path: client.url,
+        status: 400,
+        durationMs: 0,
+        bytes: isAborted ? 0 : text.length,
+        route: null,
+        target: null,
+        err: isAborted
+          ? `${problem}; uWS dropped the connection: more bytes followed the request`
+          : problem,
+      },
+      'request',
+    );
+  });
+}
