@@ -8,7 +8,7 @@ import { ForwardedRequest } from './forward.js';
 import type { ConnectionCap } from './connection-cap.js';
 import type { GripResponder } from './grip-responder.js';
 import type { ProxyContext } from './proxy-context.js';
-import { refuseAmbiguousRequest, requestFramingProblem } from './request-framing.js';
+import { refuseBadRequest, requestProblem } from './request-refusal.js';
 import { readClientRequest } from './request-headers.js';
 import { registerWebSockets } from './ws-upgrade.js';
 import type { WsSession } from './ws-session.js';
@@ -81,14 +81,15 @@ export class ClientServer {
   private handleRequest(res: HttpResponse, req: HttpRequest): void {
     this.connectionCap?.onArrival();
     const client = readClientRequest(res, req, this.isTls);
-    const framingProblem = requestFramingProblem(client.headers);
-    if (framingProblem !== undefined) {
-      refuseAmbiguousRequest(this.ctx.log, res, client, framingProblem);
+    const path = req.getUrl();
+    const problem = requestProblem(client.headers, path);
+    if (problem !== undefined) {
+      refuseBadRequest(this.ctx.log, res, client, problem);
       return;
     }
     const route = matchRoute(this.ctx.routes, {
       host: hostWithoutPort(client.host),
-      path: req.getUrl(),
+      path,
       isTls: this.isTls,
       isWebSocket: req.getHeader('upgrade').toLowerCase() === 'websocket',
     });

@@ -16,7 +16,7 @@ import { sendError } from './error-response.js';
 import type { ProxyContext } from './proxy-context.js';
 import { WsOverHttpSession } from './ws-over-http-session.js';
 import { WsPassthroughSession } from './ws-passthrough.js';
-import { refuseAmbiguousRequest, requestFramingProblem } from './request-framing.js';
+import { refuseBadRequest, requestProblem } from './request-refusal.js';
 import type { WsHost, WsLimits, WsSession, WsUserData } from './ws-session.js';
 import { readUpgradeRequest } from './ws-upgrade-request.js';
 import { WsTopics } from './ws-topics.js';
@@ -108,14 +108,15 @@ function onUpgrade(
   context: us_socket_context_t,
 ): void {
   const request = readUpgradeRequest(res, req, host.isTls);
-  const framingProblem = requestFramingProblem(request.client.headers);
-  if (framingProblem !== undefined) {
-    refuseAmbiguousRequest(host.log, res, request.client, framingProblem);
+  const path = req.getUrl();
+  const problem = requestProblem(request.client.headers, path);
+  if (problem !== undefined) {
+    refuseBadRequest(host.log, res, request.client, problem);
     return;
   }
   const route = matchRoute(host.ctx.routes, {
     host: hostWithoutPort(request.client.host),
-    path: req.getUrl(),
+    path,
     isTls: host.isTls,
     isWebSocket: true,
   });

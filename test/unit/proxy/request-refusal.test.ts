@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { requestFramingProblem } from '../../../proxy/request-framing.js';
+import { requestProblem } from '../../../proxy/request-refusal.js';
 
-describe('requestFramingProblem', () => {
+describe('requestProblem: body framing', () => {
   const cases: [string, [string, string][], string | undefined][] = [
     ['no body headers', [['host', 'x']], undefined],
     ['one Content-Length', [['content-length', '5']], undefined],
@@ -47,6 +47,27 @@ describe('requestFramingProblem', () => {
     ],
   ];
   it.each(cases)('%s', (_name, headers, expected) => {
-    expect(requestFramingProblem(headers)).toBe(expected);
+    expect(requestProblem(headers, '/')).toBe(expected);
+  });
+});
+
+describe('requestProblem: dot segments', () => {
+  const dot = 'the path has a . or .. segment';
+  const cases: [string, string | undefined][] = [
+    ['/', undefined],
+    ['/flap', undefined],
+    ['/a.b/c..d/.e/f.', undefined],
+    ['/...', undefined],
+    ['/x/../flap', dot],
+    ['/../flap', dot],
+    ['/./flap', dot],
+    ['/flap/..', dot],
+    ['/flap/.', dot],
+    ['/x/%2e%2e/flap', dot],
+    ['/x/%2E./flap', dot],
+    ['/x/%2e/flap', dot],
+  ];
+  it.each(cases)('%s', (path, expected) => {
+    expect(requestProblem([], path)).toBe(expected);
   });
 });

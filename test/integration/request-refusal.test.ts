@@ -4,12 +4,15 @@ import { parseRawResponse, send, sendRaw } from '../support/client.js';
 import { startThumbtack, stopAllThumbtacks, type Thumbtack } from '../support/thumbtack.js';
 
 /*
- * Requests whose body length is ambiguous (RFC 9112 §6.3) are refused with 400 and their
- * connection closed before anything after them is read, so a request hidden in the body
- * (request smuggling behind a front proxy that frames differently) never reaches a backend.
+ * Requests two hops could read differently are refused with 400 before routing: those whose
+ * body length is ambiguous (RFC 9112 §6.3), with their connection closed before anything
+ * after them is read, so a request hidden in the body (smuggling behind a front proxy that
+ * frames differently) never reaches a backend; and paths with dot segments, which would
+ * be routed as written but resolved by the backend.
  */
 
 let backend: Backend;
+let admin: Backend;
 let tt: Thumbtack;
 
 beforeAll(async () => {
@@ -17,7 +20,8 @@ beforeAll(async () => {
     req.resume();
     req.on('end', () => res.end('ok\n'));
   });
-  tt = await startThumbtack({ routes: `* ${backend.target}\n` });
+  admin = await startBackend((_req, res) => res.end('admin\n'));
+  tt = await startThumbtack({ routes: `*,path_beg=/admin ${admin.target}\n* ${backend.target}\n` });
 });
 
 afterAll(async () => {
@@ -130,5 +134,26 @@ describe('ambiguous request framing', () => {
     const response = parseRawResponse(text);
     expect(response.statusLine).toBe('HTTP/1.1 400 Bad Request');
     expect(response.body).toBe('Bad request: more than one Content-Length header.\n');
+  });
+});
+
+describe('dot segments in the path', () => {
+  it.each(['/x/../admin', '/x/%2e%2e/admin', '/x/%2E%2e/admin/', '/./admin', '/admin/../x'])(
+    '%s is refused with 400 and reaches no backend',
+    async (path) => {
+      const before = backend.requests.length;
+      const text = await sendRaw('127.0.0.1', tt.port, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      const response = parseRawResponse(text);
+      expect(response.statusLine).toBe('HTTP/1.1 400 Bad Request');
+      expect(response.body).toBe('Bad request: the path has a . or .. segment.\n');
+      expect(admin.requests).toHaveLength(0);
+      expect((await backendPathsAfterwards()).slice(before)).not.toContain(path);
+    },
+  );
+
+  it('paths with dots inside segments are routed as usual', async () => {
+    const res = await send(`${tt.url}/admin/v1.2/..x/.hidden`);
+    expect(res.body.toString()).toBe('admin\n');
+    expect(admin.requests.at(-1)?.url).toBe('/admin/v1.2/..x/.hidden');
   });
 });

@@ -4,14 +4,33 @@ import { sendError } from './error-response.js';
 import type { ClientRequestInfo } from './request-headers.js';
 
 /*
- * RFC 9112 §6.3: a request whose body length is ambiguous is invalid. A proxy that forwards
- * one lets the hop in front of it and the backend disagree on where the next request starts
- * (request smuggling); uWS 20.30 frames the body by the first Content-Length it reads. Such
- * requests are refused, and their connection closed, before anything after them is read.
+ * Requests refused before routing, each because two hops could read it differently:
+ * - RFC 9112 §6.3: a request whose body length is ambiguous is invalid. A proxy that
+ *   forwards one lets the hop in front of it and the backend disagree on where the next
+ *   request starts (request smuggling); uWS 20.30 frames the body by the first
+ *   Content-Length it reads. These are refused and their connection closed before anything
+ *   after them is read.
+ * - A path with `.` or `..` segments (RFC 3986 §5.2.4) would be matched against the routes
+ *   as written while the backend resolves it, so `/x/../admin` could pass a `*` route to
+ *   reach what `path_beg=/admin` guards. Clients resolve these before sending.
  */
 
+/** A `.` or `..` segment, percent-encoded or not. */
+const dotSegment = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i;
+
+/** Why the request is refused, or undefined when it is fine. `path` is without the query. */
+export function requestProblem(
+  headers: readonly [string, string][],
+  path: string,
+): string | undefined {
+  return (
+    requestFramingProblem(headers) ??
+    (dotSegment.test(path) ? 'the path has a . or .. segment' : undefined)
+  );
+}
+
 /** Why the request's body framing is ambiguous, or undefined when it is not. */
-export function requestFramingProblem(headers: readonly [string, string][]): string | undefined {
+function requestFramingProblem(headers: readonly [string, string][]): string | undefined {
   let contentLength: string | undefined;
   let hasTransferEncoding = false;
   for (const [name, value] of headers) {
@@ -37,7 +56,7 @@ export function requestFramingProblem(headers: readonly [string, string][]): str
  * With this answer still pending, uWS 20.30 drops the connection when another request
  * follows, so a smuggled request never reaches a handler; alone, the 400 goes out.
  */
-export function refuseAmbiguousRequest(
+export function refuseBadRequest(
   log: Logger,
   res: HttpResponse,
   client: ClientRequestInfo,
