@@ -128,7 +128,7 @@ describe('GRIP control messages over WebSocket-over-HTTP', () => {
 
   test('detach closes the backend side and keeps the client for publishes', async () => {
     const client = await connectWs(`${wsUrl}/chat`);
-    const cid = backend.calls.at(-1)!.cid;
+    const cid = backend.cidOf(client);
     await command(client, 'sub:detached');
     await command(client, 'detach');
     const close = await backend.waitForCall(

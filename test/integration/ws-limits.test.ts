@@ -43,7 +43,7 @@ describe('client limits', () => {
     expect((await client.next()).text).toBe(`echo:${'x'.repeat(1024)}`);
     client.socket.send('x'.repeat(1025));
     expect(await client.waitForClose()).toEqual({ code: 1009, reason: 'message too big' });
-    const cid = backend.calls.at(-1)!.cid;
+    const cid = backend.cidOf(client);
     // For the backend the client was cut off: DISCONNECT.
     await backend.waitForCall(
       (c) => c.cid === cid && c.events.some((e) => e.type === 'DISCONNECT'),
@@ -83,7 +83,7 @@ describe('client limits', () => {
     const backend = await startWohBackend(scenario);
     const tt = await startThumbtack({ routes: `* ${backend.target},over_http\n` });
     const client = await connectWs(`${wsUrlOf(tt.url)}/keepalive`);
-    const cid = backend.calls.at(-1)!.cid;
+    const cid = backend.cidOf(client);
     const started = Date.now();
     expect((await client.next(25_000)).text).toBe('polled');
     // The backend asked for 5 s; Pushpin raises anything below 20 s to 20 s.

@@ -77,7 +77,7 @@ const texts = (call: WohCall): string[] =>
 describe('WebSocket-over-HTTP sessions', () => {
   test('the upgrade is accepted after the backend accepts OPEN; text and binary are echoed', async () => {
     const client = await connectWs(`${wsUrl}/echo`);
-    const open = backend.calls.at(-1)!;
+    const open = callsOf(backend.cidOf(client))[0]!;
     expect(types(open)).toBe('OPEN');
     client.socket.send('hi');
     expect(await client.next()).toMatchObject({ text: 'echo:hi', isBinary: false });
@@ -106,7 +106,7 @@ describe('WebSocket-over-HTTP sessions', () => {
     const second = await connectWs(`${wsUrl}/echo?q=2`, { headers });
     const [open, text] = backend.calls.filter((c) => c.headers['x-app'] === '1');
     expect(open!.cid).toBe(text!.cid);
-    expect(backend.calls.at(-1)!.cid).not.toBe(open!.cid);
+    expect(backend.cidOf(second)).not.toBe(open!.cid);
     for (const call of [open!, text!]) {
       expect(call.headers['cookie']).toBe('a=b');
       expect(call.headers['meta-user']).toBeUndefined();
@@ -139,7 +139,7 @@ describe('WebSocket-over-HTTP sessions', () => {
 
   test('one request in flight: messages sent during a slow answer go out in one batch, in order', async () => {
     const client = await connectWs(`${wsUrl}/slow`);
-    const cid = backend.calls.at(-1)!.cid;
+    const cid = backend.cidOf(client);
     for (const text of ['m1', 'm2', 'm3', 'm4', 'm5']) client.socket.send(text);
     const received: string[] = [];
     for (let i = 0; i < 5; i++) received.push((await client.next()).text);
@@ -151,7 +151,7 @@ describe('WebSocket-over-HTTP sessions', () => {
 
   test('Set-Meta-* from the backend comes back as Meta-* on later requests', async () => {
     const client = await connectWs(`${wsUrl}/meta`, { headers: { 'meta-user': 'evil' } });
-    const open = backend.calls.at(-1)!;
+    const open = callsOf(backend.cidOf(client))[0]!;
     expect(open.headers['meta-user']).toBeUndefined();
     client.socket.send('meta?');
     expect((await client.next()).text).toBe('meta:alice');
@@ -161,12 +161,12 @@ describe('WebSocket-over-HTTP sessions', () => {
   test('a subprotocol chosen by the backend is passed back to the client', async () => {
     const client = await connectWs(`${wsUrl}/protocol`, { protocols: ['p1', 'p2'] });
     expect(client.socket.protocol).toBe('p2');
-    expect(backend.calls.at(-1)!.headers['sec-websocket-protocol']).toBe('p1,p2');
+    expect(callsOf(backend.cidOf(client))[0]!.headers['sec-websocket-protocol']).toBe('p1,p2');
   });
 
   test('a client ping is forwarded as a PING event', async () => {
     const client = await connectWs(`${wsUrl}/echo`);
-    const cid = backend.calls.at(-1)!.cid;
+    const cid = backend.cidOf(client);
     client.socket.ping('are you there');
     const call = await backend.waitForCall((c) => c.cid === cid && types(c) === 'PING');
     expect(texts(call)).toEqual(['are you there']);
@@ -174,7 +174,7 @@ describe('WebSocket-over-HTTP sessions', () => {
 
   test('a client close with code and reason reaches the backend as CLOSE', async () => {
     const client = await connectWs(`${wsUrl}/echo`);
-    const cid = backend.calls.at(-1)!.cid;
+    const cid = backend.cidOf(client);
     client.socket.close(4000, 'bye');
     expect(await client.waitForClose()).toEqual({ code: 4000, reason: 'bye' });
     const call = await backend.waitForCall((c) => c.cid === cid && types(c) === 'CLOSE');
@@ -183,7 +183,7 @@ describe('WebSocket-over-HTTP sessions', () => {
 
   test('a backend CLOSE closes the client with its code', async () => {
     const client = await connectWs(`${wsUrl}/echo`);
-    const cid = backend.calls.at(-1)!.cid;
+    const cid = backend.cidOf(client);
     client.socket.send('close:4001');
     expect((await client.waitForClose()).code).toBe(4001);
     // The client's echo of the close is reported to the backend.
@@ -199,7 +199,7 @@ describe('WebSocket-over-HTTP sessions', () => {
 
   test('a client that vanishes is reported to the backend with DISCONNECT', async () => {
     const client = await connectWs(`${wsUrl}/echo`);
-    const cid = backend.calls.at(-1)!.cid;
+    const cid = backend.cidOf(client);
     client.socket.terminate();
     await backend.waitForCall((c) => c.cid === cid && types(c) === 'DISCONNECT');
   });

@@ -68,7 +68,7 @@ describe('ws-message publishes', () => {
 
   test('text, binary and ping reach a subscribed client; a published close ends it with its code', async () => {
     const client = await subscribed(`${wsUrl}/chat?ch=pub-a`);
-    const cid = backend.calls.at(-1)!.cid;
+    const cid = backend.cidOf(client);
     await publishOk(tt, wsItem('pub-a', { content: 'hello' }));
     await publishOk(tt, wsItem('pub-a', { 'content-bin': 'AAECAw==' }));
     await publishOk(tt, wsItem('pub-a', { type: 'ping', content: 'p' }));
@@ -122,7 +122,7 @@ describe('ws-message publishes', () => {
 
   test('a refresh publish makes the proxy ask the backend now', async () => {
     const client = await subscribed(`${wsUrl}/chat?ch=pub-refresh`);
-    const cid = backend.calls.at(-1)!.cid;
+    const cid = backend.cidOf(client);
     await publishOk(tt, wsItem('pub-refresh', { action: 'refresh' }));
     expect((await client.next()).text).toBe('refreshed');
     const call = await backend.waitForCall((c) => c.cid === cid && c.events.length === 0);

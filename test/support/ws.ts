@@ -40,6 +40,11 @@ export type WohHandler = (
 
 export interface WohBackend extends Backend {
   calls: WohCall[];
+  /**
+   * The connection id thumbtack gave this client, from its OPEN request. `calls.at(-1)` is
+   * not that: a previous client's late DISCONNECT or CLOSE may come after it.
+   */
+  cidOf(client: WsTestClient): string;
   /** Resolves with the first call (seen or future) that matches (bounded). */
   waitForCall(match: (call: WohCall) => boolean, timeoutMs?: number): Promise<WohCall>;
 }
@@ -105,7 +110,14 @@ export async function startWohBackend(handler: WohHandler): Promise<WohBackend> 
       }, timeoutMs);
       if (!check()) waiters.add(wake);
     });
-  return Object.assign(backend, { calls, waitForCall });
+  const cidOf = (client: WsTestClient): string => {
+    const open = calls.find(
+      (call) => call.headers[testClientHeader] === client.id && call.events[0]?.type === 'OPEN',
+    );
+    if (!open) throw new Error(`no OPEN request from test client ${client.id}`);
+    return open.cid;
+  };
+  return Object.assign(backend, { calls, waitForCall, cidOf });
 }
 
 /** Reads every complete message the context holds (TEXT/BINARY as text), stopping at CLOSE. */
@@ -135,6 +147,8 @@ export interface Received {
 
 export interface WsTestClient {
   socket: WebSocket;
+  /** Sent as the X-Test-Client handshake header, which WebSocket-over-HTTP requests replay. */
+  id: string;
   /** Headers of the 101 answer. */
   headers: http.IncomingHttpHeaders;
   /** Resolves with the next message not yet taken (bounded). */
@@ -156,6 +170,8 @@ export interface Refusal {
 }
 
 const clients = new Set<WebSocket>();
+const testClientHeader = 'x-test-client';
+let clientCount = 0;
 
 /** Opens a `ws` client; rejects with a Refusal-carrying error if the upgrade is answered otherwise. */
 export function connectWs(
@@ -167,8 +183,9 @@ export function connectWs(
   } = {},
 ): Promise<WsTestClient> {
   return new Promise((resolve, reject) => {
+    const id = `${process.pid}-${++clientCount}`;
     const socket = new WebSocket(url, options.protocols ?? [], {
-      headers: options.headers,
+      headers: { [testClientHeader]: id, ...options.headers },
       perMessageDeflate: options.perMessageDeflate ?? false,
       handshakeTimeout: 10_000,
     });
@@ -240,6 +257,7 @@ export function connectWs(
     socket.on('open', () =>
       resolve({
         socket,
+        id,
         headers,
         pending,
         next: (timeoutMs = 5_000) => take(pending, 'message', timeoutMs),
