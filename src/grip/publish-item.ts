@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { STATUS_CODES } from 'node:http';
 import { PublishFormatError } from '../errors.js';
 import {
@@ -22,6 +23,10 @@ import { decodeTnetstring } from './tnetstring.js';
  * JSON and tnetstring items share the rules, with Pushpin's differences: in tnetstring
  * input strings are raw bytes, and the Base64 `content-bin` / `body-bin` fields exist
  * only in JSON (a tnetstring `ws-message` may carry raw bytes in `content-bin`).
+ *
+ * Stricter than Pushpin where its leniency reaches clients as broken frames: text must be
+ * valid UTF-8, a ping or pong payload fits a control frame and a close code is one a
+ * client accepts.
  */
 
 type Mode = 'json' | 'tnet';
@@ -31,6 +36,9 @@ const ITEM = 'publish item object';
 const INVALID = 'Invalid format: ';
 const EMPTY = Buffer.alloc(0);
 const LEGACY_FORMATS = ['http-response', 'http-stream', 'ws-message'] as const;
+/** The largest payload of a WebSocket control frame (ping, pong, close; RFC 6455 5.5). */
+const CONTROL_PAYLOAD_MAX = 125;
+const NOT_UTF8 = 'that is not valid UTF-8';
 
 /** Parses a `POST /publish/` body: `{"items": [...]}`, all items valid or none. */
 export function parsePublishBody(body: Buffer): PublishItem[] {
@@ -289,6 +297,13 @@ function parseWsMessage(value: unknown, mode: Mode): WsMessageFormat {
       const code = asCode(value['code']);
       if (code === undefined) fail(`${pn} contains 'code' with wrong type`);
       if (code < 0) fail(`${pn} contains 'code' with invalid value`);
+      // Pushpin sends any code modulo 2^16; a client fails the connection on most of them.
+      if (!isSendableCloseCode(code)) {
+        fail(
+          `${pn} contains 'code' with invalid value (close codes a client accepts: ` +
+            '1000-1003, 1007-1014, 3000-4999)',
+        );
+      }
       format.code = code;
     }
     const reason = optionalString(value, pn, 'reason');
@@ -323,7 +338,31 @@ function parseWsMessage(value: unknown, mode: Mode): WsMessageFormat {
     // Ping and pong may go without a payload.
     fail(`${pn} does not contain 'content' or 'content-bin'`);
   }
+  // A client fails the connection on either (RFC 6455 5.5 and 8.1).
+  const key = has(value, 'content-bin') ? 'content-bin' : 'content';
+  if (format.type === 'text' && !isUtf8(format.content))
+    fail(`${pn} contains '${key}' ${NOT_UTF8}`);
+  if (
+    (format.type === 'ping' || format.type === 'pong') &&
+    format.content.length > CONTROL_PAYLOAD_MAX
+  ) {
+    fail(
+      `${pn} contains '${key}' longer than ${CONTROL_PAYLOAD_MAX} bytes, the most a ${format.type} carries`,
+    );
+  }
   return format;
+}
+
+/**
+ * Close codes a client accepts in a close frame: RFC 6455 7.4.1's, less 1004-1006 and 1015
+ * (never sent), plus IANA's 1012-1014; 3000-4999 are for libraries and applications.
+ */
+function isSendableCloseCode(code: number): boolean {
+  return (
+    (code >= 1000 && code <= 1003) ||
+    (code >= 1007 && code <= 1014) ||
+    (code >= 3000 && code <= 4999)
+  );
 }
 
 function fail(message: string): never {

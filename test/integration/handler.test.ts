@@ -339,6 +339,21 @@ describe('handler control API and ZeroMQ inputs', () => {
       'Invalid format: unknown action "boom" in \'http-stream\'\n',
     ],
     [
+      'ping payload over 125 bytes',
+      `{"items":[{"channel":"CH","formats":{"ws-message":{"type":"ping","content":"${'p'.repeat(126)}"}}}]}`,
+      "Invalid format: 'ws-message' contains 'content' longer than 125 bytes, the most a ping carries\n",
+    ],
+    [
+      'close code a client refuses (70000 would arrive as 4464)',
+      '{"items":[{"channel":"CH","formats":{"ws-message":{"action":"close","code":70000}}}]}',
+      "Invalid format: 'ws-message' contains 'code' with invalid value (close codes a client accepts: 1000-1003, 1007-1014, 3000-4999)\n",
+    ],
+    [
+      'text message whose bytes are not UTF-8',
+      '{"items":[{"channel":"CH","formats":{"ws-message":{"type":"text","content-bin":"aP9p"}}}]}',
+      "Invalid format: 'ws-message' contains 'content-bin' that is not valid UTF-8\n",
+    ],
+    [
       'second item invalid',
       '{"items":[{"channel":"CH","formats":{"http-stream":{"content":"x"}}},{"channel":"CH"}]}',
       'Invalid format: item 1: no formats specified\n',

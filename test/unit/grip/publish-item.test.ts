@@ -695,3 +695,115 @@ describe('parsePublishMessage (ZeroMQ payloads)', () => {
     expect(errorOf(() => parsePublishMessage(frame))).toBe(message);
   });
 });
+
+/*
+ * Where Pushpin takes what breaks clients (it sends any close code modulo 2^16, any ping
+ * size and text that is not UTF-8), thumbtack refuses the publish and names the field.
+ */
+describe('parsePublishBody refuses what would break a delivery', () => {
+  const ws = (format: Record<string, unknown>): Buffer =>
+    one({ channel: 'c', formats: { 'ws-message': format } });
+  const closeCodeError =
+    "Invalid format: 'ws-message' contains 'code' with invalid value (close codes a client accepts: 1000-1003, 1007-1014, 3000-4999)";
+  const cases: [string, Buffer, string][] = [
+    [
+      'ping payload over 125 bytes',
+      ws({ type: 'ping', content: 'p'.repeat(126) }),
+      "Invalid format: 'ws-message' contains 'content' longer than 125 bytes, the most a ping carries",
+    ],
+    [
+      'pong payload over 125 bytes, as content-bin',
+      ws({ type: 'pong', 'content-bin': Buffer.alloc(126).toString('base64') }),
+      "Invalid format: 'ws-message' contains 'content-bin' longer than 125 bytes, the most a pong carries",
+    ],
+    ['close code 70000 (4464 modulo 2^16)', ws({ action: 'close', code: 70000 }), closeCodeError],
+    ['close code 0', ws({ action: 'close', code: 0 }), closeCodeError],
+    ['close code 999', ws({ action: 'close', code: 999 }), closeCodeError],
+    ['close code 1004 (reserved)', ws({ action: 'close', code: 1004 }), closeCodeError],
+    [
+      'close code 1005 (no status, never sent)',
+      ws({ action: 'close', code: 1005 }),
+      closeCodeError,
+    ],
+    ['close code 1006 (abnormal, never sent)', ws({ action: 'close', code: 1006 }), closeCodeError],
+    [
+      'close code 1015 (TLS failure, never sent)',
+      ws({ action: 'close', code: 1015 }),
+      closeCodeError,
+    ],
+    ['close code 2999', ws({ action: 'close', code: 2999 }), closeCodeError],
+    ['close code 5000', ws({ action: 'close', code: 5000 }), closeCodeError],
+    ['close code "70000" as a string', ws({ action: 'close', code: '70000' }), closeCodeError],
+    [
+      'text message whose content-bin is not UTF-8',
+      ws({ type: 'text', 'content-bin': Buffer.from([0x68, 0xff, 0x69]).toString('base64') }),
+      "Invalid format: 'ws-message' contains 'content-bin' that is not valid UTF-8",
+    ],
+  ];
+  it.each(cases)('%s', (_name, input, message) => {
+    expect(errorOf(() => parsePublishBody(input))).toBe(message);
+  });
+});
+
+describe('parsePublishBody still accepts the edges of those rules', () => {
+  const wsFormat = (format: Record<string, unknown>) =>
+    parsePublishBody(one({ channel: 'c', formats: { 'ws-message': format } }))[0]!.formats
+      .wsMessage!;
+  const closeCodes = [1000, 1003, 1007, 1011, 1012, 1014, 3000, 4999];
+  it.each(closeCodes)('close code %i', (code) => {
+    expect(wsFormat({ action: 'close', code }).code).toBe(code);
+  });
+
+  it('a ping or pong of exactly 125 bytes', () => {
+    expect(wsFormat({ type: 'ping', content: 'p'.repeat(125) }).content).toHaveLength(125);
+    const bin = Buffer.alloc(125, 7).toString('base64');
+    expect(wsFormat({ type: 'pong', 'content-bin': bin }).content).toEqual(Buffer.alloc(125, 7));
+  });
+
+  it('a binary message of any bytes, and text content-bin that is UTF-8', () => {
+    const bytes = Buffer.from([0xff, 0xfe, 0]);
+    expect(wsFormat({ 'content-bin': bytes.toString('base64') })).toMatchObject({
+      type: 'binary',
+      content: bytes,
+    });
+    const text = Buffer.from('héllo 😀');
+    expect(wsFormat({ type: 'text', 'content-bin': text.toString('base64') }).content).toEqual(
+      text,
+    );
+  });
+});
+
+describe('ZeroMQ payloads get the same checks', () => {
+  it('a tnetstring text message must be UTF-8; binary and HTTP content need not', () => {
+    const bad = Buffer.from([0x61, 0xff]);
+    expect(
+      errorOf(() =>
+        parsePublishTnetstring(
+          encodeTnetstring({ channel: 'c', formats: { 'ws-message': { content: bad } } }),
+        ),
+      ),
+    ).toBe("Invalid format: 'ws-message' contains 'content' that is not valid UTF-8");
+    const item = parsePublishTnetstring(
+      encodeTnetstring({
+        channel: 'c',
+        formats: {
+          'ws-message': { type: 'binary', content: bad },
+          'http-stream': { content: bad },
+        },
+      }),
+    );
+    expect(item.formats.wsMessage!.content).toEqual(bad);
+    expect(item.formats.httpStream!.content).toEqual(bad);
+  });
+
+  it('a J+JSON ping over 125 bytes', () => {
+    const frame = Buffer.from(
+      'J' +
+        JSON.stringify({
+          channel: 'c',
+          formats: { 'ws-message': { type: 'ping', content: 'x'.repeat(200) } },
+        }),
+    );
+    expect(errorOf(() => parsePublishMessage(frame))).toMatch(/longer than 125 bytes/);
+  });
+});
