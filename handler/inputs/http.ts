@@ -131,7 +131,8 @@ export class HttpInput implements PublishInput {
       );
       return;
     }
-    let path = req.url ?? '/';
+    // Pushpin routes on the whole request target, so `/publish/?x=1` is 404 there.
+    let path = (req.url ?? '/').split('?', 1)[0]!;
     if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
 
     if (path === '/') {

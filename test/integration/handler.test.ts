@@ -449,6 +449,28 @@ describe('handler control API and ZeroMQ inputs', () => {
     expect(await post(handler, '/recover', '')).toMatchObject({ status: 200, text: 'Updated\n' });
   });
 
+  it('routes on the path alone: a query string does not change the route', async () => {
+    const channel = uniqueChannel('query');
+    const sub = busSubscriber(handler, channel);
+    const body = publishBody(channel, { 'http-stream': { content: 'queried' } });
+    expect(await post(handler, '/publish/?x=1', body)).toMatchObject({
+      status: 200,
+      text: 'Published\n',
+    });
+    const { header, payload } = await nextDelivery(sub);
+    expect(payload[header.stream!.content]!.toString()).toBe('queried');
+    expect(await post(handler, '/publish?', body)).toMatchObject({ status: 200 });
+    expect(await post(handler, '/recover?from=test', '')).toMatchObject({
+      status: 200,
+      text: 'Updated\n',
+    });
+    const res = await request(`${handler.controlUrl}/?x=1`);
+    expect(await res.body.text()).toBe('Pushpin API\n');
+    const doubled = await request(`${handler.controlUrl}/publish//?x=1`);
+    await doubled.body.dump();
+    expect(doubled.statusCode).toBe(404);
+  });
+
   it('survives garbage on PULL and SUB and keeps delivering', async () => {
     const channel = uniqueChannel('garbage');
     const sub = busSubscriber(handler, channel);
