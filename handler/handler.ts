@@ -49,6 +49,8 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
     host: settings.controlHost,
     port: settings.controlPort,
     bodyMax: settings.publishBodyMax,
+    readTimeout: settings.controlReadTimeout,
+    maxConnections: settings.controlMaxConnections,
     logger: logger.child({ component: 'handler.http' }),
     publish,
     recover: () => {

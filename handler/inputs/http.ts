@@ -13,7 +13,8 @@ import type { PublishInput, PublishSink } from './publish-input.js';
  * Differences on purpose: an oversized body gets 413, a multi-item publish error names the
  * item index, auth may be required, and connections are kept alive (Pushpin closes each
  * one), so a backend publishing at a high rate does not pay a connect per publish. A
- * request answered before its body was read closes its connection.
+ * request answered before its body was read closes its connection. Pushpin has no read
+ * timeout or connection cap here; both are settings.
  */
 
 export interface HttpInputOptions {
@@ -21,6 +22,10 @@ export interface HttpInputOptions {
   port: number;
   /** Largest accepted request body. */
   bodyMax: number;
+  /** Seconds a client gets to send one request, headers and body. */
+  readTimeout: number;
+  /** Open connections before new ones are refused; 0 = no cap. */
+  maxConnections: number;
   logger: Logger;
   publish: PublishSink;
   /** `POST /recover`. */
@@ -42,11 +47,24 @@ export class HttpInput implements PublishInput {
   private readonly logger: Logger;
   private readonly server: http.Server;
   private boundAddress = '';
+  /** Connections refused by the cap since the last warning, and when that was. */
+  private dropped = 0;
+  private droppedLoggedAt = 0;
 
   constructor(options: HttpInputOptions) {
     this.options = options;
     this.logger = options.logger;
-    this.server = http.createServer({ maxHeaderSize: HEADER_MAX, requestTimeout: 30_000 });
+    const readTimeoutMs = Math.ceil(options.readTimeout * 1000);
+    this.server = http.createServer({
+      maxHeaderSize: HEADER_MAX,
+      headersTimeout: readTimeoutMs,
+      requestTimeout: readTimeoutMs,
+      // Node checks for expired requests this often (30 s by default, so a slow client
+      // held a connection for up to a minute).
+      connectionsCheckingInterval: Math.min(readTimeoutMs, 1000),
+    });
+    if (options.maxConnections > 0) this.server.maxConnections = options.maxConnections;
+    this.server.on('drop', () => this.onDrop());
     this.server.on('request', (req, res) => this.onRequest(req, res, false));
     // Decide on an oversized body before inviting the client to send it.
     this.server.on('checkContinue', (req, res) => this.onRequest(req, res, true));
@@ -177,6 +195,18 @@ export class HttpInput implements PublishInput {
     for (const item of items) this.options.publish(item);
   }
 
+  private onDrop(): void {
+    this.dropped++;
+    const now = Date.now();
+    if (now - this.droppedLoggedAt < 5_000) return;
+    this.logger.warn(
+      { refused: this.dropped, maxConnections: this.options.maxConnections },
+      'control connections at --control-max-connections, refusing new ones',
+    );
+    this.dropped = 0;
+    this.droppedLoggedAt = now;
+  }
+
   private respondMessage(
     req: http.IncomingMessage,
     res: http.ServerResponse,
@@ -215,6 +245,15 @@ export class HttpInput implements PublishInput {
   private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
+      return;
+    }
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      const body = 'Request timed out.\n';
+      this.logger.info('control request not received within --control-read-timeout, closed');
+      socket.end(
+        'HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\n' +
+          `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+      );
       return;
     }
     const body =

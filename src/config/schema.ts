@@ -21,6 +21,16 @@ export const settingsSchema = {
     default: '',
     help: 'require a Bearer JWT (HS256) signed with this key',
   },
+  controlReadTimeout: {
+    type: 'seconds',
+    default: 5,
+    help: 'seconds a control API client gets to send a request, headers and body (then 408)',
+  },
+  controlMaxConnections: {
+    type: 'count',
+    default: 1000,
+    help: 'open control API connections before new ones are refused (0 = no cap)',
+  },
   zmqPull: {
     type: 'zmq',
     default: 'tcp://127.0.0.1:5560',
