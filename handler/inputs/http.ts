@@ -13,8 +13,9 @@ import type { PublishInput, PublishSink } from './publish-input.js';
  * Differences on purpose: an oversized body gets 413, a multi-item publish error names the
  * item index, auth may be required, and connections are kept alive (Pushpin closes each
  * one), so a backend publishing at a high rate does not pay a connect per publish. A
- * request answered before its body was read closes its connection. Pushpin has no read
- * timeout or connection cap here; both are settings.
+ * request answered before its body was read closes its connection, once the rest of the
+ * body was read away. Pushpin has no read timeout or connection cap here; both are
+ * settings.
  */
 
 export interface HttpInputOptions {
@@ -101,18 +102,28 @@ export class HttpInput implements PublishInput {
     res: http.ServerResponse,
     isExpecting: boolean,
   ): void {
+    // A request pipelined behind a refused body, after our FIN (see refuse).
+    if (req.socket.writableEnded) {
+      req.socket.destroy();
+      return;
+    }
     const method = req.method ?? 'GET';
     const lengthHeader = req.headers['content-length'];
     if (
       lengthHeader === undefined &&
       (req.headers['transfer-encoding'] !== undefined || !BODYLESS_METHODS.has(method))
     ) {
-      this.respond(req, res, 411, 'Request requires Content-Length.\n', 'text/plain', CLOSE);
+      const isSending = req.headers['transfer-encoding'] !== undefined && !isExpecting;
+      this.refuse(req, res, 411, 'Request requires Content-Length.\n', isSending);
       return;
     }
     const length = lengthHeader === undefined ? 0 : Number(lengthHeader);
     if (length > this.options.bodyMax) {
-      this.respond(req, res, 413, 'Request body too large.\n', 'text/plain', CLOSE);
+      this.refuse(req, res, 413, 'Request body too large.\n', !isExpecting);
+      this.logger.warn(
+        { url: req.url, contentLength: length, bodyMax: this.options.bodyMax },
+        'control request body over --publish-body-max, refused',
+      );
       return;
     }
     if (isExpecting) res.writeContinue();
@@ -193,6 +204,31 @@ export class HttpInput implements PublishInput {
     // Like Pushpin, success means "parsed": the answer goes out before delivery.
     this.respondMessage(req, res, bodyType, 'Published', items.length);
     for (const item of items) this.options.publish(item);
+  }
+
+  /**
+   * Answers before the body was read, then closes. While the client may still be sending
+   * (`isSending`), the body is read away first, as nginx's lingering close does: closing
+   * with unread bytes makes the kernel reset the connection, and the client often loses
+   * the answer with it. Node closes at once after a `Connection: close` answer, so the
+   * close is ours here (a FIN once the answer is out), and --control-read-timeout bounds
+   * the reading.
+   */
+  private refuse(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    status: number,
+    body: string,
+    isSending: boolean,
+  ): void {
+    if (!isSending) {
+      this.respond(req, res, status, body, 'text/plain', CLOSE);
+      return;
+    }
+    const socket = req.socket;
+    req.resume();
+    res.once('finish', () => socket.end());
+    this.respond(req, res, status, body);
   }
 
   private onDrop(): void {

@@ -6,8 +6,8 @@ import { startHandlerProcess, type HandlerProcess } from '../support/handler-pro
 
 /*
  * The control API's limits against clients that do not play along: a slow sender is cut
- * off after --control-read-timeout, and connections past --control-max-connections are
- * refused.
+ * off after --control-read-timeout, connections past --control-max-connections are
+ * refused, and a body refused before it was read still lets the client read the answer.
  */
 
 const handlers: HandlerProcess[] = [];
@@ -127,5 +127,95 @@ describe('control API connection cap', () => {
       'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
     );
     expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+  });
+});
+
+/**
+ * Sends `head` and one piece of body, then, once the answer has begun to arrive, more
+ * pieces one after another, as a client streaming a body does, on past the server's FIN
+ * (64 more pieces, 1 MB), then `tail` and its own FIN. Resolves when the connection is
+ * closed, with what was read and the socket error, if any (bounded).
+ */
+function sendStreaming(
+  port: number,
+  head: string,
+  piece: Buffer,
+  tail = '',
+  timeoutMs = 10_000,
+): Promise<{ text: string; error?: string }> {
+  return new Promise((resolve, reject) => {
+    // Half-open: the server's FIN after its answer must not stop our writing.
+    const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    sockets.push(socket);
+    let text = '';
+    let error: string | undefined;
+    let piecesAfterFin: number | undefined;
+    const timer = setTimeout(() => {
+      reject(new Error(`connection not closed within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const writeNext = (): void => {
+      if (socket.destroyed) return;
+      if (piecesAfterFin !== undefined && piecesAfterFin++ === 64) {
+        socket.end(tail);
+        return;
+      }
+      socket.write(piece, () => setImmediate(writeNext));
+    };
+    socket.once('data', writeNext);
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    socket.on('end', () => (piecesAfterFin = 0));
+    socket.on('error', (err: NodeJS.ErrnoException) => (error = err.code ?? err.message));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(error === undefined ? { text } : { text, error });
+    });
+    socket.write(Buffer.concat([Buffer.from(head), piece]));
+  });
+}
+
+describe('control API bodies refused before they are read', () => {
+  const data = Buffer.alloc(16 * 1024, 'a');
+
+  it('a chunked body over the limit gets 411, and a client still sending reads it (no reset)', async () => {
+    const handler = await startHandler([]);
+    const piece = Buffer.concat([
+      Buffer.from(`${data.length.toString(16)}\r\n`),
+      data,
+      Buffer.from('\r\n'),
+    ]);
+    const result = await sendStreaming(
+      handler.controlPort,
+      publishHead('Transfer-Encoding: chunked\r\n'),
+      piece,
+      '0\r\n\r\n',
+    );
+    expect(result.error).toBeUndefined();
+    expect(result.text).toMatch(/^HTTP\/1\.1 411 Length Required\r\n/);
+    expect(parseRawResponse(result.text).body).toBe('Request requires Content-Length.\n');
+  });
+
+  it('a Content-Length body over the limit gets 413, and a client still sending reads it (no reset)', async () => {
+    const handler = await startHandler([]);
+    const result = await sendStreaming(
+      handler.controlPort,
+      publishHead('Content-Length: 3000000\r\n'),
+      data,
+    );
+    expect(result.error).toBeUndefined();
+    expect(result.text).toMatch(/^HTTP\/1\.1 413 Payload Too Large\r\n/);
+    expect(parseRawResponse(result.text).body).toBe('Request body too large.\n');
+    await handler.waitForLog(
+      (l) => l.msg === 'control request body over --publish-body-max, refused',
+    );
+  });
+
+  it('a body that never ends is cut off at --control-read-timeout', async () => {
+    const handler = await startHandler(['--control-read-timeout', '1']);
+    const conn = await connect(handler.controlPort);
+    const started = Date.now();
+    conn.socket.write(publishHead('Transfer-Encoding: chunked\r\n') + '5\r\nhello\r\n');
+    const closedAt = await conn.closed(5_000);
+    expect(closedAt - started).toBeLessThan(3_500);
+    expect(conn.received()).toMatch(/^HTTP\/1\.1 411 /);
   });
 });
