@@ -42,6 +42,7 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
   const subInput = new ZmqSubInput({
     endpoint: settings.zmqSub,
     isConnect: settings.zmqSubConnect,
+    maxMessageSize: settings.publishBodyMax,
     logger: logger.child({ component: 'handler.zmq-sub' }),
     publish,
   });
@@ -61,6 +62,7 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
   });
   const pullInput = new ZmqPullInput({
     endpoint: settings.zmqPull,
+    maxMessageSize: settings.publishBodyMax,
     logger: logger.child({ component: 'handler.zmq-pull' }),
     publish,
   });

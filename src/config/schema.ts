@@ -82,7 +82,11 @@ export const settingsSchema = {
     default: 0,
     help: 'client connections per worker before it stops accepting (0 = its open-files limit less a 5 % reserve)',
   },
-  publishBodyMax: { type: 'bytes', default: 1000000, help: 'largest POST /publish/ body' },
+  publishBodyMax: {
+    type: 'bytes',
+    default: 1000000,
+    help: 'largest POST /publish/ body, and largest ZeroMQ publish message (a sender past it is disconnected)',
+  },
   wsMaxMessageSize: {
     type: 'bytes',
     default: 1048576,

@@ -13,6 +13,7 @@ import {
   type Delivery,
 } from '../../src/ipc/delivery.js';
 import { freePort } from '../support/free-port.js';
+import { readMemory } from '../support/thumbtack.js';
 import {
   runHandlerToExit,
   startHandlerProcess,
@@ -585,6 +586,70 @@ describe('thumbtack publish', () => {
     expect(await runPublish([])).toBe(2);
     expect(await runPublish(['ch', 'x', '--format', 'smoke-signal'])).toBe(2);
     expect(await runPublish(['ch', 'x', '--code', '1000'])).toBe(2);
+  });
+});
+
+describe('ZeroMQ message size limit (--publish-body-max)', () => {
+  const bodyMax = 100_000;
+  const bigContent = 'x'.repeat(10_000_000);
+  let handler: HandlerProcess;
+  beforeAll(async () => {
+    handler = await startHandler(['--log-level', 'debug', '--publish-body-max', String(bodyMax)]);
+  });
+
+  function disconnectLogged(label: string): Promise<unknown> {
+    return handler.waitForLog(
+      (l) =>
+        l.msg.startsWith(`${label}: publisher disconnected`) && l['maxMessageSize'] === bodyMax,
+    );
+  }
+
+  it('PULL: a 10 MB message is refused without growing the handler; the next one arrives', async () => {
+    const channel = uniqueChannel('pull-big');
+    const sub = busSubscriber(handler, channel);
+    await subscribed(handler, channel);
+    const pid = handler.process.pid!;
+    const peakBefore = readMemory(pid, 'VmHWM');
+    const push = new zmq.Push({ linger: 0 });
+    sockets.push(push);
+    push.connect(handler.zmqPull);
+    const item = (content: string) =>
+      'J' + JSON.stringify({ channel, formats: { 'http-stream': { content } } });
+    await push.send(item(bigContent));
+    await push.send(item('after the big one'));
+    const { header, payload } = await nextDelivery(sub);
+    expect(payload[header.stream!.content]!.toString()).toBe('after the big one');
+    await disconnectLogged('zmq pull');
+    // Taking it would have cost tens of MB (the frame, its string, the parsed item).
+    expect(readMemory(pid, 'VmHWM') - peakBefore).toBeLessThan(8 * 1024 * 1024);
+    expect(handler.process.exitCode).toBeNull();
+  });
+
+  it('SUB: a 10 MB part is refused, the publisher is asked again for the channel, and the next one arrives', async () => {
+    const channel = uniqueChannel('sub-big');
+    // Verbose: the resubscription after the reconnect may come before the old
+    // connection's subscription is forgotten, and would otherwise be filtered as a repeat.
+    const xpub = new zmq.XPublisher({ linger: 0, receiveTimeout: 5000 });
+    xpub.verbosity = 'allSubs';
+    sockets.push(xpub);
+    xpub.connect(handler.zmqSub);
+    const sub = busSubscriber(handler, channel);
+    const subscription = async (): Promise<void> => {
+      let message: Buffer;
+      do [message] = (await xpub.receive()) as [Buffer];
+      while (message[0] !== 1 || message.toString('utf8', 1) !== channel);
+    };
+    await subscription();
+    const item = (content: string) =>
+      'J' + JSON.stringify({ formats: { 'http-stream': { content } } });
+    await xpub.send([channel, item(bigContent)]);
+    // The handler's SUB was disconnected and, reconnected, subscribes again.
+    await subscription();
+    await xpub.send([channel, item('after the big one')]);
+    const { header, payload } = await nextDelivery(sub);
+    expect(payload[header.stream!.content]!.toString()).toBe('after the big one');
+    await disconnectLogged('zmq sub');
+    expect(handler.process.exitCode).toBeNull();
   });
 });
 
