@@ -42,6 +42,7 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
   const subInput = new ZmqSubInput({
     endpoint: settings.zmqSub,
     isConnect: settings.zmqSubConnect,
+    maxMessageSize: settings.publishBodyMax,
     logger: logger.child({ component: 'handler.zmq-sub' }),
     publish,
   });
@@ -49,6 +50,8 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
     host: settings.controlHost,
     port: settings.controlPort,
     bodyMax: settings.publishBodyMax,
+    readTimeout: settings.controlReadTimeout,
+    maxConnections: settings.controlMaxConnections,
     logger: logger.child({ component: 'handler.http' }),
     publish,
     recover: () => {
@@ -59,6 +62,7 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
   });
   const pullInput = new ZmqPullInput({
     endpoint: settings.zmqPull,
+    maxMessageSize: settings.publishBodyMax,
     logger: logger.child({ component: 'handler.zmq-pull' }),
     publish,
   });

@@ -13,7 +13,9 @@ import type { PublishInput, PublishSink } from './publish-input.js';
  * Differences on purpose: an oversized body gets 413, a multi-item publish error names the
  * item index, auth may be required, and connections are kept alive (Pushpin closes each
  * one), so a backend publishing at a high rate does not pay a connect per publish. A
- * request answered before its body was read closes its connection.
+ * request answered before its body was read closes its connection, once the rest of the
+ * body was read away. Pushpin has no read timeout or connection cap here; both are
+ * settings.
  */
 
 export interface HttpInputOptions {
@@ -21,6 +23,10 @@ export interface HttpInputOptions {
   port: number;
   /** Largest accepted request body. */
   bodyMax: number;
+  /** Seconds a client gets to send one request, headers and body. */
+  readTimeout: number;
+  /** Open connections before new ones are refused; 0 = no cap. */
+  maxConnections: number;
   logger: Logger;
   publish: PublishSink;
   /** `POST /recover`. */
@@ -42,11 +48,24 @@ export class HttpInput implements PublishInput {
   private readonly logger: Logger;
   private readonly server: http.Server;
   private boundAddress = '';
+  /** Connections refused by the cap since the last warning, and when that was. */
+  private dropped = 0;
+  private droppedLoggedAt = 0;
 
   constructor(options: HttpInputOptions) {
     this.options = options;
     this.logger = options.logger;
-    this.server = http.createServer({ maxHeaderSize: HEADER_MAX, requestTimeout: 30_000 });
+    const readTimeoutMs = Math.ceil(options.readTimeout * 1000);
+    this.server = http.createServer({
+      maxHeaderSize: HEADER_MAX,
+      headersTimeout: readTimeoutMs,
+      requestTimeout: readTimeoutMs,
+      // Node checks for expired requests this often (30 s by default, so a slow client
+      // held a connection for up to a minute).
+      connectionsCheckingInterval: Math.min(readTimeoutMs, 1000),
+    });
+    if (options.maxConnections > 0) this.server.maxConnections = options.maxConnections;
+    this.server.on('drop', () => this.onDrop());
     this.server.on('request', (req, res) => this.onRequest(req, res, false));
     // Decide on an oversized body before inviting the client to send it.
     this.server.on('checkContinue', (req, res) => this.onRequest(req, res, true));
@@ -83,18 +102,28 @@ export class HttpInput implements PublishInput {
     res: http.ServerResponse,
     isExpecting: boolean,
   ): void {
+    // A request pipelined behind a refused body, after our FIN (see refuse).
+    if (req.socket.writableEnded) {
+      req.socket.destroy();
+      return;
+    }
     const method = req.method ?? 'GET';
     const lengthHeader = req.headers['content-length'];
     if (
       lengthHeader === undefined &&
       (req.headers['transfer-encoding'] !== undefined || !BODYLESS_METHODS.has(method))
     ) {
-      this.respond(req, res, 411, 'Request requires Content-Length.\n', 'text/plain', CLOSE);
+      const isSending = req.headers['transfer-encoding'] !== undefined && !isExpecting;
+      this.refuse(req, res, 411, 'Request requires Content-Length.\n', isSending);
       return;
     }
     const length = lengthHeader === undefined ? 0 : Number(lengthHeader);
     if (length > this.options.bodyMax) {
-      this.respond(req, res, 413, 'Request body too large.\n', 'text/plain', CLOSE);
+      this.refuse(req, res, 413, 'Request body too large.\n', !isExpecting);
+      this.logger.warn(
+        { url: req.url, contentLength: length, bodyMax: this.options.bodyMax },
+        'control request body over --publish-body-max, refused',
+      );
       return;
     }
     if (isExpecting) res.writeContinue();
@@ -131,7 +160,8 @@ export class HttpInput implements PublishInput {
       );
       return;
     }
-    let path = req.url ?? '/';
+    // Pushpin routes on the whole request target, so `/publish/?x=1` is 404 there.
+    let path = (req.url ?? '/').split('?', 1)[0]!;
     if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
 
     if (path === '/') {
@@ -176,6 +206,43 @@ export class HttpInput implements PublishInput {
     for (const item of items) this.options.publish(item);
   }
 
+  /**
+   * Answers before the body was read, then closes. While the client may still be sending
+   * (`isSending`), the body is read away first, as nginx's lingering close does: closing
+   * with unread bytes makes the kernel reset the connection, and the client often loses
+   * the answer with it. Node closes at once after a `Connection: close` answer, so the
+   * close is ours here (a FIN once the answer is out), and --control-read-timeout bounds
+   * the reading.
+   */
+  private refuse(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    status: number,
+    body: string,
+    isSending: boolean,
+  ): void {
+    if (!isSending) {
+      this.respond(req, res, status, body, 'text/plain', CLOSE);
+      return;
+    }
+    const socket = req.socket;
+    req.resume();
+    res.once('finish', () => socket.end());
+    this.respond(req, res, status, body);
+  }
+
+  private onDrop(): void {
+    this.dropped++;
+    const now = Date.now();
+    if (now - this.droppedLoggedAt < 5_000) return;
+    this.logger.warn(
+      { refused: this.dropped, maxConnections: this.options.maxConnections },
+      'control connections at --control-max-connections, refusing new ones',
+    );
+    this.dropped = 0;
+    this.droppedLoggedAt = now;
+  }
+
   private respondMessage(
     req: http.IncomingMessage,
     res: http.ServerResponse,
@@ -214,6 +281,15 @@ export class HttpInput implements PublishInput {
   private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
+      return;
+    }
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      const body = 'Request timed out.\n';
+      this.logger.info('control request not received within --control-read-timeout, closed');
+      socket.end(
+        'HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\n' +
+          `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+      );
       return;
     }
     const body =

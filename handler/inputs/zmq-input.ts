@@ -4,6 +4,8 @@ import type { PublishInput, PublishSink } from './publish-input.js';
 
 export interface ZmqInputOptions {
   endpoint: string;
+  /** Largest message (each part, for SUB) a publisher may send; libzmq drops it past that. */
+  maxMessageSize: number;
   logger: Logger;
   publish: PublishSink;
 }
@@ -15,11 +17,13 @@ export interface ZmqInputOptions {
  */
 export abstract class ZmqInput<S extends zmq.Socket & zmq.Readable> implements PublishInput {
   protected readonly endpoint: string;
+  protected readonly maxMessageSize: number;
   protected readonly logger: Logger;
   protected readonly publish: PublishSink;
   protected isClosed = false;
   protected boundAddress = '';
   private receiving: Promise<void> | undefined;
+  private disconnects = 0;
 
   constructor(
     protected readonly socket: S,
@@ -28,6 +32,7 @@ export abstract class ZmqInput<S extends zmq.Socket & zmq.Readable> implements P
     private readonly label: string,
   ) {
     this.endpoint = options.endpoint;
+    this.maxMessageSize = options.maxMessageSize;
     this.logger = options.logger;
     this.publish = options.publish;
   }
@@ -37,6 +42,17 @@ export abstract class ZmqInput<S extends zmq.Socket & zmq.Readable> implements P
   }
 
   async start(): Promise<void> {
+    // libzmq refuses a message over ZMQ_MAXMSGSIZE by dropping the publisher's connection
+    // as soon as it reads the size, without allocating it, and reports nothing but the
+    // disconnect. So every disconnect is logged and counted: a run of them from one
+    // publisher is the sign of messages too large.
+    this.socket.events.on('disconnect', ({ address }) => {
+      this.disconnects++;
+      this.logger.info(
+        { address, disconnects: this.disconnects, maxMessageSize: this.maxMessageSize },
+        `${this.label}: publisher disconnected (a message over --publish-body-max also does this)`,
+      );
+    });
     await this.open();
     this.receiving = this.receive();
   }

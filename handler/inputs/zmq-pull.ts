@@ -8,7 +8,7 @@ import { ZmqInput, type ZmqInputOptions } from './zmq-input.js';
  */
 export class ZmqPullInput extends ZmqInput<zmq.Pull> {
   constructor(options: ZmqInputOptions) {
-    super(new zmq.Pull({ linger: 0 }), options, 'zmq pull');
+    super(new zmq.Pull({ linger: 0, maxMessageSize: options.maxMessageSize }), options, 'zmq pull');
   }
 
   protected handle(message: Buffer[]): void {

@@ -20,7 +20,11 @@ export class ZmqSubInput extends ZmqInput<UnboundedSubscriber> {
 
   constructor(options: ZmqSubInputOptions) {
     super(
-      new UnboundedSubscriber({ linger: 0, ...(options.isConnect ? { tcpKeepalive: 1 } : {}) }),
+      new UnboundedSubscriber({
+        linger: 0,
+        maxMessageSize: options.maxMessageSize,
+        ...(options.isConnect ? { tcpKeepalive: 1 } : {}),
+      }),
       options,
       'zmq sub',
     );

@@ -21,6 +21,16 @@ export const settingsSchema = {
     default: '',
     help: 'require a Bearer JWT (HS256) signed with this key',
   },
+  controlReadTimeout: {
+    type: 'seconds',
+    default: 5,
+    help: 'seconds a control API client gets to send a request, headers and body (then 408)',
+  },
+  controlMaxConnections: {
+    type: 'count',
+    default: 1000,
+    help: 'open control API connections before new ones are refused (0 = no cap)',
+  },
   zmqPull: {
     type: 'zmq',
     default: 'tcp://127.0.0.1:5560',
@@ -72,7 +82,11 @@ export const settingsSchema = {
     default: 0,
     help: 'client connections per worker before it stops accepting (0 = its open-files limit less a 5 % reserve)',
   },
-  publishBodyMax: { type: 'bytes', default: 1000000, help: 'largest POST /publish/ body' },
+  publishBodyMax: {
+    type: 'bytes',
+    default: 1000000,
+    help: 'largest POST /publish/ body, and largest ZeroMQ publish message (a sender past it is disconnected)',
+  },
   wsMaxMessageSize: {
     type: 'bytes',
     default: 1048576,

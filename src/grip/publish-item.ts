@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { STATUS_CODES } from 'node:http';
 import { PublishFormatError } from '../errors.js';
 import {
@@ -22,6 +23,10 @@ import { decodeTnetstring } from './tnetstring.js';
  * JSON and tnetstring items share the rules, with Pushpin's differences: in tnetstring
  * input strings are raw bytes, and the Base64 `content-bin` / `body-bin` fields exist
  * only in JSON (a tnetstring `ws-message` may carry raw bytes in `content-bin`).
+ *
+ * Stricter than Pushpin where its leniency reaches clients as broken frames or mangled
+ * bytes: Base64 must be valid, text must be valid UTF-8, a ping or pong payload fits a
+ * control frame and a close code is one a client accepts.
  */
 
 type Mode = 'json' | 'tnet';
@@ -31,6 +36,13 @@ const ITEM = 'publish item object';
 const INVALID = 'Invalid format: ';
 const EMPTY = Buffer.alloc(0);
 const LEGACY_FORMATS = ['http-response', 'http-stream', 'ws-message'] as const;
+/** Standard alphabet, padding optional; no whitespace, no URL-safe letters. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
+/** The largest payload of a WebSocket control frame (ping, pong, close; RFC 6455 5.5). */
+const CONTROL_PAYLOAD_MAX = 125;
+const NOT_UTF8 = 'that is not valid UTF-8';
+/** A UTF-16 surrogate not in a pair (a JSON `\\ud800` escape): it has no UTF-8 encoding. */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 /** Parses a `POST /publish/` body: `{"items": [...]}`, all items valid or none. */
 export function parsePublishBody(body: Buffer): PublishItem[] {
@@ -40,6 +52,8 @@ export function parsePublishBody(body: Buffer): PublishItem[] {
   } catch {
     throw new PublishFormatError('Body is not valid JSON.');
   }
+  // Decoding put U+FFFD where the bytes were not UTF-8; refuse rather than deliver that.
+  if (!isUtf8(body)) throw new PublishFormatError(notUtf8Message(body, doc));
   // Pushpin's JSON reader accepts only an object or array at the top level.
   if (typeof doc !== 'object' || doc === null) {
     throw new PublishFormatError('Body is not valid JSON.');
@@ -103,10 +117,38 @@ export function parsePublishMessage(frame: Buffer, channelOverride?: string): Pu
         'received message with invalid format (not a valid json object)',
       );
     }
+    const json = frame.subarray(1);
+    if (!isUtf8(json)) throw new PublishFormatError(notUtf8Message(json, doc));
     return parseItem(doc, channelOverride, 'json');
   }
   const offset = frame.length > 0 && frame[0] === 0x54 /* T */ ? 1 : 0;
   return parsePublishTnetstring(frame.subarray(offset), channelOverride);
+}
+
+/**
+ * Names where a body that is not UTF-8 goes wrong: the first string holding U+FFFD, which
+ * decoding put in place of the bad bytes, unless the body also spells U+FFFD itself.
+ */
+function notUtf8Message(body: Buffer, doc: unknown): string {
+  const spellsReplacement =
+    body.includes(Buffer.from('\uFFFD', 'utf8')) || /\\u[fF]{3}[dD]/.test(body.toString('latin1'));
+  const path = spellsReplacement ? undefined : replacementPath(doc, []);
+  if (path === undefined) return 'Body is not valid UTF-8.';
+  if (path[0] === 'items' && path.length > 2) {
+    return `${INVALID}item ${path[1]}: '${path.slice(2).join('.')}' is not valid UTF-8`;
+  }
+  return `${INVALID}'${path.join('.')}' is not valid UTF-8`;
+}
+
+function replacementPath(value: unknown, path: string[]): string[] | undefined {
+  if (typeof value === 'string') return value.includes('\uFFFD') ? path : undefined;
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const [key, child] of Object.entries(value)) {
+    if (key.includes('\uFFFD')) return [...path, key];
+    const found = replacementPath(child, [...path, key]);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 function parseItem(value: unknown, channelOverride: string | undefined, mode: Mode): PublishItem {
@@ -202,7 +244,7 @@ function parseHttpResponse(value: unknown, mode: Mode): HttpResponseFormat {
 
   // Precedence as in Pushpin: body-bin (JSON only), then body, then body-patch.
   if (mode === 'json' && has(value, 'body-bin')) {
-    format.body = fromBase64(optionalString(value, pn, 'body-bin'));
+    format.body = base64Bytes(value, pn, 'body-bin');
   } else if (has(value, 'body')) {
     format.body = contentBytes(value['body'], pn, 'body');
   } else if (has(value, 'body-patch')) {
@@ -265,7 +307,7 @@ function parseHttpStream(value: unknown, mode: Mode): HttpStreamFormat {
   const contentFilters = parseContentFilters(value, pn);
   if (contentFilters) format.contentFilters = contentFilters;
   if (mode === 'json' && has(value, 'content-bin')) {
-    format.content = fromBase64(optionalString(value, pn, 'content-bin'));
+    format.content = base64Bytes(value, pn, 'content-bin');
   } else if (has(value, 'content')) {
     format.content = contentBytes(value['content'], pn, 'content');
   } else {
@@ -289,6 +331,13 @@ function parseWsMessage(value: unknown, mode: Mode): WsMessageFormat {
       const code = asCode(value['code']);
       if (code === undefined) fail(`${pn} contains 'code' with wrong type`);
       if (code < 0) fail(`${pn} contains 'code' with invalid value`);
+      // Pushpin sends any code modulo 2^16; a client fails the connection on most of them.
+      if (!isSendableCloseCode(code)) {
+        fail(
+          `${pn} contains 'code' with invalid value (close codes a client accepts: ` +
+            '1000-1003, 1007-1014, 3000-4999)',
+        );
+      }
       format.code = code;
     }
     const reason = optionalString(value, pn, 'reason');
@@ -311,7 +360,7 @@ function parseWsMessage(value: unknown, mode: Mode): WsMessageFormat {
     const bin = value['content-bin'];
     if (mode === 'json') {
       if (typeof bin !== 'string') fail(`${pn} contains 'content-bin' with wrong type`);
-      format.content = fromBase64(bin);
+      format.content = base64Bytes(value, pn, 'content-bin');
     } else {
       if (!Buffer.isBuffer(bin)) fail(`${pn} contains 'content-bin' with wrong type`);
       format.content = bin;
@@ -323,7 +372,31 @@ function parseWsMessage(value: unknown, mode: Mode): WsMessageFormat {
     // Ping and pong may go without a payload.
     fail(`${pn} does not contain 'content' or 'content-bin'`);
   }
+  // A client fails the connection on either (RFC 6455 5.5 and 8.1).
+  const key = has(value, 'content-bin') ? 'content-bin' : 'content';
+  if (format.type === 'text' && !isUtf8(format.content))
+    fail(`${pn} contains '${key}' ${NOT_UTF8}`);
+  if (
+    (format.type === 'ping' || format.type === 'pong') &&
+    format.content.length > CONTROL_PAYLOAD_MAX
+  ) {
+    fail(
+      `${pn} contains '${key}' longer than ${CONTROL_PAYLOAD_MAX} bytes, the most a ${format.type} carries`,
+    );
+  }
   return format;
+}
+
+/**
+ * Close codes a client accepts in a close frame: RFC 6455 7.4.1's, less 1004-1006 and 1015
+ * (never sent), plus IANA's 1012-1014; 3000-4999 are for libraries and applications.
+ */
+function isSendableCloseCode(code: number): boolean {
+  return (
+    (code >= 1000 && code <= 1003) ||
+    (code >= 1007 && code <= 1014) ||
+    (code >= 3000 && code <= 4999)
+  );
 }
 
 function fail(message: string): never {
@@ -366,8 +439,12 @@ function asCode(value: unknown): number | undefined {
 
 function optionalString(obj: Keyed, pn: string, key: string): string | undefined {
   if (!has(obj, key)) return undefined;
-  const text = asString(obj[key]);
+  const value = obj[key];
+  const text = asString(value);
   if (text === undefined) fail(`${pn} contains '${key}' with wrong type`);
+  if (Buffer.isBuffer(value) ? !isUtf8(value) : LONE_SURROGATE.test(text)) {
+    fail(`${pn} contains '${key}' ${NOT_UTF8}`);
+  }
   return text;
 }
 
@@ -376,12 +453,20 @@ function requiredString(obj: Keyed, pn: string, key: string): string {
   return optionalString(obj, pn, key)!;
 }
 
+/** A string's UTF-8 bytes, or a tnetstring's raw bytes (binary-safe, checked by the caller). */
 function contentBytes(value: unknown, pn: string, key: string): Buffer {
-  if (typeof value === 'string') return Buffer.from(value, 'utf8');
+  if (typeof value === 'string') {
+    if (LONE_SURROGATE.test(value)) fail(`${pn} contains '${key}' ${NOT_UTF8}`);
+    return Buffer.from(value, 'utf8');
+  }
   if (Buffer.isBuffer(value)) return value;
   return fail(`${pn} contains '${key}' with wrong type`);
 }
 
-function fromBase64(text: string | undefined): Buffer {
-  return text ? Buffer.from(text, 'base64') : EMPTY;
+/** Node's decoder skips what is not Base64 (as Pushpin's does); refuse it instead. */
+function base64Bytes(obj: Keyed, pn: string, key: string): Buffer {
+  const text = optionalString(obj, pn, key);
+  if (!text) return EMPTY;
+  if (!BASE64.test(text)) fail(`${pn} contains '${key}' that is not valid Base64`);
+  return Buffer.from(text, 'base64');
 }

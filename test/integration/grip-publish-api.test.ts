@@ -137,6 +137,54 @@ describe('publish validation through the runner', () => {
     expect((await held.poll).body.toString()).toBe('valid\n');
   });
 
+  it('invalid Base64 and bytes that are not UTF-8 get 400 naming item and field, delivering nothing', async () => {
+    const channel = uniqueName('api');
+    const held = await holdBoth(thumbtack, channel);
+    const first = streamItem(channel, 'first of batch\n');
+    const bad: [Buffer, string][] = [
+      [
+        Buffer.from(
+          JSON.stringify({
+            items: [first, { channel, formats: { 'http-stream': { 'content-bin': 'aGk*' } } }],
+          }),
+        ),
+        "Invalid format: item 1: 'http-stream' contains 'content-bin' that is not valid Base64\n",
+      ],
+      [
+        Buffer.from(
+          JSON.stringify({
+            items: [{ channel, formats: { 'http-response': { 'body-bin': 'a b' } } }],
+          }),
+        ),
+        "Invalid format: 'http-response' contains 'body-bin' that is not valid Base64\n",
+      ],
+      [
+        Buffer.concat([
+          Buffer.from(JSON.stringify({ items: [first] }).slice(0, -2) + ','),
+          Buffer.from(`{"channel":"${channel}","formats":{"http-stream":{"content":"`),
+          Buffer.from([0xc3, 0x28]),
+          Buffer.from('"}}}]}'),
+        ]),
+        "Invalid format: item 1: 'formats.http-stream.content' is not valid UTF-8\n",
+      ],
+      [
+        Buffer.from(
+          `{"items":[{"channel":"${channel}","formats":{"http-stream":{"content":"\\udc00"}}}]}`,
+        ),
+        "Invalid format: 'http-stream' contains 'content' that is not valid UTF-8\n",
+      ],
+    ];
+    for (const [body, message] of bad) {
+      expect(await postPublish(thumbtack, body), message).toEqual({ status: 400, text: message });
+    }
+    await publishOk(thumbtack, streamItem(channel, 'valid\n'), {
+      channel,
+      formats: { 'http-response': { body: 'valid\n' } },
+    });
+    expect(await held.stream.waitForText('valid\n')).toBe('open\nvalid\n');
+    expect((await held.poll).body.toString()).toBe('valid\n');
+  });
+
   it('a batch with one invalid item is refused whole: none of its items is delivered', async () => {
     const channel = uniqueName('api');
     const held = await holdBoth(thumbtack, channel);

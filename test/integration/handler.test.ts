@@ -13,6 +13,7 @@ import {
   type Delivery,
 } from '../../src/ipc/delivery.js';
 import { freePort } from '../support/free-port.js';
+import { readMemory } from '../support/thumbtack.js';
 import {
   runHandlerToExit,
   startHandlerProcess,
@@ -339,6 +340,21 @@ describe('handler control API and ZeroMQ inputs', () => {
       'Invalid format: unknown action "boom" in \'http-stream\'\n',
     ],
     [
+      'ping payload over 125 bytes',
+      `{"items":[{"channel":"CH","formats":{"ws-message":{"type":"ping","content":"${'p'.repeat(126)}"}}}]}`,
+      "Invalid format: 'ws-message' contains 'content' longer than 125 bytes, the most a ping carries\n",
+    ],
+    [
+      'close code a client refuses (70000 would arrive as 4464)',
+      '{"items":[{"channel":"CH","formats":{"ws-message":{"action":"close","code":70000}}}]}',
+      "Invalid format: 'ws-message' contains 'code' with invalid value (close codes a client accepts: 1000-1003, 1007-1014, 3000-4999)\n",
+    ],
+    [
+      'text message whose bytes are not UTF-8',
+      '{"items":[{"channel":"CH","formats":{"ws-message":{"type":"text","content-bin":"aP9p"}}}]}',
+      "Invalid format: 'ws-message' contains 'content-bin' that is not valid UTF-8\n",
+    ],
+    [
       'second item invalid',
       '{"items":[{"channel":"CH","formats":{"http-stream":{"content":"x"}}},{"channel":"CH"}]}',
       'Invalid format: item 1: no formats specified\n',
@@ -432,6 +448,28 @@ describe('handler control API and ZeroMQ inputs', () => {
       text: 'Not Acceptable. Supported formats are text/plain and application/json.\n',
     });
     expect(await post(handler, '/recover', '')).toMatchObject({ status: 200, text: 'Updated\n' });
+  });
+
+  it('routes on the path alone: a query string does not change the route', async () => {
+    const channel = uniqueChannel('query');
+    const sub = busSubscriber(handler, channel);
+    const body = publishBody(channel, { 'http-stream': { content: 'queried' } });
+    expect(await post(handler, '/publish/?x=1', body)).toMatchObject({
+      status: 200,
+      text: 'Published\n',
+    });
+    const { header, payload } = await nextDelivery(sub);
+    expect(payload[header.stream!.content]!.toString()).toBe('queried');
+    expect(await post(handler, '/publish?', body)).toMatchObject({ status: 200 });
+    expect(await post(handler, '/recover?from=test', '')).toMatchObject({
+      status: 200,
+      text: 'Updated\n',
+    });
+    const res = await request(`${handler.controlUrl}/?x=1`);
+    expect(await res.body.text()).toBe('Pushpin API\n');
+    const doubled = await request(`${handler.controlUrl}/publish//?x=1`);
+    await doubled.body.dump();
+    expect(doubled.statusCode).toBe(404);
   });
 
   it('survives garbage on PULL and SUB and keeps delivering', async () => {
@@ -548,6 +586,70 @@ describe('thumbtack publish', () => {
     expect(await runPublish([])).toBe(2);
     expect(await runPublish(['ch', 'x', '--format', 'smoke-signal'])).toBe(2);
     expect(await runPublish(['ch', 'x', '--code', '1000'])).toBe(2);
+  });
+});
+
+describe('ZeroMQ message size limit (--publish-body-max)', () => {
+  const bodyMax = 100_000;
+  const bigContent = 'x'.repeat(10_000_000);
+  let handler: HandlerProcess;
+  beforeAll(async () => {
+    handler = await startHandler(['--log-level', 'debug', '--publish-body-max', String(bodyMax)]);
+  });
+
+  function disconnectLogged(label: string): Promise<unknown> {
+    return handler.waitForLog(
+      (l) =>
+        l.msg.startsWith(`${label}: publisher disconnected`) && l['maxMessageSize'] === bodyMax,
+    );
+  }
+
+  it('PULL: a 10 MB message is refused without growing the handler; the next one arrives', async () => {
+    const channel = uniqueChannel('pull-big');
+    const sub = busSubscriber(handler, channel);
+    await subscribed(handler, channel);
+    const pid = handler.process.pid!;
+    const peakBefore = readMemory(pid, 'VmHWM');
+    const push = new zmq.Push({ linger: 0 });
+    sockets.push(push);
+    push.connect(handler.zmqPull);
+    const item = (content: string) =>
+      'J' + JSON.stringify({ channel, formats: { 'http-stream': { content } } });
+    await push.send(item(bigContent));
+    await push.send(item('after the big one'));
+    const { header, payload } = await nextDelivery(sub);
+    expect(payload[header.stream!.content]!.toString()).toBe('after the big one');
+    await disconnectLogged('zmq pull');
+    // Taking it would have cost tens of MB (the frame, its string, the parsed item).
+    expect(readMemory(pid, 'VmHWM') - peakBefore).toBeLessThan(8 * 1024 * 1024);
+    expect(handler.process.exitCode).toBeNull();
+  });
+
+  it('SUB: a 10 MB part is refused, the publisher is asked again for the channel, and the next one arrives', async () => {
+    const channel = uniqueChannel('sub-big');
+    // Verbose: the resubscription after the reconnect may come before the old
+    // connection's subscription is forgotten, and would otherwise be filtered as a repeat.
+    const xpub = new zmq.XPublisher({ linger: 0, receiveTimeout: 5000 });
+    xpub.verbosity = 'allSubs';
+    sockets.push(xpub);
+    xpub.connect(handler.zmqSub);
+    const sub = busSubscriber(handler, channel);
+    const subscription = async (): Promise<void> => {
+      let message: Buffer;
+      do [message] = (await xpub.receive()) as [Buffer];
+      while (message[0] !== 1 || message.toString('utf8', 1) !== channel);
+    };
+    await subscription();
+    const item = (content: string) =>
+      'J' + JSON.stringify({ formats: { 'http-stream': { content } } });
+    await xpub.send([channel, item(bigContent)]);
+    // The handler's SUB was disconnected and, reconnected, subscribes again.
+    await subscription();
+    await xpub.send([channel, item('after the big one')]);
+    const { header, payload } = await nextDelivery(sub);
+    expect(payload[header.stream!.content]!.toString()).toBe('after the big one');
+    await disconnectLogged('zmq sub');
+    expect(handler.process.exitCode).toBeNull();
   });
 });
 

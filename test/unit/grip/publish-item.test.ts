@@ -695,3 +695,237 @@ describe('parsePublishMessage (ZeroMQ payloads)', () => {
     expect(errorOf(() => parsePublishMessage(frame))).toBe(message);
   });
 });
+
+/*
+ * Where Pushpin takes what breaks clients or reaches them mangled (it decodes Base64
+ * leniently, sends any close code modulo 2^16 and any ping size, and replaces bad UTF-8),
+ * thumbtack refuses the publish and names the field.
+ */
+describe('parsePublishBody refuses what would break or mangle a delivery', () => {
+  const ws = (format: Record<string, unknown>): Buffer =>
+    one({ channel: 'c', formats: { 'ws-message': format } });
+  const closeCodeError =
+    "Invalid format: 'ws-message' contains 'code' with invalid value (close codes a client accepts: 1000-1003, 1007-1014, 3000-4999)";
+  const raw = (...parts: (string | number[])[]): Buffer =>
+    Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));
+  const cases: [string, Buffer, string][] = [
+    [
+      'ping payload over 125 bytes',
+      ws({ type: 'ping', content: 'p'.repeat(126) }),
+      "Invalid format: 'ws-message' contains 'content' longer than 125 bytes, the most a ping carries",
+    ],
+    [
+      'pong payload over 125 bytes, as content-bin',
+      ws({ type: 'pong', 'content-bin': Buffer.alloc(126).toString('base64') }),
+      "Invalid format: 'ws-message' contains 'content-bin' longer than 125 bytes, the most a pong carries",
+    ],
+    ['close code 70000 (4464 modulo 2^16)', ws({ action: 'close', code: 70000 }), closeCodeError],
+    ['close code 0', ws({ action: 'close', code: 0 }), closeCodeError],
+    ['close code 999', ws({ action: 'close', code: 999 }), closeCodeError],
+    ['close code 1004 (reserved)', ws({ action: 'close', code: 1004 }), closeCodeError],
+    [
+      'close code 1005 (no status, never sent)',
+      ws({ action: 'close', code: 1005 }),
+      closeCodeError,
+    ],
+    ['close code 1006 (abnormal, never sent)', ws({ action: 'close', code: 1006 }), closeCodeError],
+    [
+      'close code 1015 (TLS failure, never sent)',
+      ws({ action: 'close', code: 1015 }),
+      closeCodeError,
+    ],
+    ['close code 2999', ws({ action: 'close', code: 2999 }), closeCodeError],
+    ['close code 5000', ws({ action: 'close', code: 5000 }), closeCodeError],
+    ['close code "70000" as a string', ws({ action: 'close', code: '70000' }), closeCodeError],
+    [
+      'text message whose content-bin is not UTF-8',
+      ws({ type: 'text', 'content-bin': Buffer.from([0x68, 0xff, 0x69]).toString('base64') }),
+      "Invalid format: 'ws-message' contains 'content-bin' that is not valid UTF-8",
+    ],
+    [
+      'text message with a lone surrogate escape',
+      raw('{"items":[{"channel":"c","formats":{"ws-message":{"content":"a\\ud800b"}}}]}'),
+      "Invalid format: 'ws-message' contains 'content' that is not valid UTF-8",
+    ],
+    [
+      'http-stream content with a lone surrogate escape',
+      raw('{"items":[{"channel":"c","formats":{"http-stream":{"content":"\\udc00"}}}]}'),
+      "Invalid format: 'http-stream' contains 'content' that is not valid UTF-8",
+    ],
+    [
+      'http-response reason with a lone surrogate escape',
+      raw('{"items":[{"channel":"c","formats":{"http-response":{"reason":"\\ud800","body":""}}}]}'),
+      "Invalid format: 'http-response' contains 'reason' that is not valid UTF-8",
+    ],
+    [
+      'content-bin with a character outside Base64',
+      one({ channel: 'c', formats: { 'http-stream': { 'content-bin': 'AA*=' } } }),
+      "Invalid format: 'http-stream' contains 'content-bin' that is not valid Base64",
+    ],
+    [
+      'content-bin with whitespace',
+      one({ channel: 'c', formats: { 'http-stream': { 'content-bin': 'AAEC AwQF' } } }),
+      "Invalid format: 'http-stream' contains 'content-bin' that is not valid Base64",
+    ],
+    [
+      'content-bin in the URL-safe alphabet',
+      ws({ 'content-bin': '-_-_' }),
+      "Invalid format: 'ws-message' contains 'content-bin' that is not valid Base64",
+    ],
+    [
+      'content-bin with a length no Base64 has',
+      ws({ 'content-bin': 'AAECA' }),
+      "Invalid format: 'ws-message' contains 'content-bin' that is not valid Base64",
+    ],
+    [
+      'body-bin with padding in the middle',
+      one({ channel: 'c', formats: { 'http-response': { 'body-bin': 'AA==AA==' } } }),
+      "Invalid format: 'http-response' contains 'body-bin' that is not valid Base64",
+    ],
+    [
+      'a body whose bytes are not UTF-8, named by field',
+      raw('{"items":[{"channel":"c","formats":{"ws-message":{"content":"h', [0xff], 'i"}}}]}'),
+      "Invalid format: item 0: 'formats.ws-message.content' is not valid UTF-8",
+    ],
+    [
+      'a body not UTF-8 in the second item channel',
+      raw(
+        '{"items":[{"channel":"a","formats":{"http-stream":{"content":"x"}}},',
+        '{"channel":"b',
+        [0xc3, 0x28],
+        '","formats":{"http-stream":{"content":"x"}}}]}',
+      ),
+      "Invalid format: item 1: 'channel' is not valid UTF-8",
+    ],
+    [
+      'a body not UTF-8 outside the items',
+      raw('{"note":"', [0xfe], '","items":[]}'),
+      "Invalid format: 'note' is not valid UTF-8",
+    ],
+    [
+      'a body not UTF-8 that also spells U+FFFD (the bad bytes cannot be told apart)',
+      raw(
+        '{"items":[{"channel":"\\ufffd',
+        [0xff],
+        '","formats":{"http-stream":{"content":"x"}}}]}',
+      ),
+      'Body is not valid UTF-8.',
+    ],
+  ];
+  it.each(cases)('%s', (_name, input, message) => {
+    expect(errorOf(() => parsePublishBody(input))).toBe(message);
+  });
+});
+
+describe('parsePublishBody still accepts the edges of those rules', () => {
+  const wsFormat = (format: Record<string, unknown>) =>
+    parsePublishBody(one({ channel: 'c', formats: { 'ws-message': format } }))[0]!.formats
+      .wsMessage!;
+  const closeCodes = [1000, 1003, 1007, 1011, 1012, 1014, 3000, 4999];
+  it.each(closeCodes)('close code %i', (code) => {
+    expect(wsFormat({ action: 'close', code }).code).toBe(code);
+  });
+
+  it('a ping or pong of exactly 125 bytes', () => {
+    expect(wsFormat({ type: 'ping', content: 'p'.repeat(125) }).content).toHaveLength(125);
+    const bin = Buffer.alloc(125, 7).toString('base64');
+    expect(wsFormat({ type: 'pong', 'content-bin': bin }).content).toEqual(Buffer.alloc(125, 7));
+  });
+
+  it('a binary message of any bytes, and text content-bin that is UTF-8', () => {
+    const bytes = Buffer.from([0xff, 0xfe, 0]);
+    expect(wsFormat({ 'content-bin': bytes.toString('base64') })).toMatchObject({
+      type: 'binary',
+      content: bytes,
+    });
+    const text = Buffer.from('héllo 😀');
+    expect(wsFormat({ type: 'text', 'content-bin': text.toString('base64') }).content).toEqual(
+      text,
+    );
+  });
+
+  const base64: [string, Buffer][] = [
+    ['', Buffer.alloc(0)],
+    ['AA==', Buffer.from([0])],
+    ['AA', Buffer.from([0])],
+    ['AAE=', Buffer.from([0, 1])],
+    ['AAE', Buffer.from([0, 1])],
+    ['AAEC', Buffer.from([0, 1, 2])],
+    ['+/+/', Buffer.from('+/+/', 'base64')],
+  ];
+  it.each(base64)('Base64 %j, padded or not', (text, bytes) => {
+    const item = parsePublishBody(
+      one({ channel: 'c', formats: { 'http-stream': { 'content-bin': text } } }),
+    )[0]!;
+    expect(item.formats.httpStream!.content).toEqual(bytes);
+  });
+
+  it('surrogate pairs and U+FFFD itself, escaped or not', () => {
+    const item = parsePublishBody(
+      Buffer.from(
+        '{"items":[{"channel":"\\ud83d\\ude00\uFFFD","formats":{"http-stream":{"content":"\\ufffd"}}}]}',
+      ),
+    )[0]!;
+    expect(item.channel).toBe('😀\uFFFD');
+    expect(item.formats.httpStream!.content).toEqual(Buffer.from('\uFFFD'));
+  });
+});
+
+describe('ZeroMQ payloads get the same checks', () => {
+  it('a tnetstring text message must be UTF-8; binary and HTTP content need not', () => {
+    const bad = Buffer.from([0x61, 0xff]);
+    expect(
+      errorOf(() =>
+        parsePublishTnetstring(
+          encodeTnetstring({ channel: 'c', formats: { 'ws-message': { content: bad } } }),
+        ),
+      ),
+    ).toBe("Invalid format: 'ws-message' contains 'content' that is not valid UTF-8");
+    const item = parsePublishTnetstring(
+      encodeTnetstring({
+        channel: 'c',
+        formats: {
+          'ws-message': { type: 'binary', content: bad },
+          'http-stream': { content: bad },
+        },
+      }),
+    );
+    expect(item.formats.wsMessage!.content).toEqual(bad);
+    expect(item.formats.httpStream!.content).toEqual(bad);
+  });
+
+  it('a tnetstring channel must be UTF-8', () => {
+    expect(
+      errorOf(() =>
+        parsePublishTnetstring(
+          encodeTnetstring({
+            channel: Buffer.from([0xff]),
+            formats: { 'http-stream': { content: 'x' } },
+          }),
+        ),
+      ),
+    ).toBe("Invalid format: publish item object contains 'channel' that is not valid UTF-8");
+  });
+
+  it('a J+JSON frame that is not UTF-8 names the field', () => {
+    const frame = Buffer.concat([
+      Buffer.from('J{"channel":"c","formats":{"ws-message":{"content":"'),
+      Buffer.from([0xff]),
+      Buffer.from('"}}}'),
+    ]);
+    expect(errorOf(() => parsePublishMessage(frame))).toBe(
+      "Invalid format: 'formats.ws-message.content' is not valid UTF-8",
+    );
+  });
+
+  it('a J+JSON ping over 125 bytes', () => {
+    const frame = Buffer.from(
+      'J' +
+        JSON.stringify({
+          channel: 'c',
+          formats: { 'ws-message': { type: 'ping', content: 'x'.repeat(200) } },
+        }),
+    );
+    expect(errorOf(() => parsePublishMessage(frame))).toMatch(/longer than 125 bytes/);
+  });
+});

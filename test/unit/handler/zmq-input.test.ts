@@ -15,7 +15,11 @@ class RecordingInput extends ZmqInput<zmq.Pull> {
       { level: 'debug' },
       { write: (line: string) => logLines.push(JSON.parse(line)) },
     );
-    super(new zmq.Pull({ linger: 0 }), { endpoint, logger, publish: () => {} }, 'zmq test');
+    super(
+      new zmq.Pull({ linger: 0 }),
+      { endpoint, maxMessageSize: -1, logger, publish: () => {} },
+      'zmq test',
+    );
     this.logLines = logLines;
   }
 
