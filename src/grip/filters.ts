@@ -1,4 +1,5 @@
 import type { ChannelSubscription } from './instruct-types.js';
+import { renderPercentFormat } from './percent-format.js';
 
 /*
  * Delivery and content filters (protocol 2.7), as Pushpin runs them per subscriber: a
@@ -18,7 +19,6 @@ export const supportedFilters = ['skip-self', 'skip-users', 'require-sub', 'var-
 /** Filters that rewrite content: a `content-filters` list must equal a channel's list of these. */
 const contentFilterNames: ReadonlySet<string> = new Set(['var-subst']);
 const supported: ReadonlySet<string> = new Set(supportedFilters);
-const PERCENT = 0x25;
 
 /** What a hold's filters need, prepared once per instruction (not per delivery). */
 export interface SubscriptionFilters {
@@ -156,61 +156,19 @@ export function substituteVariables(
   content: Buffer,
   vars: Readonly<Record<string, string>>,
 ): Buffer | string {
-  let at = content.indexOf(PERCENT);
-  if (at === -1) return content;
-  const parts: Buffer[] = [];
-  let copied = 0;
-  while (at !== -1) {
-    parts.push(content.subarray(copied, at));
-    let n = at + 1;
-    if (n >= content.length) return `Expected directive after '%' at position ${at}`;
-    const directive = content[n]!;
-    if (directive === PERCENT) {
-      parts.push(content.subarray(n, n + 1));
-    } else if (directive === 0x28 /* ( */) {
-      const fieldStart = n;
-      if (n + 1 >= content.length) return `Expected character after '(' at position ${n}`;
-      n++;
-      const name: number[] = [];
-      let isClosed = false;
-      for (; n < content.length; n++) {
-        const c = content[n]!;
-        if (c === 0x5c /* \ */) {
-          if (n + 1 >= content.length) return `Expected character after '\\' at position ${n}`;
-          name.push(content[++n]!);
-        } else if (c === 0x29 /* ) */) {
-          isClosed = true;
-          break;
-        } else {
-          name.push(c);
-        }
-      }
-      if (!isClosed) return `Unterminated field starting at position ${fieldStart}`;
-      if (n + 1 >= content.length) return `Expected directive after ')' at position ${n}`;
-      n++;
-      const type = content[n]!;
-      if (type !== 0x73 /* s */) {
-        return `Unknown directive '${String.fromCharCode(type)}' at position ${n}`;
-      }
-      const key = Buffer.from(name).toString('utf8');
-      if (!Object.hasOwn(vars, key)) return `No such variable '${key}' at position ${n}`;
-      parts.push(Buffer.from(vars[key]!, 'utf8'));
-    } else if (isAlpha(directive)) {
-      return directive === 0x73
-        ? `Directive 's' requires argument at position ${n}`
-        : `Unknown directive '${String.fromCharCode(directive)}' at position ${n}`;
-    } else {
-      return `Unknown directive '${String.fromCharCode(directive)}' at position ${n}`;
-    }
-    copied = n + 1;
-    at = content.indexOf(PERCENT, copied);
-  }
-  parts.push(content.subarray(copied));
-  return Buffer.concat(parts);
+  return renderPercentFormat(content, substituteVariable, vars);
 }
 
-function isAlpha(c: number): boolean {
-  return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+function substituteVariable(
+  vars: Readonly<Record<string, string>>,
+  type: string,
+  arg: Buffer | undefined,
+): Buffer | string {
+  if (type !== 's') return `Unknown directive '${type}'`;
+  if (arg === undefined) return "Directive 's' requires argument";
+  const key = arg.toString('utf8');
+  if (!Object.hasOwn(vars, key)) return `No such variable '${key}'`;
+  return Buffer.from(vars[key]!, 'utf8');
 }
 
 /** A meta value, '' when absent (meta objects may come from JSON: own keys only). */
