@@ -1,4 +1,5 @@
 import { GripInstructError } from '../src/errors.js';
+import { filterResponseBody } from '../src/grip/filters.js';
 import { isGripResponse, parseInstruction } from '../src/grip/instruct.js';
 import type { GripInstruction } from '../src/grip/instruct-types.js';
 import { preciseNow } from '../src/ipc/clock.js';
@@ -59,7 +60,19 @@ export class GripResponder implements HoldHost {
       this.goneLinks.set(request, resolveLink(request, instruction.goneLink.uri));
     }
     if (!instruction.hold && !instruction.nextLink) {
-      const { response } = instruction;
+      // Pushpin runs even a response it does not hold through its channels' build-id.
+      const body = filterResponseBody(
+        instruction.channels,
+        instruction.meta,
+        instruction.response.body,
+      );
+      if (typeof body === 'string') {
+        this.log.warn({ route: request.route.id, err: body }, 'filter error in a backend response');
+        const debugText = `Failed to parse accept instructions: filter error: ${body}`;
+        request.respondError(502, request.route.isDebug ? debugText : undefined);
+        return;
+      }
+      const response = { ...instruction.response, body };
       sendCompleteResponse(request.res, response);
       request.markResponded(response.code, response.body.length);
       this.onHoldEnded(request);

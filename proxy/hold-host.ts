@@ -37,9 +37,9 @@ export interface HoldHost {
 }
 
 /**
- * Says once per hold which filters on its channels thumbtack does not apply (build-id,
- * http-check, http-modify, typos): they are ignored, and items whose `content-filters` name
- * them are not delivered. Returns whether it logged.
+ * Says once per hold which filters on its channels thumbtack does not apply (http-check,
+ * http-modify, typos): they are ignored, and items whose `content-filters` name them are
+ * not delivered. Returns whether it logged.
  */
 export function warnUnsupportedFilters(
   log: Logger,

@@ -483,7 +483,7 @@ describe('filters on streams', () => {
   it('unimplemented filters are logged once per hold and ignored', async () => {
     const channel = uniqueName('flt');
     const path = streamOn(
-      `${channel}; filter=build-id; filter=http-check; filter=skip-self`,
+      `${channel}; filter=no-such-filter; filter=http-check; filter=skip-self`,
       {
         'Grip-Set-Meta': 'user="alice"',
       },
@@ -495,14 +495,16 @@ describe('filters on streams', () => {
         l.msg === 'ignoring GRIP filters thumbtack does not implement' && l['route'] !== undefined,
     );
     expect(warning.level).toBe('warn');
-    expect(warning['filters']).toEqual(['build-id', 'http-check']);
+    expect(warning['filters']).toEqual(['no-such-filter', 'http-check']);
     await publishOk(
       suite.thumbtack,
       streamItem(channel, 'mine;', { meta: { sender: 'alice' } }),
       streamItem(channel, '%I;'),
       {
         channel,
-        formats: { 'http-stream': { content: 'built;', 'content-filters': ['build-id'] } },
+        formats: {
+          'http-stream': { content: 'unknown;', 'content-filters': ['no-such-filter'] },
+        },
       },
       streamItem(channel, 'end\n'),
     );
