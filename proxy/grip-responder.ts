@@ -9,7 +9,7 @@ import type { BackendTarget } from './backend-pools.js';
 import { decodeGripReply } from './grip-content-encoding.js';
 import type { ChannelSubscriptions } from './channel-subscriptions.js';
 import { gripBufferMax, type BackendReply, type ForwardedRequest } from './forward.js';
-import type { Hold, HoldHost } from './hold-host.js';
+import { warnRefusedFilters, type Hold, type HoldHost } from './hold-host.js';
 import type { ProxyContext } from './proxy-context.js';
 import { ResponseHold } from './response-hold.js';
 import { sendCompleteResponse } from './response-headers.js';
@@ -76,6 +76,12 @@ export class GripResponder implements HoldHost {
       sendCompleteResponse(request.res, response);
       request.markResponded(response.code, response.body.length);
       this.onHoldEnded(request);
+      return;
+    }
+    const refused = warnRefusedFilters(this.log, request.route.id, instruction.channels);
+    if (refused.length > 0) {
+      const debugText = `Filters not supported: ${refused.join(', ')}`;
+      request.respondError(502, request.route.isDebug ? debugText : undefined);
       return;
     }
     const since = this.retriedAt.get(request) ?? request.startedAtEpoch;

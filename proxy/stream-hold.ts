@@ -15,7 +15,12 @@ import { preciseNow } from '../src/ipc/clock.js';
 import type { Delivery } from '../src/ipc/delivery.js';
 import type { Subscriber } from './channel-subscriptions.js';
 import type { ForwardedRequest } from './forward.js';
-import { warnUnsupportedFilters, type Hold, type HoldHost } from './hold-host.js';
+import {
+  warnRefusedFilters,
+  warnUnsupportedFilters,
+  type Hold,
+  type HoldHost,
+} from './hold-host.js';
 import { writeRelayedHeaders } from './response-headers.js';
 import { flushAtTurnEnd } from './turn-flush.js';
 
@@ -283,6 +288,13 @@ export class StreamHold implements Subscriber, Hold {
         this.linkFailures = 0;
         this.flush();
         if (this.isDone) return;
+        const refused = instruction
+          ? warnRefusedFilters(this.host.log, this.request.route.id, instruction.channels)
+          : [];
+        if (refused.length > 0) {
+          this.end(); // the client has its head already: too late for a 502
+          return;
+        }
         const filtered = instruction
           ? filterResponseBody(instruction.channels, instruction.meta, body)
           : body;

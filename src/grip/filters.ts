@@ -9,7 +9,9 @@ import { renderPercentFormat } from './percent-format.js';
  *
  * Implemented: skip-self, skip-users, require-sub (delivery), build-id and var-subst
  * (content). build-id also rewrites backend response bodies (`filterResponseBody`), as in
- * Pushpin. Not implemented: http-check, http-modify (Pushpin 2.x only). Unknown names are
+ * Pushpin. Refused: http-check and http-modify (Pushpin 2.x only, each a POST per item to
+ * the backend): the proxy answers a hold naming them with 502 (`refusedFilters`) rather
+ * than deliver items those filters would have dropped or rewritten. Unknown names are
  * accepted and ignored, as in Pushpin; they do not count as content filters, so an item
  * whose `content-filters` names one never matches and is dropped rather than sent
  * unprocessed. `unsupportedFilters` lets the proxy say so in its log.
@@ -27,6 +29,8 @@ export const supportedFilters = [
 /** Filters that rewrite content: a `content-filters` list must equal a channel's list of these. */
 const contentFilterNames: ReadonlySet<string> = new Set(['build-id', 'var-subst']);
 const supported: ReadonlySet<string> = new Set(supportedFilters);
+/** Pushpin 2.x's network filters: a hold naming one is refused, not silently half-served. */
+const refused: ReadonlySet<string> = new Set(['http-check', 'http-modify']);
 const noPositions: ReadonlyMap<string, string> = new Map();
 
 /** What a hold's filters need, prepared once per instruction (not per delivery). */
@@ -90,10 +94,22 @@ export function prepareFilters(
 
 /** Filter names on the channels that thumbtack does not apply (deduplicated, in order). */
 export function unsupportedFilters(channels: readonly ChannelSubscription[]): string[] {
+  return collectFilters(channels, (name) => !supported.has(name) && !refused.has(name));
+}
+
+/** Filter names on the channels that thumbtack refuses to hold with (deduplicated, in order). */
+export function refusedFilters(channels: readonly ChannelSubscription[]): string[] {
+  return collectFilters(channels, (name) => refused.has(name));
+}
+
+function collectFilters(
+  channels: readonly ChannelSubscription[],
+  isWanted: (name: string) => boolean,
+): string[] {
   const out: string[] = [];
   for (const channel of channels) {
     for (const name of channel.filters) {
-      if (!supported.has(name) && !out.includes(name)) out.push(name);
+      if (isWanted(name) && !out.includes(name)) out.push(name);
     }
   }
   return out;

@@ -4,6 +4,7 @@ import {
   filterResponseBody,
   isFilterDrop,
   prepareFilters,
+  refusedFilters,
   substituteVariables,
   unsupportedFilters,
   type FilterDrop,
@@ -220,13 +221,13 @@ describe('prepareFilters', () => {
 });
 
 describe('unsupportedFilters', () => {
-  it('lists each filter thumbtack does not apply once', () => {
+  it('lists each unknown filter once; refused ones are not in it', () => {
     expect(
       unsupportedFilters([
-        { name: 'a', filters: ['skip-self', 'build-id', 'http-check'] },
-        { name: 'b', filters: ['build-id', 'http-modify', 'var-subst', 'typo'] },
+        { name: 'a', filters: ['skip-self', 'build-id', 'http-check', 'typo'] },
+        { name: 'b', filters: ['build-id', 'http-modify', 'var-subst', 'typo', 'other'] },
       ]),
-    ).toEqual(['http-check', 'http-modify', 'typo']);
+    ).toEqual(['typo', 'other']);
   });
   it('is empty when every filter is applied', () => {
     expect(
@@ -308,5 +309,19 @@ describe('filterResponseBody', () => {
     expect(filterResponseBody(channels, {}, Buffer.alloc(0))).toBe(
       "build-id: no sub meta 'id_format'",
     );
+  });
+});
+
+describe('refusedFilters', () => {
+  it('lists http-check and http-modify once each, in order', () => {
+    expect(
+      refusedFilters([
+        { name: 'a', filters: ['skip-self', 'http-modify'] },
+        { name: 'b', filters: ['http-check', 'typo', 'http-modify'] },
+      ]),
+    ).toEqual(['http-modify', 'http-check']);
+  });
+  it('is empty for implemented and unknown filters', () => {
+    expect(refusedFilters([{ name: 'a', filters: ['build-id', 'var-subst', 'typo'] }])).toEqual([]);
   });
 });
