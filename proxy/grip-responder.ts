@@ -1,4 +1,5 @@
 import { GripInstructError } from '../src/errors.js';
+import { filterResponseBody } from '../src/grip/filters.js';
 import { isGripResponse, parseInstruction } from '../src/grip/instruct.js';
 import type { GripInstruction } from '../src/grip/instruct-types.js';
 import { preciseNow } from '../src/ipc/clock.js';
@@ -8,7 +9,7 @@ import type { BackendTarget } from './backend-pools.js';
 import { decodeGripReply } from './grip-content-encoding.js';
 import type { ChannelSubscriptions } from './channel-subscriptions.js';
 import { gripBufferMax, type BackendReply, type ForwardedRequest } from './forward.js';
-import type { Hold, HoldHost } from './hold-host.js';
+import { warnRefusedFilters, type Hold, type HoldHost } from './hold-host.js';
 import type { ProxyContext } from './proxy-context.js';
 import { ResponseHold } from './response-hold.js';
 import { sendCompleteResponse } from './response-headers.js';
@@ -59,10 +60,28 @@ export class GripResponder implements HoldHost {
       this.goneLinks.set(request, resolveLink(request, instruction.goneLink.uri));
     }
     if (!instruction.hold && !instruction.nextLink) {
-      const { response } = instruction;
+      // Pushpin runs even a response it does not hold through its channels' build-id.
+      const body = filterResponseBody(
+        instruction.channels,
+        instruction.meta,
+        instruction.response.body,
+      );
+      if (typeof body === 'string') {
+        this.log.warn({ route: request.route.id, err: body }, 'filter error in a backend response');
+        const debugText = `Failed to parse accept instructions: filter error: ${body}`;
+        request.respondError(502, request.route.isDebug ? debugText : undefined);
+        return;
+      }
+      const response = { ...instruction.response, body };
       sendCompleteResponse(request.res, response);
       request.markResponded(response.code, response.body.length);
       this.onHoldEnded(request);
+      return;
+    }
+    const refused = warnRefusedFilters(this.log, request.route.id, instruction.channels);
+    if (refused.length > 0) {
+      const debugText = `Filters not supported: ${refused.join(', ')}`;
+      request.respondError(502, request.route.isDebug ? debugText : undefined);
       return;
     }
     const since = this.retriedAt.get(request) ?? request.startedAtEpoch;

@@ -1,4 +1,4 @@
-import { unsupportedFilters } from '../src/grip/filters.js';
+import { refusedFilters, unsupportedFilters } from '../src/grip/filters.js';
 import type { ChannelSubscription, GripInstruction } from '../src/grip/instruct-types.js';
 import type { Logger } from '../src/log.js';
 import type { ChannelSubscriptions } from './channel-subscriptions.js';
@@ -37,9 +37,9 @@ export interface HoldHost {
 }
 
 /**
- * Says once per hold which filters on its channels thumbtack does not apply (build-id,
- * http-check, http-modify, typos): they are ignored, and items whose `content-filters` name
- * them are not delivered. Returns whether it logged.
+ * Says once per hold which unknown filters its channels name (typos, other proxies'
+ * filters): they are ignored, as in Pushpin, and items whose `content-filters` name them
+ * are not delivered. Returns whether it logged.
  */
 export function warnUnsupportedFilters(
   log: Logger,
@@ -50,4 +50,23 @@ export function warnUnsupportedFilters(
   if (names.length === 0) return false;
   log.warn({ route, filters: names }, 'ignoring GRIP filters thumbtack does not implement');
   return true;
+}
+
+/**
+ * Says which filters thumbtack refuses to hold with (http-check, http-modify) when the
+ * instructions name any; the hold must then be refused. Returns their names (empty: none).
+ */
+export function warnRefusedFilters(
+  log: Logger,
+  route: string,
+  channels: readonly ChannelSubscription[],
+): string[] {
+  const names = refusedFilters(channels);
+  if (names.length > 0) {
+    log.warn(
+      { route, filters: names },
+      'refusing a hold: thumbtack does not implement these GRIP filters',
+    );
+  }
+  return names;
 }

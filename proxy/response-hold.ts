@@ -37,6 +37,7 @@ export class ResponseHold implements Subscriber, Hold {
       instruction.channels,
       instruction.meta,
       request.route.channelPrefix,
+      this.prevIds,
     );
   }
 
@@ -69,6 +70,7 @@ export class ResponseHold implements Subscriber, Hold {
         delivery.header.meta,
         body,
         format.contentFilters,
+        expected === undefined ? undefined : delivery.header.id,
       );
       if (isFilterDrop(outcome)) {
         this.host.log.debug(

@@ -1,5 +1,6 @@
 import {
   applyFilters,
+  filterResponseBody,
   isFilterDrop,
   prepareFilters,
   type SubscriptionFilters,
@@ -14,7 +15,12 @@ import { preciseNow } from '../src/ipc/clock.js';
 import type { Delivery } from '../src/ipc/delivery.js';
 import type { Subscriber } from './channel-subscriptions.js';
 import type { ForwardedRequest } from './forward.js';
-import { warnUnsupportedFilters, type Hold, type HoldHost } from './hold-host.js';
+import {
+  warnRefusedFilters,
+  warnUnsupportedFilters,
+  type Hold,
+  type HoldHost,
+} from './hold-host.js';
 import { writeRelayedHeaders } from './response-headers.js';
 import { flushAtTurnEnd } from './turn-flush.js';
 
@@ -87,6 +93,11 @@ export class StreamHold implements Subscriber, Hold {
     this.initial = undefined;
     const { response } = instruction;
     const { res } = this.request;
+    // Pushpin filters a non-empty initial body only (a next link's body always).
+    const body =
+      response.body.length > 0
+        ? filterResponseBody(instruction.channels, instruction.meta, response.body)
+        : response.body;
     res.cork(() => {
       res.writeStatus(`${response.code} ${response.reason}`);
       writeRelayedHeaders(res, response.headers);
@@ -94,8 +105,13 @@ export class StreamHold implements Subscriber, Hold {
       // safe to insert anywhere, so an empty initial body starts with it: the client sees
       // the head now, not a keep-alive period later. Without keep-alive, it waits for data.
       const keepAlive = instruction.keepAlive;
-      this.write(response.body.length === 0 && keepAlive ? keepAlive.data : response.body);
+      if (typeof body === 'string') return; // the head goes out with end()
+      this.write(body.length === 0 && keepAlive ? keepAlive.data : body);
     });
+    if (typeof body === 'string') {
+      this.endOnFilterError(body);
+      return;
+    }
     const problem = findStreamHoldProblem(instruction);
     if (problem) {
       this.host.log.warn({ route: this.request.route.id, problem }, 'ending a stream hold');
@@ -136,6 +152,8 @@ export class StreamHold implements Subscriber, Hold {
     const { channel } = delivery;
     const id = delivery.header.id;
     const expected = format.action === 'send' ? this.prevIds?.get(channel) : undefined;
+    // The id this item moves its channel's position to, if it does (build-id writes it).
+    const itemId = expected === undefined ? undefined : id;
     if (expected !== undefined && delivery.header.prevId !== expected) {
       this.followNextLink(); // a gap: the next link's answer covers what was missed
       return;
@@ -149,12 +167,11 @@ export class StreamHold implements Subscriber, Hold {
         delivery.header.meta,
         content,
         format.contentFilters,
+        itemId,
       );
       if (isFilterDrop(outcome)) {
         // A deliberate drop still moves the channel's position on; a filter error does not.
-        if (!outcome.isError && expected !== undefined && id !== undefined) {
-          this.prevIds!.set(channel, id);
-        }
+        if (!outcome.isError && itemId !== undefined) this.prevIds!.set(channel, itemId);
         this.host.log.debug(
           { route: this.request.route.id, channel, reason: outcome.reason },
           'item not delivered to a stream',
@@ -171,7 +188,7 @@ export class StreamHold implements Subscriber, Hold {
       this.followNextLink();
       return;
     }
-    if (expected !== undefined && id !== undefined) this.prevIds!.set(channel, id);
+    if (itemId !== undefined) this.prevIds!.set(channel, itemId);
     this.armLinkTimer();
     if (content.length === 0) return;
     if (this.queued) {
@@ -234,7 +251,12 @@ export class StreamHold implements Subscriber, Hold {
     this.keepAlive = next.keepAlive;
     this.nextLink = next.nextLink;
     this.isHolding = next.hold !== undefined;
-    this.filters = prepareFilters(next.channels, next.meta, this.request.route.channelPrefix);
+    this.filters = prepareFilters(
+      next.channels,
+      next.meta,
+      this.request.route.channelPrefix,
+      this.prevIds,
+    );
     if (!this.hasWarnedFilters) {
       this.hasWarnedFilters = warnUnsupportedFilters(
         this.host.log,
@@ -266,7 +288,21 @@ export class StreamHold implements Subscriber, Hold {
         this.linkFailures = 0;
         this.flush();
         if (this.isDone) return;
-        if (body.length > 0) this.request.res.cork(() => this.write(body));
+        const refused = instruction
+          ? warnRefusedFilters(this.host.log, this.request.route.id, instruction.channels)
+          : [];
+        if (refused.length > 0) {
+          this.end(); // the client has its head already: too late for a 502
+          return;
+        }
+        const filtered = instruction
+          ? filterResponseBody(instruction.channels, instruction.meta, body)
+          : body;
+        if (typeof filtered === 'string') {
+          this.endOnFilterError(filtered);
+          return;
+        }
+        if (filtered.length > 0) this.request.res.cork(() => this.write(filtered));
         if (!instruction) {
           this.end(); // neither hold nor next link: the response is complete
           return;
@@ -303,6 +339,15 @@ export class StreamHold implements Subscriber, Hold {
         this.linkTimer = setTimeout(() => this.followNextLink(), delay);
       },
     );
+  }
+
+  /** Pushpin ends the stream when a backend body fails its response filters. */
+  private endOnFilterError(reason: string): void {
+    this.host.log.warn(
+      { route: this.request.route.id, err: reason },
+      'filter error in a backend response; ending the stream',
+    );
+    this.end();
   }
 
   /** Idle recovery: refetch the next link when no item arrived for its timeout. */

@@ -1,24 +1,37 @@
 import type { ChannelSubscription } from './instruct-types.js';
+import { buildId, type ChannelIds } from './id-format.js';
+import { renderPercentFormat } from './percent-format.js';
 
 /*
  * Delivery and content filters (protocol 2.7), as Pushpin runs them per subscriber: a
  * channel's filters run in the listed order on each item; a delivery filter may drop the
  * item, a content filter rewrites its content, and the first drop or error ends the run.
  *
- * Implemented: skip-self, skip-users, require-sub (delivery) and var-subst (content).
- * Not implemented: build-id, http-check, http-modify. They are treated like the unknown
- * names Pushpin accepts and ignores: they do nothing and do not count as content filters,
- * so an item whose `content-filters` names one of them never matches and is dropped
- * rather than sent unprocessed. `unsupportedFilters` lets the proxy say so in its log.
+ * Implemented: skip-self, skip-users, require-sub (delivery), build-id and var-subst
+ * (content). build-id also rewrites backend response bodies (`filterResponseBody`), as in
+ * Pushpin. Refused: http-check and http-modify (Pushpin 2.x only, each a POST per item to
+ * the backend): the proxy answers a hold naming them with 502 (`refusedFilters`) rather
+ * than deliver items those filters would have dropped or rewritten. Unknown names are
+ * accepted and ignored, as in Pushpin; they do not count as content filters, so an item
+ * whose `content-filters` names one never matches and is dropped rather than sent
+ * unprocessed. `unsupportedFilters` lets the proxy say so in its log.
  */
 
 /** Filter names thumbtack applies, in Pushpin's `Grip-Feature` order. */
-export const supportedFilters = ['skip-self', 'skip-users', 'require-sub', 'var-subst'] as const;
+export const supportedFilters = [
+  'skip-self',
+  'skip-users',
+  'require-sub',
+  'build-id',
+  'var-subst',
+] as const;
 
 /** Filters that rewrite content: a `content-filters` list must equal a channel's list of these. */
-const contentFilterNames: ReadonlySet<string> = new Set(['var-subst']);
+const contentFilterNames: ReadonlySet<string> = new Set(['build-id', 'var-subst']);
 const supported: ReadonlySet<string> = new Set(supportedFilters);
-const PERCENT = 0x25;
+/** Pushpin 2.x's network filters: a hold naming one is refused, not silently half-served. */
+const refused: ReadonlySet<string> = new Set(['http-check', 'http-modify']);
+const noPositions: ReadonlyMap<string, string> = new Map();
 
 /** What a hold's filters need, prepared once per instruction (not per delivery). */
 export interface SubscriptionFilters {
@@ -28,8 +41,16 @@ export interface SubscriptionFilters {
   contentByChannel: ReadonlyMap<string, readonly string[]>;
   /** Subscription meta (`Grip-Set-Meta`, instruct `hold.meta`). */
   meta: Readonly<Record<string, string>>;
-  /** Channel names as the backend gave them (no route prefix), for `require-sub`. */
-  channels: ReadonlySet<string>;
+  /**
+   * Channel names as the backend gave them (no route prefix, as `require-sub` and build-id's
+   * `id_format` name them) → as subscribed.
+   */
+  channels: ReadonlyMap<string, string>;
+  /**
+   * Subscribed channel → its current position (prev-id), for build-id. The hold's own map,
+   * read at each delivery: the hold moves positions on as items arrive.
+   */
+  positions: ReadonlyMap<string, string>;
 }
 
 /** Why an item is not delivered to one subscriber. */
@@ -48,6 +69,7 @@ export function prepareFilters(
   channels: readonly ChannelSubscription[],
   meta: Readonly<Record<string, string>>,
   channelPrefix = '',
+  positions: ReadonlyMap<string, string> = noPositions,
 ): SubscriptionFilters | undefined {
   // Most holds name no filter: they get here once each, so that case allocates nothing.
   if (channels.every((channel) => channel.filters.length === 0)) return undefined;
@@ -62,20 +84,32 @@ export function prepareFilters(
     if (content.length > 0) contentByChannel.set(channel.name, content);
   }
   if (!byChannel) return undefined;
-  const names = new Set<string>();
+  const names = new Map<string, string>();
   for (const channel of channels) {
     const isPrefixed = channelPrefix !== '' && channel.name.startsWith(channelPrefix);
-    names.add(isPrefixed ? channel.name.slice(channelPrefix.length) : channel.name);
+    names.set(isPrefixed ? channel.name.slice(channelPrefix.length) : channel.name, channel.name);
   }
-  return { byChannel, contentByChannel, meta, channels: names };
+  return { byChannel, contentByChannel, meta, channels: names, positions };
 }
 
 /** Filter names on the channels that thumbtack does not apply (deduplicated, in order). */
 export function unsupportedFilters(channels: readonly ChannelSubscription[]): string[] {
+  return collectFilters(channels, (name) => !supported.has(name) && !refused.has(name));
+}
+
+/** Filter names on the channels that thumbtack refuses to hold with (deduplicated, in order). */
+export function refusedFilters(channels: readonly ChannelSubscription[]): string[] {
+  return collectFilters(channels, (name) => refused.has(name));
+}
+
+function collectFilters(
+  channels: readonly ChannelSubscription[],
+  isWanted: (name: string) => boolean,
+): string[] {
   const out: string[] = [];
   for (const channel of channels) {
     for (const name of channel.filters) {
-      if (!supported.has(name) && !out.includes(name)) out.push(name);
+      if (isWanted(name) && !out.includes(name)) out.push(name);
     }
   }
   return out;
@@ -87,6 +121,8 @@ export function unsupportedFilters(channels: readonly ChannelSubscription[]): st
  *
  * `contentFilters` is the item's `content-filters` for the subscriber's format: when given,
  * the channel's content filters must equal it exactly (names and order), as in Pushpin.
+ * `itemId` is the item's id when it moves its channel's position on (the channel has a
+ * prev-id): build-id writes it as that channel's id.
  */
 export function applyFilters(
   subscription: SubscriptionFilters | undefined,
@@ -94,6 +130,7 @@ export function applyFilters(
   publishMeta: Readonly<Record<string, string>> | undefined,
   content: Buffer,
   contentFilters?: readonly string[],
+  itemId?: string,
 ): Buffer | FilterDrop {
   if (contentFilters !== undefined) {
     const wanted = subscription?.contentByChannel.get(channel) ?? [];
@@ -130,6 +167,13 @@ export function applyFilters(
         }
         break;
       }
+      case 'build-id': {
+        const ids = new DeliveryIds(subscription, channel, itemId);
+        const result = buildId(out, subscription.meta, ids);
+        if (typeof result === 'string') return { reason: `build-id: ${result}`, isError: true };
+        out = result;
+        break;
+      }
       case 'var-subst': {
         const result = substituteVariables(out, subscription.meta);
         if (typeof result === 'string') return { reason: `var-subst: ${result}`, isError: true };
@@ -139,6 +183,47 @@ export function applyFilters(
     }
   }
   return out;
+}
+
+/**
+ * The channel ids build-id renders for one delivery: each channel's current position,
+ * and for the item's own channel the item's id. Pushpin 1.36 moves the position on before
+ * filtering, so an event carries its own id; current Pushpin source (async filters, since
+ * 1.41) filters first and would write the previous event's id, which makes a client that
+ * resumes from it receive that event twice.
+ */
+class DeliveryIds implements ChannelIds {
+  constructor(
+    private readonly subscription: SubscriptionFilters,
+    private readonly channel: string,
+    private readonly itemId: string | undefined,
+  ) {}
+
+  get(name: string): string | undefined {
+    const subscribed = this.subscription.channels.get(name);
+    if (subscribed === undefined) return undefined;
+    const position = this.subscription.positions.get(subscribed);
+    if (subscribed === this.channel && position !== undefined && this.itemId !== undefined) {
+      return this.itemId;
+    }
+    return position;
+  }
+}
+
+/**
+ * A backend response body (initial, or a next link's) as the client gets it: Pushpin runs
+ * it through build-id when any channel of the instructions has that filter, without
+ * channel ids (so `%%` becomes `%`, and a bare `%I` is an error). Returns the body or an
+ * error message (`build-id: ...`).
+ */
+export function filterResponseBody(
+  channels: readonly ChannelSubscription[],
+  meta: Readonly<Record<string, string>>,
+  body: Buffer,
+): Buffer | string {
+  if (!channels.some((channel) => channel.filters.includes('build-id'))) return body;
+  const out = buildId(body, meta, undefined);
+  return typeof out === 'string' ? `build-id: ${out}` : out;
 }
 
 /** True when `applyFilters` decided against delivering. */
@@ -156,61 +241,19 @@ export function substituteVariables(
   content: Buffer,
   vars: Readonly<Record<string, string>>,
 ): Buffer | string {
-  let at = content.indexOf(PERCENT);
-  if (at === -1) return content;
-  const parts: Buffer[] = [];
-  let copied = 0;
-  while (at !== -1) {
-    parts.push(content.subarray(copied, at));
-    let n = at + 1;
-    if (n >= content.length) return `Expected directive after '%' at position ${at}`;
-    const directive = content[n]!;
-    if (directive === PERCENT) {
-      parts.push(content.subarray(n, n + 1));
-    } else if (directive === 0x28 /* ( */) {
-      const fieldStart = n;
-      if (n + 1 >= content.length) return `Expected character after '(' at position ${n}`;
-      n++;
-      const name: number[] = [];
-      let isClosed = false;
-      for (; n < content.length; n++) {
-        const c = content[n]!;
-        if (c === 0x5c /* \ */) {
-          if (n + 1 >= content.length) return `Expected character after '\\' at position ${n}`;
-          name.push(content[++n]!);
-        } else if (c === 0x29 /* ) */) {
-          isClosed = true;
-          break;
-        } else {
-          name.push(c);
-        }
-      }
-      if (!isClosed) return `Unterminated field starting at position ${fieldStart}`;
-      if (n + 1 >= content.length) return `Expected directive after ')' at position ${n}`;
-      n++;
-      const type = content[n]!;
-      if (type !== 0x73 /* s */) {
-        return `Unknown directive '${String.fromCharCode(type)}' at position ${n}`;
-      }
-      const key = Buffer.from(name).toString('utf8');
-      if (!Object.hasOwn(vars, key)) return `No such variable '${key}' at position ${n}`;
-      parts.push(Buffer.from(vars[key]!, 'utf8'));
-    } else if (isAlpha(directive)) {
-      return directive === 0x73
-        ? `Directive 's' requires argument at position ${n}`
-        : `Unknown directive '${String.fromCharCode(directive)}' at position ${n}`;
-    } else {
-      return `Unknown directive '${String.fromCharCode(directive)}' at position ${n}`;
-    }
-    copied = n + 1;
-    at = content.indexOf(PERCENT, copied);
-  }
-  parts.push(content.subarray(copied));
-  return Buffer.concat(parts);
+  return renderPercentFormat(content, substituteVariable, vars);
 }
 
-function isAlpha(c: number): boolean {
-  return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+function substituteVariable(
+  vars: Readonly<Record<string, string>>,
+  type: string,
+  arg: Buffer | undefined,
+): Buffer | string {
+  if (type !== 's') return `Unknown directive '${type}'`;
+  if (arg === undefined) return "Directive 's' requires argument";
+  const key = arg.toString('utf8');
+  if (!Object.hasOwn(vars, key)) return `No such variable '${key}'`;
+  return Buffer.from(vars[key]!, 'utf8');
 }
 
 /** A meta value, '' when absent (meta objects may come from JSON: own keys only). */

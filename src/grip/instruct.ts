@@ -23,7 +23,7 @@ import { DEFAULT_KEEP_ALIVE_TIMEOUT, parseGripKeepAlive } from './keep-alive.js'
 /**
  * The `Grip-Feature` value sent to backends (protocol 6.2): exactly what thumbtack
  * implements, in Pushpin's order. Not offered: `session` (no session service) and the
- * `build-id`, `http-check` and `http-modify` filters (see filters.ts).
+ * `http-check` and `http-modify` filters (Pushpin 2.x only; see filters.ts).
  */
 export const gripFeatureHeader = [
   'status',

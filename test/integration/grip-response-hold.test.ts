@@ -227,7 +227,7 @@ describe('response hold', () => {
     expect(second!.headers['grip-last']).toBeUndefined();
     expect(first!.headers['grip-sig']).toBeTruthy();
     expect(first!.headers['grip-feature']).toBe(
-      'status, link:next, link:gone, filter:skip-self, filter:skip-users, filter:require-sub, filter:var-subst',
+      'status, link:next, link:gone, filter:skip-self, filter:skip-users, filter:require-sub, filter:build-id, filter:var-subst',
     );
     expect(bodies).toEqual(['request body', 'request body']);
   });

@@ -480,10 +480,10 @@ describe('filters on streams', () => {
     );
   });
 
-  it('unimplemented filters are logged once per hold and ignored', async () => {
+  it('unknown filters are logged once per hold and ignored', async () => {
     const channel = uniqueName('flt');
     const path = streamOn(
-      `${channel}; filter=build-id; filter=http-check; filter=skip-self`,
+      `${channel}; filter=no-such-filter; filter=other-typo; filter=skip-self`,
       {
         'Grip-Set-Meta': 'user="alice"',
       },
@@ -495,17 +495,46 @@ describe('filters on streams', () => {
         l.msg === 'ignoring GRIP filters thumbtack does not implement' && l['route'] !== undefined,
     );
     expect(warning.level).toBe('warn');
-    expect(warning['filters']).toEqual(['build-id', 'http-check']);
+    expect(warning['filters']).toEqual(['no-such-filter', 'other-typo']);
     await publishOk(
       suite.thumbtack,
       streamItem(channel, 'mine;', { meta: { sender: 'alice' } }),
       streamItem(channel, '%I;'),
       {
         channel,
-        formats: { 'http-stream': { content: 'built;', 'content-filters': ['build-id'] } },
+        formats: {
+          'http-stream': { content: 'unknown;', 'content-filters': ['no-such-filter'] },
+        },
       },
       streamItem(channel, 'end\n'),
     );
     expect(await stream.waitForText('end\n')).toBe('open\n%I;end\n');
+  });
+
+  it('a hold naming http-check or http-modify is refused with 502 and a warning naming them', async () => {
+    const channel = uniqueName('net');
+    const path = streamOn(`${channel}; filter=http-check, other; filter=http-modify`);
+    const refused = await openStream(`${suite.thumbtack.url}${path}`);
+    expect(refused.status).toBe(502);
+    await refused.waitForEnd();
+    const warning = await suite.thumbtack.waitForLog(
+      (l) => l.msg === 'refusing a hold: thumbtack does not implement these GRIP filters',
+    );
+    expect(warning.level).toBe('warn');
+    expect(warning['route']).toBeDefined();
+    expect(warning['filters']).toEqual(['http-check', 'http-modify']);
+  });
+
+  it('a next link naming http-check ends the stream after what was sent', async () => {
+    const channel = uniqueName('net');
+    const base = `/${uniqueName('page')}`;
+    suite.backend.on(`${base}/1`, answer({ 'Grip-Link': `<${base}/2>; rel=next` }, 'one\n'));
+    suite.backend.on(
+      `${base}/2`,
+      answer({ 'Grip-Hold': 'stream', 'Grip-Channel': `${channel}; filter=http-check` }, 'two\n'),
+    );
+    const stream = await openStream(`${suite.thumbtack.url}${base}/1`);
+    expect(stream.status).toBe(200);
+    expect(await stream.waitForEnd()).toBe('one\n');
   });
 });

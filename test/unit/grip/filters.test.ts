@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   applyFilters,
+  filterResponseBody,
   isFilterDrop,
   prepareFilters,
+  refusedFilters,
   substituteVariables,
   unsupportedFilters,
   type FilterDrop,
@@ -119,13 +121,7 @@ describe('applyFilters', () => {
       { sender: 'alice' },
       false,
     ],
-    [
-      'an unimplemented filter is ignored',
-      ['build-id', 'http-check'],
-      meta,
-      { sender: 'alice' },
-      true,
-    ],
+    ['an unimplemented filter is ignored', ['http-check', 'typo'], meta, { sender: 'alice' }, true],
   ];
   it.each(deliveryCases)('%s', (_name, filters, subMeta, publishMeta, isDelivered) => {
     const prepared = prepareFilters([{ name: 'c', filters }], subMeta);
@@ -184,8 +180,13 @@ describe('applyFilters', () => {
       expect(run(sub(['var-subst']), undefined, 'x', [])).toEqual(dropped);
     });
     it('drops an item naming a filter thumbtack does not implement', () => {
-      const prepared = prepareFilters([{ name: 'c', filters: ['build-id'] }], meta);
-      expect(run(prepared, undefined, 'x', ['build-id'])).toEqual(dropped);
+      const prepared = prepareFilters([{ name: 'c', filters: ['http-modify'] }], meta);
+      expect(run(prepared, undefined, 'x', ['http-modify'])).toEqual(dropped);
+    });
+    it('build-id is a content filter', () => {
+      const prepared = sub(['skip-users', 'build-id'], { id_format: 'fixed' });
+      expect(run(prepared, undefined, 'id: %I', ['build-id'])).toBe('id: fixed');
+      expect(run(prepared, undefined, 'x', [])).toEqual(dropped);
     });
     it('names both lists in the reason', () => {
       const out = run(sub(['var-subst']), undefined, 'x', ['a', 'b']);
@@ -200,7 +201,7 @@ describe('applyFilters', () => {
 describe('prepareFilters', () => {
   it('is undefined when no channel has a filter thumbtack applies', () => {
     expect(prepareFilters([{ name: 'a', filters: [] }], meta)).toBeUndefined();
-    expect(prepareFilters([{ name: 'a', filters: ['build-id', 'typo'] }], meta)).toBeUndefined();
+    expect(prepareFilters([{ name: 'a', filters: ['http-check', 'typo'] }], meta)).toBeUndefined();
   });
   it('keeps supported filters per channel in order', () => {
     const prepared = prepareFilters(
@@ -212,20 +213,115 @@ describe('prepareFilters', () => {
     );
     expect([...prepared!.byChannel]).toEqual([['a', ['var-subst', 'skip-self']]]);
     expect([...prepared!.contentByChannel]).toEqual([['a', ['var-subst']]]);
-    expect([...prepared!.channels]).toEqual(['a', 'b']);
+    expect([...prepared!.channels]).toEqual([
+      ['a', 'a'],
+      ['b', 'b'],
+    ]);
   });
 });
 
 describe('unsupportedFilters', () => {
-  it('lists each filter thumbtack does not apply once', () => {
+  it('lists each unknown filter once; refused ones are not in it', () => {
     expect(
       unsupportedFilters([
-        { name: 'a', filters: ['skip-self', 'build-id', 'http-check'] },
-        { name: 'b', filters: ['build-id', 'http-modify', 'var-subst', 'typo'] },
+        { name: 'a', filters: ['skip-self', 'build-id', 'http-check', 'typo'] },
+        { name: 'b', filters: ['build-id', 'http-modify', 'var-subst', 'typo', 'other'] },
       ]),
-    ).toEqual(['build-id', 'http-check', 'http-modify', 'typo']);
+    ).toEqual(['typo', 'other']);
   });
   it('is empty when every filter is applied', () => {
-    expect(unsupportedFilters([{ name: 'a', filters: ['skip-users', 'require-sub'] }])).toEqual([]);
+    expect(
+      unsupportedFilters([{ name: 'a', filters: ['skip-users', 'require-sub', 'build-id'] }]),
+    ).toEqual([]);
+  });
+});
+
+describe('build-id in applyFilters', () => {
+  const event = Buffer.from('event: message\nid: %I\ndata: 100%% percent sign\n\n');
+  const idFormat = { id_format: 'test:%(events-test)s,other:%(events-other)s', user: 'u' };
+  const channels: ChannelSubscription[] = [
+    { name: 'p.events-test', prevId: '6', filters: ['build-id', 'skip-users'] },
+    { name: 'p.events-other', prevId: 'x9', filters: [] },
+    { name: 'p.user-u', filters: ['require-sub'] },
+  ];
+  const positions = new Map([
+    ['p.events-test', '6'],
+    ['p.events-other', 'x9'],
+  ]);
+  const prepared = prepareFilters(channels, idFormat, 'p.', positions)!;
+
+  function deliver(itemId: string | undefined, content = event): string | FilterDrop {
+    const out = applyFilters(prepared, 'p.events-test', undefined, content, ['build-id'], itemId);
+    return isFilterDrop(out) ? out : out.toString();
+  }
+
+  it("writes the item's own id for its channel and the others' current positions", () => {
+    expect(deliver('7')).toBe('event: message\nid: test:7,other:x9\ndata: 100% percent sign\n\n');
+  });
+  it("reads the hold's positions as they move on", () => {
+    positions.set('p.events-other', 'x10');
+    expect(deliver('8')).toContain('id: test:8,other:x10\n');
+    positions.set('p.events-other', 'x9');
+  });
+  it('without an item id, writes the current position', () => {
+    expect(deliver(undefined)).toContain('id: test:6,other:x9\n');
+  });
+  it('an id_format naming a channel without position is a filter error', () => {
+    const noIds = prepareFilters(channels, { id_format: '%(user-u)s' }, 'p.', positions)!;
+    expect(applyFilters(noIds, 'p.events-test', undefined, event, ['build-id'], '7')).toEqual({
+      reason: "build-id: failed to render ID: No such variable 'user-u' at position 9",
+      isError: true,
+    });
+  });
+  it('a lone % in content is a filter error', () => {
+    expect(deliver('7', Buffer.from('100% sure'))).toEqual(failed);
+  });
+  it('without positions (WebSocket), a template naming a channel fails, a literal one works', () => {
+    const ws = prepareFilters([{ name: 'c', filters: ['build-id'] }], { id_format: 'fixed' })!;
+    expect(run(ws, undefined, 'id: %I', ['build-id'])).toBe('id: fixed');
+    const named = prepareFilters([{ name: 'c', filters: ['build-id'] }], { id_format: '%(c)s' })!;
+    expect(run(named, undefined, 'id: %I', ['build-id'])).toEqual(failed);
+  });
+});
+
+describe('filterResponseBody', () => {
+  const body = Buffer.from('data: 100%% percent sign\n\n');
+  const meta = { id_format: 'test:%(events-test)s' };
+  it('turns %% into % when a channel has build-id', () => {
+    const channels = [
+      { name: 'user-u', filters: ['require-sub'] },
+      { name: 'events-test', prevId: '3', filters: ['build-id'] },
+    ];
+    expect(filterResponseBody(channels, meta, body).toString()).toBe('data: 100% percent sign\n\n');
+  });
+  it('leaves the body alone without build-id', () => {
+    expect(filterResponseBody([{ name: 'c', filters: ['var-subst'] }], meta, body)).toBe(body);
+    expect(filterResponseBody([], meta, body)).toBe(body);
+  });
+  it('a bare %I has no id to write', () => {
+    const channels = [{ name: 'c', filters: ['build-id'] }];
+    expect(filterResponseBody(channels, meta, Buffer.from('id: %I\n'))).toBe(
+      'build-id: No ID specified and no default ID in context at position 5',
+    );
+  });
+  it('needs id_format even for an empty body', () => {
+    const channels = [{ name: 'c', filters: ['build-id'] }];
+    expect(filterResponseBody(channels, {}, Buffer.alloc(0))).toBe(
+      "build-id: no sub meta 'id_format'",
+    );
+  });
+});
+
+describe('refusedFilters', () => {
+  it('lists http-check and http-modify once each, in order', () => {
+    expect(
+      refusedFilters([
+        { name: 'a', filters: ['skip-self', 'http-modify'] },
+        { name: 'b', filters: ['http-check', 'typo', 'http-modify'] },
+      ]),
+    ).toEqual(['http-modify', 'http-check']);
+  });
+  it('is empty for implemented and unknown filters', () => {
+    expect(refusedFilters([{ name: 'a', filters: ['build-id', 'var-subst', 'typo'] }])).toEqual([]);
   });
 });

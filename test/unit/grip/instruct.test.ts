@@ -815,6 +815,7 @@ describe('gripFeatureHeader', () => {
       'filter:skip-self',
       'filter:skip-users',
       'filter:require-sub',
+      'filter:build-id',
       'filter:var-subst',
     ]);
   });
