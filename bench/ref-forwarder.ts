@@ -63,7 +63,7 @@ export class RefForwarder {
 /**
  * The same forwarding through an undici Pool (keep-alive, one request per connection at a
  * time, the response collected whole): the floor of forwarding with the backend client
- * thumbtack uses (proxy/backend-pools.ts), so the gap to `RefForwarder` is undici's own cost.
+ * thumbtack uses (proxy/backend/backend-pools.ts), so the gap to `RefForwarder` is undici's own cost.
  */
 export class UndiciForwarder {
   private readonly pool: Pool;

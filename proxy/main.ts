@@ -3,13 +3,13 @@ import { loadSettings } from '../src/config/load.js';
 import { ThumbtackError } from '../src/errors.js';
 import { createLogger, type Logger } from '../src/log.js';
 import { loadRoutesFile } from '../src/routes/load.js';
-import { BackendPools } from './backend-pools.js';
-import { ChannelSubscriptions } from './channel-subscriptions.js';
+import { BackendPools } from './backend/backend-pools.js';
+import { ChannelSubscriptions } from './bus/channel-subscriptions.js';
 import { ConnectionCap, defaultConnectionLimit } from './connection-cap.js';
-import { GripResponder } from './grip-responder.js';
+import { GripResponder } from './hold/grip-responder.js';
 import { ProxyContext } from './proxy-context.js';
-import { RouteSigners } from './route-signers.js';
-import { ClientServer } from './server.js';
+import { RouteSigners } from './backend/route-signers.js';
+import { ClientServer } from './http/client-server.js';
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);

@@ -3,10 +3,14 @@ import type { Logger } from '../src/log.js';
 import type { Route, RouteTarget } from '../src/routes/route.js';
 import type { RouteTable } from '../src/routes/route-table.js';
 import { gripFeatureHeader } from '../src/grip/instruct.js';
-import type { BackendPools } from './backend-pools.js';
-import type { ForwardedRequest } from './forward.js';
-import type { RouteSigners } from './route-signers.js';
-import { buildBackendHeaders, canonicalIp, type ClientRequestInfo } from './request-headers.js';
+import type { BackendPools } from './backend/backend-pools.js';
+import type { ForwardedRequest } from './http/forwarded-request.js';
+import type { RouteSigners } from './backend/route-signers.js';
+import {
+  buildBackendHeaders,
+  canonicalIp,
+  type ClientRequestInfo,
+} from './http/request-headers.js';
 
 /** What every request handler of one worker shares: settings, routes, pools, signers, counts. */
 export class ProxyContext {

@@ -3,7 +3,7 @@ import { afterEach, expect, test } from 'vitest';
 import * as zmq from 'zeromq';
 import type { PublishItem } from '../../src/grip/publish-types.js';
 import { encodeBusMessage, encodeDelivery, encodeReplayEnd } from '../../src/ipc/delivery.js';
-import { ChannelSubscriptions, type Subscriber } from '../../proxy/channel-subscriptions.js';
+import { ChannelSubscriptions, type Subscriber } from '../../proxy/bus/channel-subscriptions.js';
 
 /*
  * A worker's channel subscriptions against a stand-in handler (a real XPUB), so the order in

@@ -1,8 +1,8 @@
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BackendPools } from '../../../proxy/backend-pools.js';
+import { BackendPools } from '../../../proxy/backend/backend-pools.js';
 import { ProxyContext } from '../../../proxy/proxy-context.js';
-import { RouteSigners } from '../../../proxy/route-signers.js';
+import { RouteSigners } from '../../../proxy/backend/route-signers.js';
 import { loadSettings } from '../../../src/config/load.js';
 import { gripFeatureHeader } from '../../../src/grip/instruct.js';
 import { parseRoutes } from '../../../src/routes/parse.js';

@@ -4,25 +4,20 @@ import {
   isFilterDrop,
   prepareFilters,
   type SubscriptionFilters,
-} from '../src/grip/filters.js';
-import { findStreamHoldProblem } from '../src/grip/instruct.js';
+} from '../../src/grip/filters.js';
+import { findStreamHoldProblem } from '../../src/grip/instruct.js';
 import type {
   ChannelSubscription,
   GripInstruction,
   KeepAlive,
-} from '../src/grip/instruct-types.js';
-import { preciseNow } from '../src/ipc/clock.js';
-import type { Delivery } from '../src/ipc/delivery.js';
-import type { Subscriber } from './channel-subscriptions.js';
-import type { ForwardedRequest } from './forward.js';
-import {
-  warnRefusedFilters,
-  warnUnsupportedFilters,
-  type Hold,
-  type HoldHost,
-} from './hold-host.js';
-import { writeRelayedHeaders } from './response-headers.js';
-import { flushAtTurnEnd } from './turn-flush.js';
+} from '../../src/grip/instruct-types.js';
+import { preciseNow } from '../../src/ipc/clock.js';
+import type { Delivery } from '../../src/ipc/delivery.js';
+import type { Subscriber } from '../bus/channel-subscriptions.js';
+import type { ForwardedRequest } from '../http/forwarded-request.js';
+import { warnRefusedFilters, warnUnsupportedFilters, type Hold, type HoldHost } from './hold.js';
+import { writeRelayedHeaders } from '../http/response-headers.js';
+import { flushAtTurnEnd } from '../turn-flush.js';
 
 const EMPTY = Buffer.alloc(0);
 const noPrevIds: ReadonlyMap<string, string> = new Map();

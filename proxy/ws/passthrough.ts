@@ -2,22 +2,22 @@ import { randomUUID } from 'node:crypto';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { HttpResponse, us_socket_context_t, WebSocket as ClientSocket } from 'uWebSockets.js';
 import { WebSocket } from 'ws';
-import { parseGripExtension } from '../src/grip/ws-control.js';
-import type { Route, RouteTarget } from '../src/routes/route.js';
-import { sendError } from './error-response.js';
-import { rawHeaderPairs } from './response-headers.js';
-import { WsClient, type BackendSide } from './ws-client.js';
-import { acceptUpgrade, refusalBodyMax, relayRefusal } from './ws-handshake.js';
+import { parseGripExtension } from '../../src/grip/ws-control.js';
+import type { Route, RouteTarget } from '../../src/routes/route.js';
+import { sendError } from '../http/error-response.js';
+import { rawHeaderPairs } from '../http/response-headers.js';
+import { WsClient, type BackendSide } from './client.js';
+import { acceptUpgrade, refusalBodyMax, relayRefusal } from './handshake.js';
 import {
   closeCodes,
   isStatusCode,
   type WsHost,
   type WsSession,
   type WsUserData,
-} from './ws-session.js';
-import { passthroughHeaders, type UpgradeRequest } from './ws-upgrade-request.js';
-import { preciseNow } from '../src/ipc/clock.js';
-import { isConnectErrorCode } from './connect-error.js';
+} from './session.js';
+import { passthroughHeaders, type UpgradeRequest } from './upgrade-request.js';
+import { preciseNow } from '../../src/ipc/clock.js';
+import { isConnectErrorCode } from '../backend/connect-error.js';
 
 /**
  * A client WebSocket relayed to a real WebSocket on the backend (routes without `over_http`,

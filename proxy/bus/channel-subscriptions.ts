@@ -5,8 +5,8 @@ import {
   replayEndPrefix,
   splitBusMessage,
   type Delivery,
-} from '../src/ipc/delivery.js';
-import type { Logger } from '../src/log.js';
+} from '../../src/ipc/delivery.js';
+import type { Logger } from '../../src/log.js';
 
 /** Something held in this worker that listens on channels (a response or stream hold). */
 export interface Subscriber {

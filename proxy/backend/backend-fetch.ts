@@ -1,8 +1,8 @@
-import { reasonPhrase } from '../src/grip/instruct.js';
-import type { Route } from '../src/routes/route.js';
+import { reasonPhrase } from '../../src/grip/instruct.js';
+import type { Route } from '../../src/routes/route.js';
 import type { BackendTarget } from './backend-pools.js';
-import type { BackendReply } from './forward.js';
-import type { ProxyContext } from './proxy-context.js';
+import type { BackendReply } from '../http/forwarded-request.js';
+import type { ProxyContext } from '../proxy-context.js';
 import { isConnectErrorCode } from './connect-error.js';
 
 export interface BackendFetch {

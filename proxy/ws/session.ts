@@ -1,8 +1,8 @@
 import type { WebSocket } from 'uWebSockets.js';
-import type { Logger } from '../src/log.js';
-import type { ChannelSubscriptions } from './channel-subscriptions.js';
-import type { ProxyContext } from './proxy-context.js';
-import type { WsTopics } from './ws-topics.js';
+import type { Logger } from '../../src/log.js';
+import type { ChannelSubscriptions } from '../bus/channel-subscriptions.js';
+import type { ProxyContext } from '../proxy-context.js';
+import type { WsTopics } from './topics.js';
 
 /** Close codes the proxy itself sends to WebSocket clients. */
 export const closeCodes = {

@@ -1,17 +1,17 @@
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { HttpResponse } from 'uWebSockets.js';
-import type { Route } from '../src/routes/route.js';
-import type { BackendTarget } from './backend-pools.js';
-import type { Hold } from './hold-host.js';
-import type { ProxyContext } from './proxy-context.js';
+import type { Route } from '../../src/routes/route.js';
+import type { BackendTarget } from '../backend/backend-pools.js';
+import type { Hold } from '../hold/hold.js';
+import type { ProxyContext } from '../proxy-context.js';
 import type { ClientRequestInfo } from './request-headers.js';
 import { rawHeaderPairs, writeRelayedRawHeaders } from './response-headers.js';
 import { sendError } from './error-response.js';
-import { preciseNow } from '../src/ipc/clock.js';
-import { isConnectErrorCode } from './connect-error.js';
-import { flushAtTurnEnd } from './turn-flush.js';
-import { isGripRawResponse } from '../src/grip/instruct.js';
+import { preciseNow } from '../../src/ipc/clock.js';
+import { isConnectErrorCode } from '../backend/connect-error.js';
+import { flushAtTurnEnd } from '../turn-flush.js';
+import { isGripRawResponse } from '../../src/grip/instruct.js';
 
 /** GRIP instructions and the request bodies a hold may re-send are capped (Pushpin: 100,000). */
 export const gripBufferMax = 100_000;

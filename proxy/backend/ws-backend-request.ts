@@ -1,5 +1,5 @@
 import type { Dispatcher, Pool } from 'undici';
-import { rawHeaderPairs } from './response-headers.js';
+import { rawHeaderPairs } from '../http/response-headers.js';
 import { isConnectErrorCode } from './connect-error.js';
 
 export interface WsBackendReply {

@@ -1,24 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import { WsEventsError } from '../src/errors.js';
-import { decodeWsEvents, encodeWsEvents, type WsEvent } from '../src/grip/ws-events.js';
+import { WsEventsError } from '../../src/errors.js';
+import { decodeWsEvents, encodeWsEvents, type WsEvent } from '../../src/grip/ws-events.js';
 import {
   applySetMeta,
   findHeader,
   isWsEventsResponse,
   parseKeepAliveInterval,
   WS_EVENTS_CONTENT_TYPE,
-} from '../src/grip/ws-over-http.js';
-import type { Route, RouteTarget } from '../src/routes/route.js';
-import type { ClientRequestInfo } from './request-headers.js';
+} from '../../src/grip/ws-over-http.js';
+import type { Route, RouteTarget } from '../../src/routes/route.js';
+import type { ClientRequestInfo } from '../http/request-headers.js';
 import {
   requestBackend,
   type WsBackendOutcome,
   type WsBackendReply,
-} from './ws-backend-request.js';
-import type { WsHost } from './ws-session.js';
-import { replayedHeaders } from './ws-upgrade-request.js';
-import { preciseNow } from '../src/ipc/clock.js';
-import { clampTimerMs } from '../src/timer-limit.js';
+} from '../backend/ws-backend-request.js';
+import type { WsHost } from './session.js';
+import { replayedHeaders } from './upgrade-request.js';
+import { preciseNow } from '../../src/ipc/clock.js';
+import { clampTimerMs } from '../../src/timer-limit.js';
 
 /** Pushpin's limit on an answer body after which the connection fails. */
 const replyBodyMax = 1_000_000;

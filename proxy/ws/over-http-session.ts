@@ -1,33 +1,33 @@
 import type { HttpResponse, us_socket_context_t, WebSocket } from 'uWebSockets.js';
-import { WsEventsError } from '../src/errors.js';
-import { parseGripExtension } from '../src/grip/ws-control.js';
+import { WsEventsError } from '../../src/errors.js';
+import { parseGripExtension } from '../../src/grip/ws-control.js';
 import {
   decodeCloseContent,
   decodeWsEvents,
   encodeCloseContent,
   encodeWsEvents,
   type WsEvent,
-} from '../src/grip/ws-events.js';
+} from '../../src/grip/ws-events.js';
 import {
   findHeader,
   findHeaders,
   isWsEventsResponse,
   parseKeepAliveInterval,
-} from '../src/grip/ws-over-http.js';
-import type { Route } from '../src/routes/route.js';
-import { sendError } from './error-response.js';
-import type { WsBackendOutcome, WsBackendReply } from './ws-backend-request.js';
-import { WsClient, type BackendSide } from './ws-client.js';
-import { acceptUpgrade, relayRefusal } from './ws-handshake.js';
-import { WsOverHttpBackend, type WsExchange } from './ws-over-http-backend.js';
+} from '../../src/grip/ws-over-http.js';
+import type { Route } from '../../src/routes/route.js';
+import { sendError } from '../http/error-response.js';
+import type { WsBackendOutcome, WsBackendReply } from '../backend/ws-backend-request.js';
+import { WsClient, type BackendSide } from './client.js';
+import { acceptUpgrade, relayRefusal } from './handshake.js';
+import { WsOverHttpBackend, type WsExchange } from './over-http-backend.js';
 import {
   closeCodes,
   isStatusCode,
   type WsHost,
   type WsSession,
   type WsUserData,
-} from './ws-session.js';
-import type { UpgradeRequest } from './ws-upgrade-request.js';
+} from './session.js';
+import type { UpgradeRequest } from './upgrade-request.js';
 
 /** Pushpin's limits: content bytes per request, control message size. */
 const requestContentMax = 200_000;

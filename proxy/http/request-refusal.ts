@@ -1,5 +1,5 @@
 import type { HttpResponse } from 'uWebSockets.js';
-import type { Logger } from '../src/log.js';
+import type { Logger } from '../../src/log.js';
 import { sendError } from './error-response.js';
 import type { ClientRequestInfo } from './request-headers.js';
 

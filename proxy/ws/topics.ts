@@ -1,6 +1,6 @@
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
-import type { Delivery } from '../src/ipc/delivery.js';
-import type { Broadcaster } from './channel-subscriptions.js';
+import type { Delivery } from '../../src/ipc/delivery.js';
+import type { Broadcaster } from '../bus/channel-subscriptions.js';
 
 const EMPTY = Buffer.alloc(0);
 

@@ -1,18 +1,22 @@
-import { GripInstructError } from '../src/errors.js';
-import { filterResponseBody } from '../src/grip/filters.js';
-import { isGripResponse, parseInstruction } from '../src/grip/instruct.js';
-import type { GripInstruction } from '../src/grip/instruct-types.js';
-import { preciseNow } from '../src/ipc/clock.js';
-import type { Logger } from '../src/log.js';
-import { fetchFromBackend, gripLastHeaders } from './backend-fetch.js';
-import type { BackendTarget } from './backend-pools.js';
+import { GripInstructError } from '../../src/errors.js';
+import { filterResponseBody } from '../../src/grip/filters.js';
+import { isGripResponse, parseInstruction } from '../../src/grip/instruct.js';
+import type { GripInstruction } from '../../src/grip/instruct-types.js';
+import { preciseNow } from '../../src/ipc/clock.js';
+import type { Logger } from '../../src/log.js';
+import { fetchFromBackend, gripLastHeaders } from '../backend/backend-fetch.js';
+import type { BackendTarget } from '../backend/backend-pools.js';
 import { decodeGripReply } from './grip-content-encoding.js';
-import type { ChannelSubscriptions } from './channel-subscriptions.js';
-import { gripBufferMax, type BackendReply, type ForwardedRequest } from './forward.js';
-import { warnRefusedFilters, type Hold, type HoldHost } from './hold-host.js';
-import type { ProxyContext } from './proxy-context.js';
+import type { ChannelSubscriptions } from '../bus/channel-subscriptions.js';
+import {
+  gripBufferMax,
+  type BackendReply,
+  type ForwardedRequest,
+} from '../http/forwarded-request.js';
+import { warnRefusedFilters, type Hold, type HoldHost } from './hold.js';
+import type { ProxyContext } from '../proxy-context.js';
 import { ResponseHold } from './response-hold.js';
-import { sendCompleteResponse } from './response-headers.js';
+import { sendCompleteResponse } from '../http/response-headers.js';
 import { StreamHold } from './stream-hold.js';
 
 /** A retry loop (backend keeps answering with a hold that is immediately stale) ends here. */

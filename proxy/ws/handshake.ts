@@ -1,8 +1,8 @@
 import type { HttpResponse, us_socket_context_t } from 'uWebSockets.js';
-import { isSwitchingProtocolsHeader } from '../src/grip/ws-over-http.js';
-import { isRelayedHeader, writeRelayedHeaders } from './response-headers.js';
-import type { WsSession, WsUserData } from './ws-session.js';
-import type { UpgradeRequest } from './ws-upgrade-request.js';
+import { isSwitchingProtocolsHeader } from '../../src/grip/ws-over-http.js';
+import { isRelayedHeader, writeRelayedHeaders } from '../http/response-headers.js';
+import type { WsSession, WsUserData } from './session.js';
+import type { UpgradeRequest } from './upgrade-request.js';
 
 /** A refused upgrade relays at most this much of the backend's body (Pushpin). */
 export const refusalBodyMax = 100_000;

@@ -3,13 +3,13 @@ import {
   isFilterDrop,
   prepareFilters,
   type SubscriptionFilters,
-} from '../src/grip/filters.js';
-import type { GripInstruction, StoredResponse } from '../src/grip/instruct-types.js';
-import type { Delivery } from '../src/ipc/delivery.js';
-import type { Subscriber } from './channel-subscriptions.js';
-import type { ForwardedRequest } from './forward.js';
-import { warnUnsupportedFilters, type Hold, type HoldHost } from './hold-host.js';
-import { sendCompleteResponse } from './response-headers.js';
+} from '../../src/grip/filters.js';
+import type { GripInstruction, StoredResponse } from '../../src/grip/instruct-types.js';
+import type { Delivery } from '../../src/ipc/delivery.js';
+import type { Subscriber } from '../bus/channel-subscriptions.js';
+import type { ForwardedRequest } from '../http/forwarded-request.js';
+import { warnUnsupportedFilters, type Hold, type HoldHost } from './hold.js';
+import { sendCompleteResponse } from '../http/response-headers.js';
 
 /**
  * A long-poll: nothing is sent until an `http-response` item arrives on one of the

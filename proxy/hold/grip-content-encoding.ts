@@ -1,6 +1,6 @@
 import zlib from 'node:zlib';
-import { GripInstructError } from '../src/errors.js';
-import type { BackendReply } from './forward.js';
+import { GripInstructError } from '../../src/errors.js';
+import type { BackendReply } from '../http/forwarded-request.js';
 
 /**
  * The client's Accept-Encoding reaches the backend, so plain answers keep their compression.

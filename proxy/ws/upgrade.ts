@@ -6,20 +6,20 @@ import type {
   us_socket_context_t,
   WebSocket,
 } from 'uWebSockets.js';
-import type { Settings } from '../src/config/schema.js';
-import { WS_EVENTS_CONTENT_TYPE } from '../src/grip/ws-over-http.js';
-import type { Logger } from '../src/log.js';
-import { hostWithoutPort, matchRoute } from '../src/routes/route-table.js';
-import { rewritePath } from '../src/routes/route.js';
-import type { ChannelSubscriptions } from './channel-subscriptions.js';
-import { sendError } from './error-response.js';
-import type { ProxyContext } from './proxy-context.js';
-import { WsOverHttpSession } from './ws-over-http-session.js';
-import { WsPassthroughSession } from './ws-passthrough.js';
-import { refuseBadRequest, requestProblem } from './request-refusal.js';
-import type { WsHost, WsLimits, WsSession, WsUserData } from './ws-session.js';
-import { readUpgradeRequest } from './ws-upgrade-request.js';
-import { WsTopics } from './ws-topics.js';
+import type { Settings } from '../../src/config/schema.js';
+import { WS_EVENTS_CONTENT_TYPE } from '../../src/grip/ws-over-http.js';
+import type { Logger } from '../../src/log.js';
+import { hostWithoutPort, matchRoute } from '../../src/routes/route-table.js';
+import { rewritePath } from '../../src/routes/route.js';
+import type { ChannelSubscriptions } from '../bus/channel-subscriptions.js';
+import { sendError } from '../http/error-response.js';
+import type { ProxyContext } from '../proxy-context.js';
+import { WsOverHttpSession } from './over-http-session.js';
+import { WsPassthroughSession } from './passthrough.js';
+import { refuseBadRequest, requestProblem } from '../http/request-refusal.js';
+import type { WsHost, WsLimits, WsSession, WsUserData } from './session.js';
+import { readUpgradeRequest } from './upgrade-request.js';
+import { WsTopics } from './topics.js';
 
 /** What the worker lends its WebSockets: the bus subscriptions and the slow-client count. */
 export interface WsWorker {

@@ -1,6 +1,6 @@
-import { GripSigner } from '../src/grip/grip-sig.js';
-import type { Route } from '../src/routes/route.js';
-import type { RouteTable } from '../src/routes/route-table.js';
+import { GripSigner } from '../../src/grip/grip-sig.js';
+import type { Route } from '../../src/routes/route.js';
+import type { RouteTable } from '../../src/routes/route-table.js';
 
 /** One Grip-Sig signer per distinct (key, issuer) among the routes; tokens are pre-signed. */
 export class RouteSigners {

@@ -1,8 +1,8 @@
-import { refusedFilters, unsupportedFilters } from '../src/grip/filters.js';
-import type { ChannelSubscription, GripInstruction } from '../src/grip/instruct-types.js';
-import type { Logger } from '../src/log.js';
-import type { ChannelSubscriptions } from './channel-subscriptions.js';
-import type { ForwardedRequest } from './forward.js';
+import { refusedFilters, unsupportedFilters } from '../../src/grip/filters.js';
+import type { ChannelSubscription, GripInstruction } from '../../src/grip/instruct-types.js';
+import type { Logger } from '../../src/log.js';
+import type { ChannelSubscriptions } from '../bus/channel-subscriptions.js';
+import type { ForwardedRequest } from '../http/forwarded-request.js';
 
 /** A hold that the worker can end on drain. */
 export interface Hold {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { requestProblem } from '../../../proxy/request-refusal.js';
+import { requestProblem } from '../../../../proxy/http/request-refusal.js';
 
 describe('requestProblem: body framing', () => {
   const cases: [string, [string, string][], string | undefined][] = [

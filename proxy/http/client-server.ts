@@ -1,17 +1,17 @@
 import fs from 'node:fs';
 import uws from 'uWebSockets.js';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import { hostWithoutPort, matchRoute } from '../src/routes/route-table.js';
-import { rewritePath } from '../src/routes/route.js';
+import { hostWithoutPort, matchRoute } from '../../src/routes/route-table.js';
+import { rewritePath } from '../../src/routes/route.js';
 import { sendError } from './error-response.js';
-import { ForwardedRequest } from './forward.js';
-import type { ConnectionCap } from './connection-cap.js';
-import type { GripResponder } from './grip-responder.js';
-import type { ProxyContext } from './proxy-context.js';
+import { ForwardedRequest } from './forwarded-request.js';
+import type { ConnectionCap } from '../connection-cap.js';
+import type { GripResponder } from '../hold/grip-responder.js';
+import type { ProxyContext } from '../proxy-context.js';
 import { refuseBadRequest, requestProblem } from './request-refusal.js';
 import { readClientRequest } from './request-headers.js';
-import { registerWebSockets } from './ws-upgrade.js';
-import type { WsSession } from './ws-session.js';
+import { registerWebSockets } from '../ws/upgrade.js';
+import type { WsSession } from '../ws/session.js';
 
 const noRouteText = 'Route not found\n';
 

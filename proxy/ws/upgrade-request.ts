@@ -1,8 +1,8 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { isReplayedClientHeader } from '../src/grip/ws-over-http.js';
-import type { Route, RouteTarget } from '../src/routes/route.js';
-import { readClientRequest, type ClientRequestInfo } from './request-headers.js';
-import type { WsHost } from './ws-session.js';
+import { isReplayedClientHeader } from '../../src/grip/ws-over-http.js';
+import type { Route, RouteTarget } from '../../src/routes/route.js';
+import { readClientRequest, type ClientRequestInfo } from '../http/request-headers.js';
+import type { WsHost } from './session.js';
 
 /** A client's upgrade request, read synchronously in uWS's upgrade handler (req dies after it). */
 export interface UpgradeRequest {

@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import type { Settings } from '../src/config/schema.js';
-import type { RouteHeader } from '../src/routes/route.js';
+import type { Settings } from '../../src/config/schema.js';
+import type { RouteHeader } from '../../src/routes/route.js';
 
 /** Request headers that describe one hop, never forwarded (RFC 9110 7.6.1 and common practice). */
 const hopByHop = new Set([

@@ -1,25 +1,25 @@
 import type { WebSocket } from 'uWebSockets.js';
-import { WsControlError } from '../src/errors.js';
+import { WsControlError } from '../../src/errors.js';
 import {
   applyFilters,
   isFilterDrop,
   prepareFilters,
   type SubscriptionFilters,
-} from '../src/grip/filters.js';
-import type { ChannelSubscription } from '../src/grip/instruct-types.js';
-import type { WsMessageType } from '../src/grip/publish-types.js';
+} from '../../src/grip/filters.js';
+import type { ChannelSubscription } from '../../src/grip/instruct-types.js';
+import type { WsMessageType } from '../../src/grip/publish-types.js';
 import {
   classifyBackendMessage,
   parseWsControlMessage,
   WS_FILTERS_MAX,
   type GripExtension,
   type WsKeepAlive,
-} from '../src/grip/ws-control.js';
-import type { Delivery } from '../src/ipc/delivery.js';
-import type { Route } from '../src/routes/route.js';
-import type { Subscriber } from './channel-subscriptions.js';
-import { closeCodes, type WsHost, type WsUserData } from './ws-session.js';
-import { preciseNow } from '../src/ipc/clock.js';
+} from '../../src/grip/ws-control.js';
+import type { Delivery } from '../../src/ipc/delivery.js';
+import type { Route } from '../../src/routes/route.js';
+import type { Subscriber } from '../bus/channel-subscriptions.js';
+import { closeCodes, type WsHost, type WsUserData } from './session.js';
+import { preciseNow } from '../../src/ipc/clock.js';
 
 const EMPTY = Buffer.alloc(0);
 
