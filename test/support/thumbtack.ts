@@ -269,7 +269,8 @@ export function runThumbtackToExit(
         ),
       );
     }, options.timeoutMs ?? 20_000);
-    child.once('exit', (code) => {
+    // 'close', not 'exit': output can still be in the pipes when the process has exited.
+    child.once('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
