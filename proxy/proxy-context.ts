@@ -6,6 +6,7 @@ import { gripFeatureHeader } from '../src/grip/instruct.js';
 import type { BackendPools } from './backend/backend-pools.js';
 import type { ForwardedRequest } from './http/forwarded-request.js';
 import type { RouteSigners } from './backend/route-signers.js';
+import { TargetCursor } from './backend/target-cursor.js';
 import {
   buildBackendHeaders,
   canonicalIp,
@@ -33,11 +34,12 @@ export class ProxyContext {
     this.backendTimeoutMs = Math.round(settings.backendTimeout * 1000);
   }
 
-  nextTargetIndex(route: Route): number {
-    if (route.targets.length === 1) return 0;
+  /** Where a new request or WebSocket session starts: the route's targets in turn. */
+  targetCursor(route: Route): TargetCursor {
+    if (route.targets.length === 1) return new TargetCursor(route, 0);
     const next = this.roundRobin.get(route.id) ?? 0;
     this.roundRobin.set(route.id, (next + 1) % route.targets.length);
-    return next;
+    return new TargetCursor(route, next);
   }
 
   /**
@@ -83,7 +85,7 @@ export class ProxyContext {
         method: request.client.method,
         path: request.client.url,
         route: request.route.id,
-        target: request.targetLabel,
+        target: request.targets.label,
       },
       'client aborted the request',
     );
@@ -104,7 +106,7 @@ export class ProxyContext {
         durationMs: Math.round(durationMs * 10) / 10,
         bytes,
         route: request.route.id,
-        target: request.targetLabel,
+        target: request.targets.label,
       },
       'request',
     );

@@ -1,6 +1,6 @@
 import zlib from 'node:zlib';
 import { GripInstructError } from '../../src/errors.js';
-import type { BackendReply } from '../http/forwarded-request.js';
+import type { BackendReply } from '../backend/backend-request.js';
 
 /**
  * The client's Accept-Encoding reaches the backend, so plain answers keep their compression.

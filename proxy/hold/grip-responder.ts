@@ -4,15 +4,16 @@ import { isGripResponse, parseInstruction } from '../../src/grip/instruct.js';
 import type { GripInstruction } from '../../src/grip/instruct-types.js';
 import { preciseNow } from '../../src/ipc/clock.js';
 import type { Logger } from '../../src/log.js';
-import { fetchFromBackend, gripLastHeaders } from '../backend/backend-fetch.js';
+import { gripLastValues } from '../../src/grip/grip-last.js';
 import type { BackendTarget } from '../backend/backend-pools.js';
+import {
+  requestBackend,
+  type BackendReply,
+  type BackendRequest,
+} from '../backend/backend-request.js';
 import { decodeGripReply } from './grip-content-encoding.js';
 import type { ChannelSubscriptions } from '../bus/channel-subscriptions.js';
-import {
-  gripBufferMax,
-  type BackendReply,
-  type ForwardedRequest,
-} from '../http/forwarded-request.js';
+import { gripBufferMax, type ForwardedRequest } from '../http/forwarded-request.js';
 import { warnRefusedFilters, type Hold, type HoldHost } from './hold.js';
 import type { ProxyContext } from '../proxy-context.js';
 import { ResponseHold } from './response-hold.js';
@@ -112,35 +113,36 @@ export class GripResponder implements HoldHost {
       request.respondError(502);
       return;
     }
-    const gripLast = gripLastHeaders(withoutPrefix(prevIds, request.route.channelPrefix));
+    const gripLast = gripLastHeaders(prevIds, request.route.channelPrefix);
     const headers = (target: BackendTarget) => [...request.backendHeadersFor(target), ...gripLast];
     const body = request.bodyBuffer();
     // The handler's clock: an item that made this hold retry must not be replayed to the new one.
     this.retriedAt.set(request, preciseNow());
-    fetchFromBackend(
-      this.ctx,
-      request.route,
-      { method: request.client.method, path: request.path, headers, ...(body ? { body } : {}) },
-      gripBufferMax,
-    ).then(
-      (reply) => {
-        if (request.isAborted) return;
-        if (isGripResponse(reply.headers)) {
-          this.onGripReply(request, reply);
-          return;
-        }
-        sendCompleteResponse(request.res, reply);
-        request.markResponded(reply.code, reply.body.length);
-      },
-      (err: unknown) => {
-        if (request.isAborted) return;
+    void this.request(request, {
+      method: request.client.method,
+      path: request.path,
+      headers,
+      ...(body ? { body } : {}),
+      timeoutMs: this.ctx.backendTimeoutMs,
+      bodyMax: gripBufferMax,
+    }).then((outcome) => {
+      if (request.isAborted) return;
+      if (!outcome.isOk) {
         this.log.error(
-          { route: request.route.id, err: (err as Error).message },
+          { route: request.route.id, err: outcome.reason },
           'hold retry request failed',
         );
         request.respondError(502);
-      },
-    );
+        return;
+      }
+      const { reply } = outcome;
+      if (isGripResponse(reply.headers)) {
+        this.onGripReply(request, reply);
+        return;
+      }
+      sendCompleteResponse(request.res, reply);
+      request.markResponded(reply.code, reply.body.length);
+    });
   }
 
   async followNextLink(
@@ -150,14 +152,17 @@ export class GripResponder implements HoldHost {
   ): Promise<{ instruction: GripInstruction | undefined; body: Buffer }> {
     const url = new URL(resolveLink(request, uri));
     const headers = ['host', url.host, 'accept', '*/*'];
-    headers.push(...gripLastHeaders(withoutPrefix(prevIds, request.route.channelPrefix)));
+    headers.push(...gripLastHeaders(prevIds, request.route.channelPrefix));
     this.ctx.appendGripRequestHeaders(request.route, headers);
-    const reply = await fetchFromBackend(
-      this.ctx,
-      request.route,
-      { method: 'GET', path: url.pathname + url.search, headers },
-      gripBufferMax,
-    );
+    const outcome = await this.request(request, {
+      method: 'GET',
+      path: url.pathname + url.search,
+      headers,
+      timeoutMs: this.ctx.backendTimeoutMs,
+      bodyMax: gripBufferMax,
+    });
+    if (!outcome.isOk) throw new Error(outcome.reason);
+    const { reply } = outcome;
     if (reply.code < 200 || reply.code > 299) {
       throw new Error(`next link answered ${reply.code}`);
     }
@@ -179,16 +184,33 @@ export class GripResponder implements HoldHost {
     const url = new URL(uri);
     const headers = ['host', url.host, 'content-length', '0'];
     this.ctx.appendGripRequestHeaders(request.route, headers);
-    fetchFromBackend(
-      this.ctx,
-      request.route,
-      { method: 'POST', path: url.pathname + url.search, headers },
-      65_536,
-    ).catch((err: unknown) =>
+    void this.request(request, {
+      method: 'POST',
+      path: url.pathname + url.search,
+      headers,
+      timeoutMs: this.ctx.backendTimeoutMs,
+      bodyMax: 65_536,
+    }).then((outcome) => {
+      if (outcome.isOk) return;
       this.log.info(
-        { route: request.route.id, uri, err: (err as Error).message },
+        { route: request.route.id, uri, err: outcome.reason },
         'gone link request failed',
-      ),
+      );
+    });
+  }
+
+  /** A request of the proxy's own through the route's targets, starting at the next in turn. */
+  private request(request: ForwardedRequest, backendRequest: BackendRequest) {
+    const { route } = request;
+    return requestBackend(
+      this.ctx.pools,
+      this.ctx.targetCursor(route),
+      backendRequest,
+      (target, reason) =>
+        this.log.warn(
+          { route: route.id, target, err: reason },
+          'backend unreachable, trying the next target',
+        ),
     );
   }
 
@@ -203,7 +225,7 @@ export class GripResponder implements HoldHost {
       this.log.warn(
         {
           route: request.route.id,
-          target: request.targetLabel,
+          target: request.targets.label,
           path: request.client.url,
           header: err.source,
           err: err.message,
@@ -235,6 +257,13 @@ function resolveLink(request: ForwardedRequest, uri: string): string {
 }
 
 /** Grip-Last names channels as the backend knows them, without the route's prefix. */
+/** `Grip-Last` request headers as a flat name, value list; channels without the route prefix. */
+function gripLastHeaders(prevIds: ReadonlyMap<string, string>, prefix: string): string[] {
+  const out: string[] = [];
+  for (const value of gripLastValues(withoutPrefix(prevIds, prefix))) out.push('grip-last', value);
+  return out;
+}
+
 function withoutPrefix(prevIds: ReadonlyMap<string, string>, prefix: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const [channel, id] of prevIds) {

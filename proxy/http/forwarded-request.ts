@@ -3,6 +3,8 @@ import type { Dispatcher } from 'undici';
 import type { HttpResponse } from 'uWebSockets.js';
 import type { Route } from '../../src/routes/route.js';
 import type { BackendTarget } from '../backend/backend-pools.js';
+import type { BackendReply } from '../backend/backend-request.js';
+import type { TargetCursor } from '../backend/target-cursor.js';
 import type { Hold } from '../hold/hold.js';
 import type { ProxyContext } from '../proxy-context.js';
 import type { ClientRequestInfo } from './request-headers.js';
@@ -19,13 +21,6 @@ export const gripBufferMax = 100_000;
 const noRawHeaders: readonly (Buffer | string)[] = [];
 const noClientHeaders: [string, string][] = [];
 
-export interface BackendReply {
-  code: number;
-  reason: string;
-  headers: [string, string][];
-  body: Buffer;
-}
-
 /**
  * One client request on its way to the backend and back. It owns the uWS response until
  * it ends, streams bodies both ways with backpressure, fails over to the route's next
@@ -38,8 +33,8 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
   /** The hold that took over the client connection: told when the client goes. */
   heldBy: Hold | undefined;
   private controller: Dispatcher.DispatchController | undefined;
-  private targetIndex: number;
-  private attempts = 0;
+  /** The target this request went to last: the one that answered, once it has. */
+  readonly targets: TargetCursor;
   private bodyStream: Readable | undefined;
   /** Kept while small so a failover or a GRIP retry can re-send it. */
   private bodyCopy: Buffer[] | undefined;
@@ -78,8 +73,8 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
     /** GRIP routes hand their answers to this; plain routes pass everything through. */
     private readonly onGrip: ((request: ForwardedRequest, reply: BackendReply) => void) | undefined,
   ) {
-    this.targetIndex = ctx.nextTargetIndex(route);
-    this.headers = this.backendHeadersFor(this.target);
+    this.targets = ctx.targetCursor(route);
+    this.headers = this.backendHeadersFor(this.targets.target);
     res.onAborted(() => this.onClientAborted());
     if (hasBody) {
       this.bodyCopy = [];
@@ -88,11 +83,6 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
     } else {
       this.isBodyComplete = true;
     }
-  }
-
-  /** The target this request went to last: the one that answered, once it has. */
-  get target(): BackendTarget {
-    return this.route.targets[this.targetIndex]!;
   }
 
   /** This request's headers toward a target: its `host=` may name another Host. */
@@ -118,8 +108,7 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
   }
 
   start(): void {
-    this.attempts++;
-    const target = this.target;
+    const target = this.targets.target;
     let body: Buffer | Readable | null = null;
     if (this.hasBody) {
       if (this.isBodyComplete && this.bodyCopy) body = Buffer.concat(this.bodyCopy);
@@ -319,18 +308,20 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     if (this.isAborted || this.isResponded) return;
     const code = (error as NodeJS.ErrnoException).code ?? '';
-    const target = this.targetLabel;
-    if (this.status === 0 && isConnectErrorCode(code) && this.canRetryBody()) {
-      if (this.attempts < this.route.targets.length) {
-        this.ctx.log.warn(
-          { route: this.route.id, target, err: code },
-          'backend unreachable, trying the next target',
-        );
-        this.targetIndex = (this.targetIndex + 1) % this.route.targets.length;
-        this.headers = this.backendHeadersFor(this.target);
-        this.start();
-        return;
-      }
+    const target = this.targets.label;
+    if (
+      this.status === 0 &&
+      isConnectErrorCode(code) &&
+      this.canRetryBody() &&
+      this.targets.failOver()
+    ) {
+      this.ctx.log.warn(
+        { route: this.route.id, target, err: code },
+        'backend unreachable, trying the next target',
+      );
+      this.headers = this.backendHeadersFor(this.targets.target);
+      this.start();
+      return;
     }
     const isTimeout = code === 'UND_ERR_HEADERS_TIMEOUT';
     this.ctx.log.error(
@@ -385,9 +376,5 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
     if (status !== undefined) this.status = status;
     if (bytes !== undefined) this.bytesOut = bytes;
     this.ctx.onRequestDone(this, this.status, this.bytesOut, performance.now() - this.startedAt);
-  }
-
-  get targetLabel(): string {
-    return `${this.target.host}:${this.target.port}`;
   }
 }

@@ -12,9 +12,12 @@ import type { Route, RouteTarget } from '../../src/routes/route.js';
 import type { ClientRequestInfo } from '../http/request-headers.js';
 import {
   requestBackend,
-  type WsBackendOutcome,
-  type WsBackendReply,
-} from '../backend/ws-backend-request.js';
+  requestTarget,
+  type BackendOutcome,
+  type BackendReply,
+  type BackendRequest,
+} from '../backend/backend-request.js';
+import type { TargetCursor } from '../backend/target-cursor.js';
 import type { WsHost } from './session.js';
 import { replayedHeaders } from './upgrade-request.js';
 import { preciseNow } from '../../src/ipc/clock.js';
@@ -40,7 +43,6 @@ export class WsOverHttpBackend {
   requestStartedAt = 0;
   private readonly meta = new Map<string, string>();
   private baseHeaders: string[];
-  private attempts = 0;
   private retries = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private wakeRetry: (() => void) | undefined;
@@ -51,38 +53,37 @@ export class WsOverHttpBackend {
     private readonly route: Route,
     private readonly client: ClientRequestInfo,
     private readonly path: string,
-    private targetIndex: number,
+    /** The session's target once OPEN is answered; until then, failover moves it. */
+    readonly targets: TargetCursor,
   ) {
-    this.baseHeaders = replayedHeaders(host, route, this.target, client);
+    this.baseHeaders = replayedHeaders(host, route, targets.target, client);
   }
 
   get target(): RouteTarget {
-    return this.route.targets[this.targetIndex]!;
-  }
-
-  get targetLabel(): string {
-    return `${this.target.host}:${this.target.port}`;
+    return this.targets.target;
   }
 
   /** The OPEN request; while no connection can be made, the route's next targets are tried. */
-  async open(): Promise<WsBackendOutcome> {
-    for (;;) {
-      this.attempts++;
-      const outcome = await this.post(OPEN_BODY);
-      if (outcome.isOk || !outcome.isConnectError || this.attempts >= this.route.targets.length) {
-        return outcome;
-      }
-      this.host.log.warn(
-        { route: this.route.id, target: this.targetLabel, err: outcome.reason },
-        'backend unreachable, trying the next target',
-      );
-      this.targetIndex = (this.targetIndex + 1) % this.route.targets.length;
-      this.baseHeaders = replayedHeaders(this.host, this.route, this.target, this.client);
-    }
+  async open(): Promise<BackendOutcome> {
+    this.requestStartedAt = preciseNow();
+    const outcome = await requestBackend(
+      this.host.ctx.pools,
+      this.targets,
+      this.request(OPEN_BODY, (target) =>
+        replayedHeaders(this.host, this.route, target, this.client),
+      ),
+      (target, reason) =>
+        this.host.log.warn(
+          { route: this.route.id, target, err: reason },
+          'backend unreachable, trying the next target',
+        ),
+    );
+    this.baseHeaders = replayedHeaders(this.host, this.route, this.target, this.client);
+    return outcome;
   }
 
   /** Keeps what an answer sets for later requests: Set-Meta-* and Keep-Alive-Interval. */
-  applyAnswer(reply: WsBackendReply): void {
+  applyAnswer(reply: BackendReply): void {
     const keepAlive = parseKeepAliveInterval(reply.headers);
     if (keepAlive !== undefined) this.keepAliveSeconds = keepAlive;
     applySetMeta(this.meta, reply.headers);
@@ -113,9 +114,9 @@ export class WsOverHttpBackend {
       }
       this.retries = 0;
       const { reply } = outcome;
-      if (reply.status !== 200 || !isWsEventsResponse(reply.headers)) {
+      if (reply.code !== 200 || !isWsEventsResponse(reply.headers)) {
         const type = findHeader(reply.headers, 'content-type') ?? 'none';
-        return { failure: `backend answered ${reply.status} with content type ${type}` };
+        return { failure: `backend answered ${reply.code} with content type ${type}` };
       }
       let events: WsEvent[];
       try {
@@ -155,29 +156,40 @@ export class WsOverHttpBackend {
     });
   }
 
-  private post(body: Buffer): Promise<WsBackendOutcome> {
+  private post(body: Buffer): Promise<BackendOutcome> {
     this.requestStartedAt = preciseNow();
-    const headers = [...this.baseHeaders];
-    this.host.ctx.appendGripRequestHeaders(this.route, headers);
-    if (!this.route.isNoGrip) headers.push('sec-websocket-extensions', 'grip');
-    headers.push(
-      'accept',
-      WS_EVENTS_CONTENT_TYPE,
-      'connection-id',
-      this.cid,
-      'content-type',
-      WS_EVENTS_CONTENT_TYPE,
-      'content-length',
-      String(body.length),
+    return requestTarget(
+      this.host.ctx.pools,
+      this.target,
+      this.request(body, () => this.baseHeaders),
     );
-    for (const [name, value] of this.meta) headers.push(`Meta-${name}`, value);
-    return requestBackend(this.host.ctx.pools.get(this.target), {
+  }
+
+  /** A request carrying `body`: the replayed handshake headers, signing, events and Meta-*. */
+  private request(body: Buffer, replayed: (target: RouteTarget) => string[]): BackendRequest {
+    return {
       method: 'POST',
       path: this.path,
-      headers,
+      headers: (target) => {
+        const headers = [...replayed(target)];
+        this.host.ctx.appendGripRequestHeaders(this.route, headers);
+        if (!this.route.isNoGrip) headers.push('sec-websocket-extensions', 'grip');
+        headers.push(
+          'accept',
+          WS_EVENTS_CONTENT_TYPE,
+          'connection-id',
+          this.cid,
+          'content-type',
+          WS_EVENTS_CONTENT_TYPE,
+          'content-length',
+          String(body.length),
+        );
+        for (const [name, value] of this.meta) headers.push(`Meta-${name}`, value);
+        return headers;
+      },
       body,
-      headersTimeoutMs: this.host.ctx.backendTimeoutMs,
+      timeoutMs: this.host.ctx.backendTimeoutMs,
       bodyMax: replyBodyMax,
-    });
+    };
   }
 }

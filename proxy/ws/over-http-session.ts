@@ -16,7 +16,8 @@ import {
 } from '../../src/grip/ws-over-http.js';
 import type { Route } from '../../src/routes/route.js';
 import { sendError } from '../http/error-response.js';
-import type { WsBackendOutcome, WsBackendReply } from '../backend/ws-backend-request.js';
+import type { BackendOutcome, BackendReply } from '../backend/backend-request.js';
+import type { TargetCursor } from '../backend/target-cursor.js';
 import { WsClient, type BackendSide } from './client.js';
 import { acceptUpgrade, relayRefusal } from './handshake.js';
 import { WsOverHttpBackend, type WsExchange } from './over-http-backend.js';
@@ -69,10 +70,10 @@ export class WsOverHttpSession implements WsSession, BackendSide {
     private readonly upgrade: UpgradeRequest,
     private readonly context: us_socket_context_t,
     res: HttpResponse,
-    targetIndex: number,
+    targets: TargetCursor,
   ) {
     this.res = res;
-    this.backend = new WsOverHttpBackend(host, route, upgrade.client, upgrade.path, targetIndex);
+    this.backend = new WsOverHttpBackend(host, route, upgrade.client, upgrade.path, targets);
     this.client = new WsClient(host, route, this.backend.cid, this);
     res.onAborted(() => {
       this.isUpgradeAborted = true;
@@ -179,18 +180,18 @@ export class WsOverHttpSession implements WsSession, BackendSide {
 
   // Opening handshake
 
-  private onOpenAnswer(outcome: WsBackendOutcome): void {
+  private onOpenAnswer(outcome: BackendOutcome): void {
     const { backend } = this;
     if (!outcome.isOk) {
       if (this.isUpgradeAborted) return this.end();
       this.host.log.error(
-        { route: this.route.id, target: backend.targetLabel, err: outcome.reason },
+        { route: this.route.id, target: backend.targets.label, err: outcome.reason },
         outcome.isTimeout ? 'backend timed out' : 'backend request failed',
       );
       return this.refuse(outcome.isTimeout ? 504 : 502);
     }
     const { reply } = outcome;
-    const isAccepted = reply.status === 200 && isWsEventsResponse(reply.headers);
+    const isAccepted = reply.code === 200 && isWsEventsResponse(reply.headers);
     if (this.isUpgradeAborted) {
       // The client left while the backend was accepting: tell it the connection is gone.
       if (isAccepted) backend.notify(encodeWsEvents([DISCONNECT_EVENT]));
@@ -214,7 +215,7 @@ export class WsOverHttpSession implements WsSession, BackendSide {
     this.accept(reply, events.slice(1));
   }
 
-  private accept(reply: WsBackendReply, events: WsEvent[]): void {
+  private accept(reply: BackendReply, events: WsEvent[]): void {
     const res = this.res!;
     this.res = undefined;
     this.isOpen = true;
@@ -227,7 +228,7 @@ export class WsOverHttpSession implements WsSession, BackendSide {
         cid: backend.cid,
         route: this.route.id,
         path: this.upgrade.path,
-        target: backend.targetLabel,
+        target: backend.targets.label,
         status: 101,
       },
       'websocket opened',
@@ -242,15 +243,15 @@ export class WsOverHttpSession implements WsSession, BackendSide {
   }
 
   /** The backend refused: its answer becomes the client's HTTP answer. */
-  private reject(reply: WsBackendReply): void {
-    relayRefusal(this.res!, reply.status, reply.reason, reply.headers, reply.body);
+  private reject(reply: BackendReply): void {
+    relayRefusal(this.res!, reply.code, reply.reason, reply.headers, reply.body);
     this.res = undefined;
     this.host.log.info(
       {
         route: this.route.id,
         path: this.upgrade.path,
-        target: this.backend.targetLabel,
-        status: reply.status,
+        target: this.backend.targets.label,
+        status: reply.code,
       },
       'backend refused the websocket',
     );
@@ -259,7 +260,7 @@ export class WsOverHttpSession implements WsSession, BackendSide {
 
   private failOpen(reason: string): void {
     this.host.log.warn(
-      { route: this.route.id, target: this.backend.targetLabel, reason },
+      { route: this.route.id, target: this.backend.targets.label, reason },
       'websocket handshake failed',
     );
     this.refuse(502);
@@ -412,7 +413,7 @@ export class WsOverHttpSession implements WsSession, BackendSide {
   private fail(reason: string): void {
     this.isBackendDone = true;
     this.host.log.error(
-      { cid: this.backend.cid, route: this.route.id, target: this.backend.targetLabel, reason },
+      { cid: this.backend.cid, route: this.route.id, target: this.backend.targets.label, reason },
       'websocket backend failed',
     );
     if (!this.client.isClosed) {

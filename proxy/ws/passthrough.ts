@@ -3,7 +3,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { HttpResponse, us_socket_context_t, WebSocket as ClientSocket } from 'uWebSockets.js';
 import { WebSocket } from 'ws';
 import { parseGripExtension } from '../../src/grip/ws-control.js';
-import type { Route, RouteTarget } from '../../src/routes/route.js';
+import type { Route } from '../../src/routes/route.js';
 import { sendError } from '../http/error-response.js';
 import { rawHeaderPairs } from '../http/response-headers.js';
 import { WsClient, type BackendSide } from './client.js';
@@ -18,6 +18,7 @@ import {
 import { passthroughHeaders, type UpgradeRequest } from './upgrade-request.js';
 import { preciseNow } from '../../src/ipc/clock.js';
 import { isConnectErrorCode } from '../backend/connect-error.js';
+import type { TargetCursor } from '../backend/target-cursor.js';
 
 /**
  * A client WebSocket relayed to a real WebSocket on the backend (routes without `over_http`,
@@ -32,7 +33,6 @@ export class WsPassthroughSession implements WsSession, BackendSide {
   private isUpgradeAborted = false;
   private backend: WebSocket | undefined;
   private upgradeHeaders: [string, string][] = [];
-  private attempts = 0;
   private isBackendClosed = false;
   private isDetached = false;
   private isBackendPaused = false;
@@ -44,7 +44,7 @@ export class WsPassthroughSession implements WsSession, BackendSide {
     private readonly upgrade: UpgradeRequest,
     private readonly context: us_socket_context_t,
     res: HttpResponse,
-    private targetIndex: number,
+    private readonly targets: TargetCursor,
   ) {
     this.res = res;
     this.client = new WsClient(host, route, randomUUID(), this);
@@ -61,17 +61,8 @@ export class WsPassthroughSession implements WsSession, BackendSide {
     this.connect();
   }
 
-  private get target(): RouteTarget {
-    return this.route.targets[this.targetIndex]!;
-  }
-
-  private get targetLabel(): string {
-    return `${this.target.host}:${this.target.port}`;
-  }
-
   private connect(): void {
-    this.attempts++;
-    const target = this.target;
+    const target = this.targets.target;
     const host = target.host.includes(':') ? `[${target.host}]` : target.host;
     const url = `${target.isSsl ? 'wss' : 'ws'}://${host}:${target.port}${this.upgrade.path}`;
     const protocols = this.upgrade.protocol
@@ -158,7 +149,7 @@ export class WsPassthroughSession implements WsSession, BackendSide {
         {
           route: this.route.id,
           path: this.upgrade.path,
-          target: this.targetLabel,
+          target: this.targets.label,
           status: res.statusCode,
         },
         'backend refused the websocket',
@@ -194,7 +185,7 @@ export class WsPassthroughSession implements WsSession, BackendSide {
         cid: this.client.cid,
         route: this.route.id,
         path: this.upgrade.path,
-        target: this.targetLabel,
+        target: this.targets.label,
         status: 101,
       },
       'websocket opened',
@@ -207,25 +198,25 @@ export class WsPassthroughSession implements WsSession, BackendSide {
             .map(([, v]) => v),
         );
     if (grip) this.client.enableGrip(grip);
-    this.client.subscribeImplicit(this.target.subscriptions);
+    this.client.subscribeImplicit(this.targets.target.subscriptions);
   }
 
   private onBackendError(err: Error): void {
     if (this.isUpgradeAborted) return;
     const code = (err as NodeJS.ErrnoException).code ?? '';
     if (this.res) {
-      if (isConnectErrorCode(code) && this.attempts < this.route.targets.length) {
+      const failed = this.targets.label;
+      if (isConnectErrorCode(code) && this.targets.failOver()) {
         this.host.log.warn(
-          { route: this.route.id, target: this.targetLabel, err: code },
+          { route: this.route.id, target: failed, err: code },
           'backend unreachable, trying the next target',
         );
         this.backend = undefined;
-        this.targetIndex = (this.targetIndex + 1) % this.route.targets.length;
         this.connect();
         return;
       }
       this.host.log.error(
-        { route: this.route.id, target: this.targetLabel, err: code || err.message },
+        { route: this.route.id, target: this.targets.label, err: code || err.message },
         'websocket backend handshake failed',
       );
       const isTimeout = err.message.includes('timed out');

@@ -126,8 +126,8 @@ function onUpgrade(
     return;
   }
   request.path = rewritePath(route, request.client.url);
-  const targetIndex = host.ctx.nextTargetIndex(route);
-  if (route.targets[targetIndex]!.isOverHttp) {
+  const targets = host.ctx.targetCursor(route);
+  if (targets.target.isOverHttp) {
     // The spoofing protection of protocol 6.4: only the proxy speaks events to the backend.
     if (
       req.getHeader('content-type').split(';')[0]!.trim().toLowerCase() === WS_EVENTS_CONTENT_TYPE
@@ -135,9 +135,9 @@ function onUpgrade(
       sendError(res, 403);
       return;
     }
-    new WsOverHttpSession(host, route, request, context, res, targetIndex).start();
+    new WsOverHttpSession(host, route, request, context, res, targets).start();
   } else {
-    new WsPassthroughSession(host, route, request, context, res, targetIndex).start();
+    new WsPassthroughSession(host, route, request, context, res, targets).start();
   }
 }
 
