@@ -10,7 +10,7 @@ import {
   type StreamClient,
 } from '../support/grip.js';
 import { useGripSuite } from '../support/grip-suite.js';
-import type { LogLine } from '../support/thumbtack.js';
+import { waitForSubscribed, waitForUnsubscribed } from '../support/channel-events.js';
 
 /*
  * Stream holds (`Grip-Hold: stream`) and next-link paging end to end: a real backend, the
@@ -23,10 +23,6 @@ const suite = useGripSuite({
   // Debug logs include the handler's bus (un)subscribe lines: proof that a hold is in place.
   args: ['--log-level', 'debug'],
 });
-
-function subscribed(channel: string, message = 'bus subscribe'): Promise<LogLine> {
-  return suite.thumbtack.waitForLog((l) => l.msg === message && l['channel'] === channel);
-}
 
 /** Registers a path answering with a stream hold on `channel`. */
 function streamOn(
@@ -55,7 +51,7 @@ function streamOn(
 async function holdStream(path: string, channel: string): Promise<StreamClient> {
   const [stream] = await Promise.all([
     openStream(`${suite.thumbtack.url}${path}`),
-    subscribed(channel),
+    waitForSubscribed(suite.thumbtack, channel),
   ]);
   suite.streams.push(stream);
   return stream;
@@ -106,7 +102,7 @@ describe('stream hold', () => {
       { channel, formats: { 'http-stream': { action: 'close', content: '' } } },
     );
     expect(await stream.waitForEnd()).toBe('opened\nlast words\n');
-    await subscribed(channel, 'bus unsubscribe');
+    await waitForUnsubscribed(suite.thumbtack, channel);
   });
 
   it('a client that leaves is unsubscribed at once', async () => {
@@ -114,11 +110,14 @@ describe('stream hold', () => {
     const path = streamOn(`${a}, ${b}`);
     const [stream] = await Promise.all([
       openStream(`${suite.thumbtack.url}${path}`),
-      subscribed(a),
-      subscribed(b),
+      waitForSubscribed(suite.thumbtack, a),
+      waitForSubscribed(suite.thumbtack, b),
     ]);
     stream.close();
-    await Promise.all([subscribed(a, 'bus unsubscribe'), subscribed(b, 'bus unsubscribe')]);
+    await Promise.all([
+      waitForUnsubscribed(suite.thumbtack, a),
+      waitForUnsubscribed(suite.thumbtack, b),
+    ]);
   });
 
   it('ignores http-response and ws-message items', async () => {
@@ -248,7 +247,7 @@ describe('Server-Sent Events', () => {
           wake.add(check);
           check();
         });
-      await Promise.all([waitForEvents(1), subscribed(channel)]);
+      await Promise.all([waitForEvents(1), waitForSubscribed(suite.thumbtack, channel)]);
       await publishOk(suite.thumbtack, streamItem(channel, 'data: {"x":1}\nid: 41\n\n'));
       await publishOk(
         suite.thumbtack,
@@ -423,7 +422,7 @@ describe('gone link', () => {
       ),
     );
     const poll = openStream(`${suite.thumbtack.url}${base}`);
-    await subscribed(channel);
+    await waitForSubscribed(suite.thumbtack, channel);
     await publishOk(suite.thumbtack, {
       channel,
       formats: { 'http-response': { body: 'answer\n' } },
