@@ -2,7 +2,15 @@ import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { send } from '../support/client.js';
 import { freePort } from '../support/free-port.js';
-import { answer, publish, publishOk, readBody, streamItem, uniqueName } from '../support/grip.js';
+import {
+  answer,
+  publish,
+  publishOk,
+  readBody,
+  streamItem,
+  uniqueName,
+  verifyGripSigHeader,
+} from '../support/grip.js';
 import { useGripSuite } from '../support/grip-suite.js';
 import { startThumbtack } from '../support/thumbtack.js';
 import { waitForSubscribed, waitForUnsubscribed } from '../support/channel-events.js';
@@ -219,9 +227,13 @@ describe('response hold', () => {
     expect(second!.method).toBe('POST');
     expect(second!.url).toBe(`${path}?q=1`);
     expect(second!.headers['x-client']).toBe('c1');
-    expect(second!.headers['grip-sig']).toBeTruthy();
+    await expect(verifyGripSigHeader(second!.headers['grip-sig'])).resolves.toMatchObject({
+      iss: 'pushpin',
+    });
     expect(second!.headers['grip-last']).toBeUndefined();
-    expect(first!.headers['grip-sig']).toBeTruthy();
+    await expect(verifyGripSigHeader(first!.headers['grip-sig'])).resolves.toMatchObject({
+      iss: 'pushpin',
+    });
     expect(first!.headers['grip-feature']).toBe(
       'status, link:next, link:gone, filter:skip-self, filter:skip-users, filter:require-sub, filter:var-subst',
     );

@@ -8,6 +8,7 @@ import {
   streamItem,
   uniqueName,
   type StreamClient,
+  verifyGripSigHeader,
 } from '../support/grip.js';
 import { useGripSuite } from '../support/grip-suite.js';
 import { waitForSubscribed, waitForUnsubscribed } from '../support/channel-events.js';
@@ -280,7 +281,9 @@ describe('next links', () => {
     const [second] = suite.backend.requestsTo(`${base}/2`);
     expect(second!.method).toBe('GET');
     expect(second!.url).toBe(`${base}/2?from=1`);
-    expect(second!.headers['grip-sig']).toBeTruthy();
+    await expect(verifyGripSigHeader(second!.headers['grip-sig'])).resolves.toMatchObject({
+      iss: 'pushpin',
+    });
     expect(second!.headers['accept']).toBe('*/*');
     expect(second!.headers['x-client']).toBeUndefined();
     // A relative link resolves against the request that carried it.
@@ -333,7 +336,9 @@ describe('next links', () => {
     await publishOk(suite.thumbtack, streamItem(channel, 'three\n', { id: '3', 'prev-id': '2' }));
     const [first] = await suite.backend.waitForRequests(`${base}/next`, 1);
     expect(first!.headers['grip-last']).toBe(`${channel}; last-id=1`);
-    expect(first!.headers['grip-sig']).toBeTruthy();
+    await expect(verifyGripSigHeader(first!.headers['grip-sig'])).resolves.toMatchObject({
+      iss: 'pushpin',
+    });
     await stream.waitForText('recovered 2 and 3\n');
     // Item 4 follows on: delivered, and the position moves to 4.
     await publishOk(suite.thumbtack, streamItem(channel, 'four\n', { id: '4', 'prev-id': '3' }));
@@ -403,7 +408,9 @@ describe('gone link', () => {
     expect(gone!.method).toBe('POST');
     expect(gone!.url).toBe(`${base}/gone?who=1`);
     expect(gone!.headers['content-length']).toBe('0');
-    expect(gone!.headers['grip-sig']).toBeTruthy();
+    await expect(verifyGripSigHeader(gone!.headers['grip-sig'])).resolves.toMatchObject({
+      iss: 'pushpin',
+    });
   });
 
   it('POSTs the gone link once when a long-poll is answered', async () => {
