@@ -88,6 +88,12 @@ describe('WebSocket-over-HTTP sessions', () => {
     expect([...binary.data]).toEqual([...Buffer.from('echo:'), 0, 1, 2, 255]);
     const calls = callsOf(open.cid);
     expect(calls.map(types)).toEqual(['OPEN', 'TEXT', 'BINARY']);
+    // The bytes Content-Length counts: protocol 4.2 encoding, lower-case hex lengths.
+    expect(calls.map((call) => call.body.toString('latin1'))).toEqual([
+      'OPEN\r\n',
+      'TEXT 2\r\nhi\r\n',
+      'BINARY 4\r\n\x00\x01\x02\xff\r\n',
+    ]);
     for (const call of calls) {
       expect(call.headers['content-type']).toBe('application/websocket-events');
       expect(call.headers['accept']).toBe('application/websocket-events');
@@ -95,7 +101,7 @@ describe('WebSocket-over-HTTP sessions', () => {
       await expect(verifyGripSigHeader(call.headers['grip-sig'])).resolves.toMatchObject({
         iss: 'pushpin',
       });
-      expect(call.headers['content-length']).toBeDefined();
+      expect(call.headers['content-length']).toBe(String(call.body.length));
       expect(call.headers['transfer-encoding']).toBeUndefined();
     }
     expect(open.cid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
