@@ -11,7 +11,12 @@ import {
   verifyGripSigHeader,
 } from '../support/grip.js';
 import { useGripSuite } from '../support/grip-suite.js';
-import { waitForSubscribed, waitForUnsubscribed } from '../support/channel-events.js';
+import {
+  isChannelEvent,
+  waitForSubscribed,
+  waitForUnsubscribed,
+  type ChannelEvent,
+} from '../support/channel-events.js';
 
 /*
  * Stream holds (`Grip-Hold: stream`) and next-link paging end to end: a real backend, the
@@ -115,10 +120,25 @@ describe('stream hold', () => {
       waitForSubscribed(suite.thumbtack, b),
     ]);
     stream.close();
+    // "At once" means before anything that starts after the client left: a stream opened
+    // next (a TCP handshake, a backend round trip, a bus subscription later) must find both
+    // channels already unsubscribed. A lingering unsubscribe (Pushpin keeps 60 s) comes after.
+    const later = uniqueName('sh');
+    const [next] = await Promise.all([
+      openStream(`${suite.thumbtack.url}${streamOn(later)}`),
+      waitForSubscribed(suite.thumbtack, later),
+    ]);
+    suite.streams.push(next);
     await Promise.all([
       waitForUnsubscribed(suite.thumbtack, a),
       waitForUnsubscribed(suite.thumbtack, b),
     ]);
+    // All three lines are the handler's, so their order in the log is the order it saw.
+    const position = (event: ChannelEvent, channel: string) =>
+      suite.thumbtack.logs.findIndex(isChannelEvent(event, channel));
+    const laterSubscribed = position('channel.subscribed', later);
+    expect(position('channel.unsubscribed', a)).toBeLessThan(laterSubscribed);
+    expect(position('channel.unsubscribed', b)).toBeLessThan(laterSubscribed);
   });
 
   it('ignores http-response and ws-message items', async () => {
