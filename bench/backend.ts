@@ -1,6 +1,6 @@
 import uws from 'uWebSockets.js';
 import type { HttpResponse } from 'uWebSockets.js';
-import { decodeWsEvents, encodeWsEvents, type WsEvent } from '../src/grip/ws-events.js';
+import { decodeBenchWsEvents, encodeBenchWsEvents, type BenchWsEvent } from './ws-events.js';
 
 /**
  * The GRIP backend every proxy under test talks to, one uWS process:
@@ -17,26 +17,27 @@ const streamStart = Buffer.from(':ok\n\n');
 const eventsType = 'application/websocket-events';
 
 function onWsEvents(res: HttpResponse, channel: string, body: Buffer): void {
-  let events: WsEvent[];
+  let events: BenchWsEvent<string>[];
   try {
-    events = decodeWsEvents(body);
+    events = decodeBenchWsEvents(body);
   } catch {
     res.cork(() => res.writeStatus('400 Bad Request').end('bad events\n'));
     return;
   }
-  const out: WsEvent[] = [];
+  const out: BenchWsEvent[] = [];
   for (const event of events) {
     if (event.type === 'OPEN') {
       out.push({ type: 'OPEN' });
       const control = JSON.stringify({ type: 'subscribe', channel });
       out.push({ type: 'TEXT', content: Buffer.from(`c:${control}`) });
     } else if (event.type === 'TEXT') {
-      out.push(event);
+      out.push({ type: 'TEXT', content: event.content });
     } else if (event.type === 'CLOSE') {
-      out.push({ type: 'CLOSE', content: event.content });
+      // A status-less close may come as `CLOSE 0`; answer it as bare `CLOSE`, as before.
+      out.push({ type: 'CLOSE', content: event.content?.length ? event.content : undefined });
     }
   }
-  const reply = encodeWsEvents(out);
+  const reply = encodeBenchWsEvents(out);
   res.cork(() => {
     res.writeHeader('Content-Type', eventsType);
     res.writeHeader('Sec-WebSocket-Extensions', 'grip; message-prefix=""');

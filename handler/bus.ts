@@ -134,7 +134,8 @@ export class Bus extends EventEmitter<BusEvents> {
   private onSubscribe(channel: string): void {
     const count = (this.listenerCounts.get(channel) ?? 0) + 1;
     this.listenerCounts.set(channel, count);
-    this.logger.debug({ channel, listeners: count }, 'bus subscribe');
+    // `event` is a stable field for tooling and tests (README, logging); the text is for people.
+    this.logger.debug({ event: 'channel.subscribed', channel, listeners: count }, 'bus subscribe');
     // Re-send what was published just before this subscription reached us.
     const recent = this.history.recent(channel);
     for (const frames of recent) this.enqueue(frames);
@@ -144,7 +145,10 @@ export class Bus extends EventEmitter<BusEvents> {
   private onUnsubscribe(channel: string): void {
     const count = this.listenerCounts.get(channel);
     if (count === undefined) return;
-    this.logger.debug({ channel, listeners: count - 1 }, 'bus unsubscribe');
+    this.logger.debug(
+      { event: 'channel.unsubscribed', channel, listeners: count - 1 },
+      'bus unsubscribe',
+    );
     if (count > 1) {
       this.listenerCounts.set(channel, count - 1);
       return;

@@ -5,7 +5,7 @@
  */
 
 /** The longest delay a Node timer keeps, in milliseconds. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The longest duration thumbtack waits for, in whole seconds (2,147,483 s, about 24.8 days). */
 export const MAX_TIMER_SECONDS = Math.floor(MAX_TIMER_MS / 1000);

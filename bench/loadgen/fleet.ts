@@ -76,10 +76,6 @@ export class Fleet {
     return this.children.length;
   }
 
-  get pids(): number[] {
-    return this.children.map((child) => child.pid ?? 0);
-  }
-
   async openSse(
     target: Target,
     path: string,

@@ -52,6 +52,6 @@ export class BackendPools {
   }
 }
 
-export function targetKey(target: BackendTarget): string {
+function targetKey(target: BackendTarget): string {
   return `${target.isSsl ? 'https' : 'http'}://${target.host}:${target.port}${target.isInsecure ? '#insecure' : ''}${target.hostHeader ? '#' + target.hostHeader : ''}`;
 }

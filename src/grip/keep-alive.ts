@@ -46,7 +46,7 @@ export function parseGripKeepAlive(value: string): KeepAlive | undefined {
 }
 
 /** Keep-alive bytes from the header's data token in the given `format` (empty means raw). */
-export function decodeKeepAliveData(data: string, format: string): Buffer {
+function decodeKeepAliveData(data: string, format: string): Buffer {
   switch (format) {
     case '':
     case 'raw':

@@ -81,16 +81,8 @@ export function parsePublishBody(body: Buffer): PublishItem[] {
   return out;
 }
 
-/**
- * Validates one JSON item object. A non-empty `channelOverride` (the ZeroMQ SUB topic)
- * replaces the item's `channel`, which then need not be present.
- */
-export function parsePublishItem(value: unknown, channelOverride?: string): PublishItem {
-  return parseItem(value, channelOverride, 'json');
-}
-
 /** Validates one tnetstring-encoded item (no prefix byte), as pushpin-publish sends it. */
-export function parsePublishTnetstring(data: Buffer, channelOverride?: string): PublishItem {
+function parsePublishTnetstring(data: Buffer, channelOverride?: string): PublishItem {
   let value: unknown;
   try {
     value = decodeTnetstring(data);
@@ -102,7 +94,9 @@ export function parsePublishTnetstring(data: Buffer, channelOverride?: string): 
 
 /**
  * Parses one ZeroMQ publish payload: `J` + JSON object, `T` + tnetstring, or (anything
- * else) a bare tnetstring, as Pushpin's PULL and SUB inputs do.
+ * else) a bare tnetstring, as Pushpin's PULL and SUB inputs do. A non-empty
+ * `channelOverride` (the ZeroMQ SUB topic) replaces the item's `channel`, which then need
+ * not be present.
  */
 export function parsePublishMessage(frame: Buffer, channelOverride?: string): PublishItem {
   if (frame.length > 0 && frame[0] === 0x4a /* J */) {

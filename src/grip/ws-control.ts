@@ -13,7 +13,7 @@ import { isWsMessageType, type WsMessageType } from './publish-types.js';
 export const WS_FILTERS_MAX = 5;
 
 /** Keep-alive timeout when the control message names none (or 0), in seconds. */
-export const WS_KEEP_ALIVE_DEFAULT_TIMEOUT = 55;
+const WS_KEEP_ALIVE_DEFAULT_TIMEOUT = 55;
 
 export interface WsKeepAlive {
   content: Buffer;

@@ -9,7 +9,7 @@ import { clampTimerSeconds } from '../timer-limit.js';
 export const WS_EVENTS_CONTENT_TYPE = 'application/websocket-events';
 
 /** Keep-Alive-Interval values below this are raised to it (Pushpin). */
-export const KEEP_ALIVE_INTERVAL_MIN = 20;
+const KEEP_ALIVE_INTERVAL_MIN = 20;
 
 /** Client handshake headers never replayed: the proxy sets them, or they describe one hop. */
 const notReplayed: ReadonlySet<string> = new Set([

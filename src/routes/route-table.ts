@@ -22,7 +22,6 @@ interface WildcardHost {
 export interface RouteTable {
   /** Every route kept, in file order. */
   readonly routes: readonly Route[];
-  readonly byId: ReadonlyMap<string, Route>;
   /** Exact hosts; each list is sorted most specific first, so the first match wins. */
   readonly byHost: ReadonlyMap<string, readonly Route[]>;
   /** Host patterns, most specific first. */
@@ -80,7 +79,7 @@ export function buildRouteTable(routes: readonly Route[]): {
   }
   // Stable sort: equally specific patterns keep file order.
   wildcardHosts.sort((a, b) => b.literalLength - a.literalLength);
-  return { table: { routes: kept, byId, byHost, wildcardHosts, anyHost }, warnings };
+  return { table: { routes: kept, byHost, wildcardHosts, anyHost }, warnings };
 }
 
 /**
@@ -100,11 +99,6 @@ export function matchRoute(table: RouteTable, request: RouteRequest): Route | un
     return rule;
   }
   return undefined;
-}
-
-/** The route named by `id=` (or its default id), e.g. for a `Pushpin-Route` header. */
-export function findRouteById(table: RouteTable, id: string): Route | undefined {
-  return table.byId.get(id);
 }
 
 function rulesForHost(table: RouteTable, host: string): readonly Route[] {

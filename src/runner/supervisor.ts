@@ -31,12 +31,6 @@ export class Supervisor {
     child.spawn();
   }
 
-  pids(): Record<string, number | undefined> {
-    const out: Record<string, number | undefined> = {};
-    for (const [name, child] of this.children) out[name] = child.process?.pid;
-    return out;
-  }
-
   signal(signal: NodeJS.Signals, namePrefix: string): void {
     for (const [name, child] of this.children)
       if (name.startsWith(namePrefix)) child.process?.kill(signal);

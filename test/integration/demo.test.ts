@@ -14,6 +14,7 @@ import {
   thumbtackBin,
   type Thumbtack,
 } from '../support/thumbtack.js';
+import { waitForSubscribed } from '../support/channel-events.js';
 
 /*
  * The demo flow the README tells, on free ports: the demo backend behind thumbtack with a
@@ -66,10 +67,6 @@ function publishCli(
   });
 }
 
-function subscribed(channel: string) {
-  return thumbtack.waitForLog((l) => l.msg === 'bus subscribe' && l['channel'] === channel);
-}
-
 describe('demo', () => {
   it('plain requests pass through to the demo backend', async () => {
     const res = await send(`${thumbtack.url}/`);
@@ -78,7 +75,10 @@ describe('demo', () => {
   });
 
   it('curl -N /stream, then `thumbtack publish test hello`, shows hello on the stream', async () => {
-    const [stream] = await Promise.all([openStream(`${thumbtack.url}/stream`), subscribed('test')]);
+    const [stream] = await Promise.all([
+      openStream(`${thumbtack.url}/stream`),
+      waitForSubscribed(thumbtack, 'test'),
+    ]);
     streams.push(stream);
     expect(stream.status).toBe(200);
     expect(stream.headers['transfer-encoding']).toBe('chunked');

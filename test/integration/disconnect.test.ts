@@ -16,6 +16,11 @@ import {
   type LogLine,
   type Thumbtack,
 } from '../support/thumbtack.js';
+import {
+  isChannelEvent,
+  waitForSubscribed,
+  waitForUnsubscribed,
+} from '../support/channel-events.js';
 
 /*
  * A client that goes away is removed from every channel at once: its worker unsubscribes a
@@ -48,9 +53,6 @@ function holdBackend(req: http.IncomingMessage, res: http.ServerResponse): void 
   res.end('timed out\n');
 }
 
-const isBus = (msg: string, channel: string) => (l: LogLine) =>
-  l.process === 'handler' && l.msg === msg && l['channel'] === channel;
-
 afterEach(async () => {
   closeAllHeldClients();
   await stopAllThumbtacks();
@@ -71,11 +73,12 @@ test('a client that disconnects leaves every channel at once, and the worker kee
   const poll = openHeldClient(`${tt.url}/poll?channels=dc-b,dc-c`);
   await both.waitFor('open dc-a,dc-b\n');
   await onlyA.waitFor('open dc-a\n');
-  for (const channel of ['dc-a', 'dc-b', 'dc-c'])
-    await tt.waitForLog(isBus('bus subscribe', channel));
+  for (const channel of ['dc-a', 'dc-b', 'dc-c']) await waitForSubscribed(tt, channel);
   // One bus subscription per channel for the worker, however many of its clients listen.
   expect(
-    tt.logs.filter((l) => l.msg === 'bus subscribe' && String(l['channel']).startsWith('dc-')),
+    tt.logs.filter(
+      (l) => l['event'] === 'channel.subscribed' && String(l['channel']).startsWith('dc-'),
+    ),
   ).toHaveLength(3);
   expect(openClientConnections(tt, workerPid!)).toBe(3);
 
@@ -87,15 +90,15 @@ test('a client that disconnects leaves every channel at once, and the worker kee
 
   // The last listener of dc-a leaves: the worker unsubscribes it on the bus at once.
   onlyA.destroy();
-  const unsubscribedA = await tt.waitForLog(isBus('bus unsubscribe', 'dc-a'), 2_000);
+  const unsubscribedA = await waitForUnsubscribed(tt, 'dc-a', { timeoutMs: 2_000 });
   expect(unsubscribedA['listeners']).toBe(0);
   // dc-b still has the long-poll (the first stream, gone, no longer counts for it).
-  expect(tt.logs.some(isBus('bus unsubscribe', 'dc-b'))).toBe(false);
+  expect(tt.logs.some(isChannelEvent('channel.unsubscribed', 'dc-b'))).toBe(false);
 
   // The long-poll leaves: both its channels go, dc-b included.
   poll.destroy();
   for (const channel of ['dc-b', 'dc-c']) {
-    const line = await tt.waitForLog(isBus('bus unsubscribe', channel), 2_000);
+    const line = await waitForUnsubscribed(tt, channel, { timeoutMs: 2_000 });
     expect(line['listeners']).toBe(0);
   }
   // The worker saw it the same way (its lines may reach us after the handler's), and its

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { send } from '../support/client.js';
 import { answer, openStream, publishOk, streamItem, uniqueName } from '../support/grip.js';
 import { useGripSuite } from '../support/grip-suite.js';
-import type { LogLine } from '../support/thumbtack.js';
+import { waitForSubscribed } from '../support/channel-events.js';
 
 /*
  * The `application/grip-instruct` JSON path, and what a client, the log and everybody else
@@ -14,10 +14,6 @@ const suite = useGripSuite({
   routes: (target) => `*,path_beg=/debug/,debug ${target}\n* ${target}\n`,
   args: ['--log-level', 'debug'],
 });
-
-function subscribed(channel: string): Promise<LogLine> {
-  return suite.thumbtack.waitForLog((l) => l.msg === 'bus subscribe' && l['channel'] === channel);
-}
 
 /** Registers a path answering 200 `application/grip-instruct` with this document. */
 function instructOn(doc: unknown, extraHeaders: Record<string, string> = {}): string {
@@ -48,7 +44,7 @@ describe('application/grip-instruct', () => {
       },
     });
     const done = send(`${suite.thumbtack.url}${path}`);
-    await subscribed(channel);
+    await waitForSubscribed(suite.thumbtack, channel);
     await publishOk(suite.thumbtack, {
       channel,
       formats: { 'http-response': { headers: { 'X-Over': 'published' }, body: 'published\n' } },
@@ -83,7 +79,7 @@ describe('application/grip-instruct', () => {
     });
     const [stream] = await Promise.all([
       openStream(`${suite.thumbtack.url}${path}`),
-      subscribed(channel),
+      waitForSubscribed(suite.thumbtack, channel),
     ]);
     suite.streams.push(stream);
     expect(stream.status).toBe(201);
@@ -106,7 +102,7 @@ describe('application/grip-instruct', () => {
     });
     const [stream] = await Promise.all([
       openStream(`${suite.thumbtack.url}${path}`),
-      subscribed(channel),
+      waitForSubscribed(suite.thumbtack, channel),
     ]);
     suite.streams.push(stream);
     await publishOk(
@@ -121,7 +117,7 @@ describe('application/grip-instruct', () => {
     const channel = uniqueName('gi');
     const path = instructOn({ hold: { channels: [{ name: channel }] } }, { 'Grip-Status': '203' });
     const done = send(`${suite.thumbtack.url}${path}`);
-    await subscribed(channel);
+    await waitForSubscribed(suite.thumbtack, channel);
     // hold.mode defaults to response: only an http-response item answers it.
     await publishOk(suite.thumbtack, streamItem(channel, 'ignored'), {
       channel,
@@ -251,7 +247,7 @@ describe('malformed instructions', () => {
     suite.backend.on(badPath, answer({ 'Grip-Hold': 'stream', 'Grip-Timeout': '-1x' }));
     const [stream] = await Promise.all([
       openStream(`${suite.thumbtack.url}${streamPath}`),
-      subscribed(channel),
+      waitForSubscribed(suite.thumbtack, channel),
     ]);
     suite.streams.push(stream);
     const bad = await Promise.all(
@@ -284,7 +280,7 @@ describe('compressed GRIP answers (the client asked for compression)', () => {
     });
     const [stream] = await Promise.all([
       openStream(`${suite.thumbtack.url}${path}`, { headers: acceptEncoding }),
-      subscribed(channel),
+      waitForSubscribed(suite.thumbtack, channel),
     ]);
     suite.streams.push(stream);
     expect(askedFor).toBe('gzip, deflate, br');
@@ -306,7 +302,7 @@ describe('compressed GRIP answers (the client asked for compression)', () => {
     });
     const [stream] = await Promise.all([
       openStream(`${suite.thumbtack.url}${path}`, { headers: acceptEncoding }),
-      subscribed(channel),
+      waitForSubscribed(suite.thumbtack, channel),
     ]);
     suite.streams.push(stream);
     await publishOk(suite.thumbtack, streamItem(channel, 'next\n'));

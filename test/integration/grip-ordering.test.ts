@@ -9,7 +9,7 @@ import {
   type StreamClient,
 } from '../support/grip.js';
 import { useGripSuite } from '../support/grip-suite.js';
-import type { LogLine } from '../support/thumbtack.js';
+import { waitForSubscribed } from '../support/channel-events.js';
 
 /*
  * Delivery order end to end (protocol 2.6): one publisher's items on a channel reach every
@@ -33,10 +33,6 @@ afterEach(() => {
   for (const socket of sockets.splice(0)) socket.close();
 });
 
-function subscribed(channel: string): Promise<LogLine> {
-  return suite.thumbtack.waitForLog((l) => l.msg === 'bus subscribe' && l['channel'] === channel);
-}
-
 /**
  * `count` streams on the channel (spread over the workers by the kernel), each proven live
  * by a first item, so that every worker listens before the test publishes.
@@ -48,7 +44,7 @@ async function holdStreams(channel: string, count: number): Promise<StreamClient
     ),
   );
   suite.streams.push(...opened);
-  await subscribed(channel);
+  await waitForSubscribed(suite.thumbtack, channel);
   await publishOk(suite.thumbtack, streamItem(channel, 'ready\n'));
   await Promise.all(opened.map((s) => s.waitForText('open\nready\n')));
   return opened;

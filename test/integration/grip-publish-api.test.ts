@@ -15,12 +15,8 @@ import {
   type PathBackend,
   type StreamClient,
 } from '../support/grip.js';
-import {
-  startThumbtack,
-  stopAllThumbtacks,
-  type LogLine,
-  type Thumbtack,
-} from '../support/thumbtack.js';
+import { startThumbtack, stopAllThumbtacks, type Thumbtack } from '../support/thumbtack.js';
+import { waitForSubscribed } from '../support/channel-events.js';
 
 /*
  * The control API as a publisher meets it through the runner: bad input is refused with
@@ -53,10 +49,6 @@ afterAll(async () => {
   await stopAllBackends();
 });
 
-function subscribed(instance: Thumbtack, channel: string): Promise<LogLine> {
-  return instance.waitForLog((l) => l.msg === 'bus subscribe' && l['channel'] === channel);
-}
-
 /** A long-poll and a stream, both held on `channel`. */
 async function holdBoth(instance: Thumbtack, channel: string) {
   const poll = send(`${instance.url}/poll?channel=${channel}`);
@@ -67,7 +59,7 @@ async function holdBoth(instance: Thumbtack, channel: string) {
   );
   const [stream] = await Promise.all([
     openStream(`${instance.url}/stream?channel=${channel}`),
-    subscribed(instance, channel),
+    waitForSubscribed(instance, channel),
   ]);
   streams.push(stream);
   await stream.waitForText('open\n');

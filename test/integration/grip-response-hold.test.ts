@@ -2,9 +2,18 @@ import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { send } from '../support/client.js';
 import { freePort } from '../support/free-port.js';
-import { answer, publish, publishOk, readBody, streamItem, uniqueName } from '../support/grip.js';
+import {
+  answer,
+  publish,
+  publishOk,
+  readBody,
+  streamItem,
+  uniqueName,
+  verifyGripSigHeader,
+} from '../support/grip.js';
 import { useGripSuite } from '../support/grip-suite.js';
-import { startThumbtack, type Thumbtack } from '../support/thumbtack.js';
+import { startThumbtack } from '../support/thumbtack.js';
+import { waitForSubscribed, waitForUnsubscribed } from '../support/channel-events.js';
 
 /*
  * Long-poll (`Grip-Hold: response`) end to end: a real backend answers with GRIP headers,
@@ -39,16 +48,11 @@ function holdOn(
   return path;
 }
 
-/** Resolves once a worker listens on the channel (the handler logs the bus subscription). */
-function subscribed(instance: Thumbtack, channel: string, message = 'bus subscribe') {
-  return instance.waitForLog((l) => l.msg === message && l['channel'] === channel);
-}
-
 /** Starts a long-poll and resolves once it is held on `channel`. */
 async function longPoll(path: string, channel: string, init: Parameters<typeof send>[1] = {}) {
   const done = send(`${suite.thumbtack.url}${path}`, init);
   done.catch(() => undefined); // awaited by the test; this only keeps an early failure handled
-  await Promise.race([subscribed(suite.thumbtack, channel), done]);
+  await Promise.race([waitForSubscribed(suite.thumbtack, channel), done]);
   return { done };
 }
 
@@ -223,9 +227,13 @@ describe('response hold', () => {
     expect(second!.method).toBe('POST');
     expect(second!.url).toBe(`${path}?q=1`);
     expect(second!.headers['x-client']).toBe('c1');
-    expect(second!.headers['grip-sig']).toBeTruthy();
+    await expect(verifyGripSigHeader(second!.headers['grip-sig'])).resolves.toMatchObject({
+      iss: 'pushpin',
+    });
     expect(second!.headers['grip-last']).toBeUndefined();
-    expect(first!.headers['grip-sig']).toBeTruthy();
+    await expect(verifyGripSigHeader(first!.headers['grip-sig'])).resolves.toMatchObject({
+      iss: 'pushpin',
+    });
     expect(first!.headers['grip-feature']).toBe(
       'status, link:next, link:gone, filter:skip-self, filter:skip-users, filter:require-sub, filter:build-id, filter:var-subst',
     );
@@ -248,7 +256,7 @@ describe('response hold', () => {
       } else res.end('retried\n');
     });
     const done = send(`${routed.url}${path}`);
-    await subscribed(routed, channel);
+    await waitForSubscribed(routed, channel);
     await publishOk(routed, responseItem(channel, { action: 'hint' }));
     expect((await done).body.toString()).toBe('retried\n');
     expect(suite.backend.requestsTo(path).map((r) => r.headers['host'])).toEqual([
@@ -356,21 +364,21 @@ describe('response hold', () => {
     const leaving = request(`${suite.thumbtack.url}${path}`, { signal: controller.signal }).catch(
       (err: Error) => err,
     );
-    await Promise.all([subscribed(suite.thumbtack, a), subscribed(suite.thumbtack, b)]);
+    await Promise.all([
+      waitForSubscribed(suite.thumbtack, a),
+      waitForSubscribed(suite.thumbtack, b),
+    ]);
     controller.abort();
     expect(await leaving).toBeInstanceOf(Error);
     await Promise.all([
-      subscribed(suite.thumbtack, a, 'bus unsubscribe'),
-      subscribed(suite.thumbtack, b, 'bus unsubscribe'),
+      waitForUnsubscribed(suite.thumbtack, a),
+      waitForUnsubscribed(suite.thumbtack, b),
     ]);
     // The channel still works for the next long-poll, once it is subscribed anew (the
     // first subscription's log line must not count).
     const seen = suite.thumbtack.logs.length;
     const done = send(`${suite.thumbtack.url}${holdOn(a)}`);
-    await suite.thumbtack.waitForLog(
-      (l) =>
-        l.msg === 'bus subscribe' && l['channel'] === a && suite.thumbtack.logs.indexOf(l) >= seen,
-    );
+    await waitForSubscribed(suite.thumbtack, a, { since: seen });
     await publishOk(suite.thumbtack, responseItem(a, { body: 'still works\n' }));
     expect((await done).body.toString()).toBe('still works\n');
   });
@@ -396,7 +404,7 @@ describe('response hold on drain', () => {
       'come back later\n',
     );
     const done = send(`${own.url}${path}`);
-    await subscribed(own, channel);
+    await waitForSubscribed(own, channel);
     const started = Date.now();
     const stopped = own.stop();
     const res = await done;

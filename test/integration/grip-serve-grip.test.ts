@@ -9,12 +9,8 @@ import * as zmq from 'zeromq';
 import { encodeTnetstring } from '../../src/grip/tnetstring.js';
 import { send } from '../support/client.js';
 import { openStream, publish, publishOk, uniqueName, type StreamClient } from '../support/grip.js';
-import {
-  startThumbtack,
-  stopAllThumbtacks,
-  type LogLine,
-  type Thumbtack,
-} from '../support/thumbtack.js';
+import { startThumbtack, stopAllThumbtacks, type Thumbtack } from '../support/thumbtack.js';
+import { waitForSubscribed } from '../support/channel-events.js';
 
 /*
  * Real libraries on both ends: an Express backend using @fanoutio/serve-grip (which only
@@ -94,14 +90,10 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-function subscribed(channel: string): Promise<LogLine> {
-  return thumbtack.waitForLog((l) => l.msg === 'bus subscribe' && l['channel'] === channel);
-}
-
 async function holdStream(channel: string): Promise<StreamClient> {
   const [stream] = await Promise.all([
     openStream(`${thumbtack.url}/stream/${channel}`),
-    subscribed(channel),
+    waitForSubscribed(thumbtack, channel),
   ]);
   streams.push(stream);
   return stream;

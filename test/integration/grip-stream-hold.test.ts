@@ -8,9 +8,15 @@ import {
   streamItem,
   uniqueName,
   type StreamClient,
+  verifyGripSigHeader,
 } from '../support/grip.js';
 import { useGripSuite } from '../support/grip-suite.js';
-import type { LogLine } from '../support/thumbtack.js';
+import {
+  isChannelEvent,
+  waitForSubscribed,
+  waitForUnsubscribed,
+  type ChannelEvent,
+} from '../support/channel-events.js';
 
 /*
  * Stream holds (`Grip-Hold: stream`) and next-link paging end to end: a real backend, the
@@ -23,10 +29,6 @@ const suite = useGripSuite({
   // Debug logs include the handler's bus (un)subscribe lines: proof that a hold is in place.
   args: ['--log-level', 'debug'],
 });
-
-function subscribed(channel: string, message = 'bus subscribe'): Promise<LogLine> {
-  return suite.thumbtack.waitForLog((l) => l.msg === message && l['channel'] === channel);
-}
 
 /** Registers a path answering with a stream hold on `channel`. */
 function streamOn(
@@ -55,7 +57,7 @@ function streamOn(
 async function holdStream(path: string, channel: string): Promise<StreamClient> {
   const [stream] = await Promise.all([
     openStream(`${suite.thumbtack.url}${path}`),
-    subscribed(channel),
+    waitForSubscribed(suite.thumbtack, channel),
   ]);
   suite.streams.push(stream);
   return stream;
@@ -106,7 +108,7 @@ describe('stream hold', () => {
       { channel, formats: { 'http-stream': { action: 'close', content: '' } } },
     );
     expect(await stream.waitForEnd()).toBe('opened\nlast words\n');
-    await subscribed(channel, 'bus unsubscribe');
+    await waitForUnsubscribed(suite.thumbtack, channel);
   });
 
   it('a client that leaves is unsubscribed at once', async () => {
@@ -114,11 +116,29 @@ describe('stream hold', () => {
     const path = streamOn(`${a}, ${b}`);
     const [stream] = await Promise.all([
       openStream(`${suite.thumbtack.url}${path}`),
-      subscribed(a),
-      subscribed(b),
+      waitForSubscribed(suite.thumbtack, a),
+      waitForSubscribed(suite.thumbtack, b),
     ]);
     stream.close();
-    await Promise.all([subscribed(a, 'bus unsubscribe'), subscribed(b, 'bus unsubscribe')]);
+    // "At once" means before anything that starts after the client left: a stream opened
+    // next (a TCP handshake, a backend round trip, a bus subscription later) must find both
+    // channels already unsubscribed. A lingering unsubscribe (Pushpin keeps 60 s) comes after.
+    const later = uniqueName('sh');
+    const [next] = await Promise.all([
+      openStream(`${suite.thumbtack.url}${streamOn(later)}`),
+      waitForSubscribed(suite.thumbtack, later),
+    ]);
+    suite.streams.push(next);
+    await Promise.all([
+      waitForUnsubscribed(suite.thumbtack, a),
+      waitForUnsubscribed(suite.thumbtack, b),
+    ]);
+    // All three lines are the handler's, so their order in the log is the order it saw.
+    const position = (event: ChannelEvent, channel: string) =>
+      suite.thumbtack.logs.findIndex(isChannelEvent(event, channel));
+    const laterSubscribed = position('channel.subscribed', later);
+    expect(position('channel.unsubscribed', a)).toBeLessThan(laterSubscribed);
+    expect(position('channel.unsubscribed', b)).toBeLessThan(laterSubscribed);
   });
 
   it('ignores http-response and ws-message items', async () => {
@@ -248,7 +268,7 @@ describe('Server-Sent Events', () => {
           wake.add(check);
           check();
         });
-      await Promise.all([waitForEvents(1), subscribed(channel)]);
+      await Promise.all([waitForEvents(1), waitForSubscribed(suite.thumbtack, channel)]);
       await publishOk(suite.thumbtack, streamItem(channel, 'data: {"x":1}\nid: 41\n\n'));
       await publishOk(
         suite.thumbtack,
@@ -281,7 +301,9 @@ describe('next links', () => {
     const [second] = suite.backend.requestsTo(`${base}/2`);
     expect(second!.method).toBe('GET');
     expect(second!.url).toBe(`${base}/2?from=1`);
-    expect(second!.headers['grip-sig']).toBeTruthy();
+    await expect(verifyGripSigHeader(second!.headers['grip-sig'])).resolves.toMatchObject({
+      iss: 'pushpin',
+    });
     expect(second!.headers['accept']).toBe('*/*');
     expect(second!.headers['x-client']).toBeUndefined();
     // A relative link resolves against the request that carried it.
@@ -334,7 +356,9 @@ describe('next links', () => {
     await publishOk(suite.thumbtack, streamItem(channel, 'three\n', { id: '3', 'prev-id': '2' }));
     const [first] = await suite.backend.waitForRequests(`${base}/next`, 1);
     expect(first!.headers['grip-last']).toBe(`${channel}; last-id=1`);
-    expect(first!.headers['grip-sig']).toBeTruthy();
+    await expect(verifyGripSigHeader(first!.headers['grip-sig'])).resolves.toMatchObject({
+      iss: 'pushpin',
+    });
     await stream.waitForText('recovered 2 and 3\n');
     // Item 4 follows on: delivered, and the position moves to 4.
     await publishOk(suite.thumbtack, streamItem(channel, 'four\n', { id: '4', 'prev-id': '3' }));
@@ -404,7 +428,9 @@ describe('gone link', () => {
     expect(gone!.method).toBe('POST');
     expect(gone!.url).toBe(`${base}/gone?who=1`);
     expect(gone!.headers['content-length']).toBe('0');
-    expect(gone!.headers['grip-sig']).toBeTruthy();
+    await expect(verifyGripSigHeader(gone!.headers['grip-sig'])).resolves.toMatchObject({
+      iss: 'pushpin',
+    });
   });
 
   it('POSTs the gone link once when a long-poll is answered', async () => {
@@ -423,7 +449,7 @@ describe('gone link', () => {
       ),
     );
     const poll = openStream(`${suite.thumbtack.url}${base}`);
-    await subscribed(channel);
+    await waitForSubscribed(suite.thumbtack, channel);
     await publishOk(suite.thumbtack, {
       channel,
       formats: { 'http-response': { body: 'answer\n' } },

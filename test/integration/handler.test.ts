@@ -19,6 +19,7 @@ import {
   startHandlerProcess,
   type HandlerProcess,
 } from '../support/handler-process.js';
+import { isChannelEvent, waitForSubscribed } from '../support/channel-events.js';
 
 /*
  * Importing undici 7 makes it Node 20's global dispatcher, and Node's built-in fetch then
@@ -74,11 +75,6 @@ async function nextDelivery(sub: zmq.Subscriber): Promise<Delivery> {
     }
   }
   return pending.shift()!;
-}
-
-/** Resolves when the handler has counted a bus subscription for the channel (debug log). */
-function subscribed(handler: HandlerProcess, channel: string): Promise<unknown> {
-  return handler.waitForLog((l) => l.msg === 'bus subscribe' && l['channel'] === channel);
 }
 
 async function post(
@@ -254,15 +250,13 @@ describe('handler control API and ZeroMQ inputs', () => {
     // the replay comes whole, and the replay-end right after it.
     expect(seen.slice(-3)).toEqual(['r1', 'r2', topic]);
     // Not a channel: it gets no listener count and no replay of its own.
-    expect(handler.logs.some((l) => l.msg === 'bus subscribe' && l['channel'] === topic)).toBe(
-      false,
-    );
+    expect(handler.logs.some(isChannelEvent('channel.subscribed', topic))).toBe(false);
   });
 
   it('orders items by prev-id for a listened channel and drops a repeated id', async () => {
     const channel = uniqueChannel('seq');
     const sub = busSubscriber(handler, channel);
-    await subscribed(handler, channel);
+    await waitForSubscribed(handler, channel);
     const send = (id: string, prevId?: string) =>
       post(
         handler,
@@ -475,7 +469,7 @@ describe('handler control API and ZeroMQ inputs', () => {
   it('survives garbage on PULL and SUB and keeps delivering', async () => {
     const channel = uniqueChannel('garbage');
     const sub = busSubscriber(handler, channel);
-    await subscribed(handler, channel);
+    await waitForSubscribed(handler, channel);
     const push = new zmq.Push({ linger: 0 });
     const xpub = new zmq.XPublisher({ linger: 0, receiveTimeout: 5000 });
     sockets.push(push, xpub);

@@ -7,7 +7,8 @@ import { send } from '../support/client.js';
 import { freePort } from '../support/free-port.js';
 import { answer, openStream, uniqueName } from '../support/grip.js';
 import { useGripSuite } from '../support/grip-suite.js';
-import { thumbtackBin, type LogLine } from '../support/thumbtack.js';
+import { thumbtackBin } from '../support/thumbtack.js';
+import { waitForSubscribed } from '../support/channel-events.js';
 
 /*
  * `thumbtack publish` as a script or a person runs it: a separate process, against a
@@ -75,10 +76,6 @@ function publishCli(
   });
 }
 
-function subscribed(channel: string): Promise<LogLine> {
-  return suite.thumbtack.waitForLog((l) => l.msg === 'bus subscribe' && l['channel'] === channel);
-}
-
 /** A held long-poll and stream on a fresh channel. */
 async function holdBoth(user?: string) {
   const channel = uniqueName('cli');
@@ -91,7 +88,7 @@ async function holdBoth(user?: string) {
   const query = user ? `&user=${user}` : '';
   const [stream] = await Promise.all([
     openStream(`${suite.thumbtack.url}/stream?channel=${channel}${query}`),
-    subscribed(channel),
+    waitForSubscribed(suite.thumbtack, channel),
   ]);
   suite.streams.push(stream);
   await stream.waitForText('open\n');

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { send } from '../support/client.js';
 import { answer, openStream, publishOk, streamItem, uniqueName } from '../support/grip.js';
 import { useGripSuite } from '../support/grip-suite.js';
+import { waitForSubscribed } from '../support/channel-events.js';
 
 /*
  * Durations past what a Node timer holds (2^31 - 1 ms): Node fires such a timer after 1 ms,
@@ -15,10 +16,6 @@ const suite = useGripSuite({
   routes: (target) => `* ${target}\n`,
   args: ['--log-level', 'debug'],
 });
-
-function subscribed(channel: string) {
-  return suite.thumbtack.waitForLog((l) => l.msg === 'bus subscribe' && l['channel'] === channel);
-}
 
 function holdPath(headers: Record<string, string>, body: string): string {
   const path = `/${uniqueName('timer')}`;
@@ -35,7 +32,7 @@ describe('durations past the timer limit', () => {
     );
     const done = send(`${suite.thumbtack.url}${path}`);
     done.catch(() => undefined);
-    await subscribed(channel);
+    await waitForSubscribed(suite.thumbtack, channel);
     await publishOk(suite.thumbtack, {
       channel,
       formats: { 'http-response': { body: 'published\n' } },
@@ -55,7 +52,7 @@ describe('durations past the timer limit', () => {
     );
     const [stream] = await Promise.all([
       openStream(`${suite.thumbtack.url}${path}`),
-      subscribed(channel),
+      waitForSubscribed(suite.thumbtack, channel),
     ]);
     suite.streams.push(stream);
     await stream.waitForText('opened\n');
@@ -77,7 +74,7 @@ describe('durations past the timer limit', () => {
     );
     const [stream] = await Promise.all([
       openStream(`${suite.thumbtack.url}${path}`),
-      subscribed(channel),
+      waitForSubscribed(suite.thumbtack, channel),
     ]);
     suite.streams.push(stream);
     await publishOk(suite.thumbtack, streamItem(channel, 'item\n'));

@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import { jwtVerify, type JWTPayload } from 'jose';
 import { request } from 'undici';
 import { startBackend, type Backend } from './backend.js';
 import type { Thumbtack } from './thumbtack.js';
@@ -249,4 +250,23 @@ let counter = 0;
 /** A channel (or path) name no other test in the process uses. */
 export function uniqueName(label: string): string {
   return `${label}-${process.pid}-${++counter}`;
+}
+
+/**
+ * Verifies a request's `Grip-Sig` as a GRIP backend would (protocol 6.1): an HS256 JWT
+ * signed with `key`, issued by `issuer`, with an `exp` still ahead. Resolves with its
+ * claims; rejects (jose's error) when any of that does not hold. The defaults are
+ * thumbtack's own (`--sig-key changeme`, `--sig-iss pushpin`).
+ */
+export async function verifyGripSigHeader(
+  header: string | string[] | undefined,
+  { key = 'changeme', issuer = 'pushpin' }: { key?: string; issuer?: string } = {},
+): Promise<JWTPayload> {
+  if (typeof header !== 'string') throw new Error(`no single Grip-Sig header: ${String(header)}`);
+  const { payload } = await jwtVerify(header, new TextEncoder().encode(key), {
+    issuer,
+    algorithms: ['HS256'],
+    requiredClaims: ['exp'],
+  });
+  return payload;
 }

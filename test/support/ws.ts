@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import { Readable } from 'node:stream';
 import {
   encodeWebSocketEvents,
   getWebSocketContextFromNodeReq,
@@ -7,6 +8,7 @@ import {
 } from '@fanoutio/grip';
 import { WebSocket } from 'ws';
 import { startBackend, type Backend } from './backend.js';
+import { readBody } from './grip.js';
 
 /*
  * WebSocket scenarios: a WebSocket-over-HTTP backend written with @fanoutio/grip's
@@ -20,6 +22,8 @@ export interface WohCall {
   cid: string;
   /** The request's events, decoded by js-grip (content as bytes). */
   events: { type: string; content: Buffer | undefined }[];
+  /** The request body as it arrived. */
+  body: Buffer;
 }
 
 /** What a scenario handler may add to (or put instead of) the library's answer. */
@@ -64,11 +68,15 @@ export async function startWohBackend(handler: WohHandler): Promise<WohBackend> 
         res.end('not websocket-over-http\n');
         return;
       }
-      const ws = await getWebSocketContextFromNodeReq(req);
+      // Read here and handed to js-grip as a stream of its own, so the call keeps the bytes.
+      const body = await readBody(req);
+      const replayed = Object.assign(Readable.from([body]), { headers: req.headers });
+      const ws = await getWebSocketContextFromNodeReq(replayed as unknown as http.IncomingMessage);
       calls.push({
         headers: req.headers,
         rawHeaders: req.rawHeaders,
         cid: ws.id,
+        body,
         events: ws._inEvents.map((e) => ({
           type: e.getType(),
           content: e.getContent() === null ? undefined : Buffer.from(e.getContent()!),

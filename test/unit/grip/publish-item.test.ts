@@ -1,17 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { PublishFormatError } from '../../../src/errors.js';
-import {
-  parsePublishBody,
-  parsePublishItem,
-  parsePublishMessage,
-  parsePublishTnetstring,
-} from '../../../src/grip/publish-item.js';
+import { parsePublishBody, parsePublishMessage } from '../../../src/grip/publish-item.js';
 import type { PublishItem } from '../../../src/grip/publish-types.js';
 import { encodeTnetstring, type TnetInput } from '../../../src/grip/tnetstring.js';
 
 const body = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
 const one = (item: unknown): Buffer => body({ items: [item] });
 const stream = { 'http-stream': { content: 'hi\n' } };
+/** One item as a ZeroMQ `J` (JSON) payload: the public way to parse an item on its own. */
+const jsonItem = (value: unknown, channelOverride?: string): PublishItem =>
+  parsePublishMessage(Buffer.from('J' + JSON.stringify(value)), channelOverride);
+/** One item as a ZeroMQ `T` (tnetstring) payload, as pushpin-publish sends it. */
+const tnetItem = (data: Buffer): PublishItem =>
+  parsePublishMessage(Buffer.concat([Buffer.from('T'), data]));
 
 function errorOf(fn: () => unknown): string {
   try {
@@ -280,7 +281,7 @@ describe('parsePublishBody accepts', () => {
   });
 });
 
-describe('parsePublishItem', () => {
+describe('one JSON item (ZeroMQ J payload)', () => {
   const cases: [string, unknown, PublishItem][] = [
     [
       'http-stream content as UTF-8 bytes, with id, prev-id, meta, no-seq and size',
@@ -555,22 +556,20 @@ describe('parsePublishItem', () => {
     ],
   ];
   it.each(cases)('parses %s', (_name, input, expected) => {
-    expect(parsePublishItem(input)).toEqual(expected);
+    expect(jsonItem(input)).toEqual(expected);
   });
 
   it('uses the channel override instead of the item channel', () => {
-    expect(parsePublishItem({ channel: 'ignored', formats: stream }, 'topic').channel).toBe(
-      'topic',
-    );
-    expect(parsePublishItem({ formats: stream }, 'topic').channel).toBe('topic');
+    expect(jsonItem({ channel: 'ignored', formats: stream }, 'topic').channel).toBe('topic');
+    expect(jsonItem({ formats: stream }, 'topic').channel).toBe('topic');
   });
 });
 
-describe('parsePublishTnetstring', () => {
+describe('one tnetstring item (ZeroMQ T payload)', () => {
   const tn = (value: TnetInput): Buffer => encodeTnetstring(value);
 
   it('parses raw byte content without Base64', () => {
-    const item = parsePublishTnetstring(
+    const item = tnetItem(
       tn({
         channel: 'c',
         id: 'i1',
@@ -601,7 +600,7 @@ describe('parsePublishTnetstring', () => {
   });
 
   it('takes ws-message content-bin as raw bytes', () => {
-    const item = parsePublishTnetstring(
+    const item = tnetItem(
       tn({ channel: 'c', formats: { 'ws-message': { 'content-bin': Buffer.from([1, 2]) } } }),
     );
     expect(item.formats.wsMessage).toEqual({
@@ -630,11 +629,11 @@ describe('parsePublishTnetstring', () => {
     ['an item that is a list', ['x'], 'Invalid format: publish item object is not an object'],
   ];
   it.each(errors)('rejects: %s', (_name, value, message) => {
-    expect(errorOf(() => parsePublishTnetstring(tn(value)))).toBe(message);
+    expect(errorOf(() => tnetItem(tn(value)))).toBe(message);
   });
 
   it('rejects malformed tnetstring bytes as a PublishFormatError', () => {
-    expect(errorOf(() => parsePublishTnetstring(Buffer.from('9:abc,')))).toBe(
+    expect(errorOf(() => tnetItem(Buffer.from('9:abc,')))).toBe(
       'received message with invalid format (tnetstring parse failed)',
     );
   });

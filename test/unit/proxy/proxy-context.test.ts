@@ -7,12 +7,12 @@ import { loadSettings } from '../../../src/config/load.js';
 import { gripFeatureHeader } from '../../../src/grip/instruct.js';
 import { parseRoutes } from '../../../src/routes/parse.js';
 import type { Route } from '../../../src/routes/route.js';
-import { buildRouteTable, findRouteById } from '../../../src/routes/route-table.js';
+import { buildRouteTable } from '../../../src/routes/route-table.js';
 
 const { table } = buildRouteTable(
   parseRoutes('id=grip 127.0.0.1:1\nid=plain,no_grip 127.0.0.1:1', 'routes'),
 );
-const route = (id: string): Route => findRouteById(table, id)!;
+const route = (id: string): Route => table.routes.find((candidate) => candidate.id === id)!;
 const opened: RouteSigners[] = [];
 
 /** A worker's context whose GRIP routes sign with `sigKey` (empty: no signing). */

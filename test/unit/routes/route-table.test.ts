@@ -5,7 +5,6 @@ import { rewritePath } from '../../../src/routes/route.js';
 import {
   hostWithoutPort,
   buildRouteTable,
-  findRouteById,
   matchRoute,
   type RouteRequest,
   type RouteTable,
@@ -153,14 +152,14 @@ describe('buildRouteTable', () => {
     const { table, warnings } = buildRouteTable(routes);
     expect(warnings).toEqual(['routes:4: skipping route "again": same condition as routes:2']);
     expect(table.routes.map((route) => route.line)).toEqual([1, 2]);
-    expect(findRouteById(table, 'again')).toBeUndefined();
+    expect(table.routes.find((route) => route.id === 'again')).toBeUndefined();
     expect(matchRoute(table, request({ path: '/x' }))?.targets[0].host).toBe('b');
   });
 
   it('warns about equal default ids as duplicate conditions, not id clashes', () => {
     const { table, warnings } = buildRouteTable(parseRoutes('* a:1\n* b:1', 'routes'));
     expect(warnings).toEqual(['routes:2: skipping route "*,*,*,*": same condition as routes:1']);
-    expect(findRouteById(table, '*,*,*,*')?.targets[0].host).toBe('a');
+    expect(table.routes.find((route) => route.id === '*,*,*,*')?.targets[0].host).toBe('a');
   });
 
   it('does not treat different proto, ssl or path_beg as duplicates', () => {
@@ -168,11 +167,11 @@ describe('buildRouteTable', () => {
     expect(tableOf(text.join('\n')).routes).toHaveLength(5);
   });
 
-  it('finds routes by explicit and default id, including domain-less ones', () => {
+  it('keeps each route with its explicit or default id, including domain-less ones', () => {
     const table = tableOf('id=internal a:1\nexample.com,proto=ws b:1');
-    expect(findRouteById(table, 'internal')?.line).toBe(1);
-    expect(findRouteById(table, 'example.com,ws,*,*')?.line).toBe(2);
-    expect(findRouteById(table, 'missing')).toBeUndefined();
+    expect(table.routes.find((route) => route.id === 'internal')?.line).toBe(1);
+    expect(table.routes.find((route) => route.id === 'example.com,ws,*,*')?.line).toBe(2);
+    expect(table.routes.find((route) => route.id === 'missing')).toBeUndefined();
   });
 
   it('throws naming both places when ids clash across sources', () => {

@@ -1,0 +1,185 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import * as zmq from 'zeromq';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ChannelSubscriptions, type Subscriber } from '../../../proxy/channel-subscriptions.js';
+import {
+  encodeBusMessage,
+  encodeDelivery,
+  encodeReplayEnd,
+  replayEndPrefix,
+  type Delivery,
+} from '../../../src/ipc/delivery.js';
+
+/*
+ * The subscribe race, worker side: a real ChannelSubscriptions on a real ZeroMQ bus, with
+ * this test playing the handler on the XPUB end (it sees the worker's subscriptions and
+ * sends bus messages encoded by src/ipc/delivery.ts, as handler/bus.ts does).
+ */
+
+const WAIT_MS = 5_000;
+
+/** Items a subscriber received, by id, and a bounded wait for the next ones. */
+class RecordingSubscriber implements Subscriber {
+  readonly since = 0;
+  readonly ids: string[] = [];
+  private waiter: { count: number; resolve: () => void } | undefined;
+
+  deliver(delivery: Delivery): void {
+    this.ids.push(delivery.header.id ?? '?');
+    if (this.waiter && this.ids.length >= this.waiter.count) this.waiter.resolve();
+  }
+
+  waitForCount(count: number): Promise<void> {
+    if (this.ids.length >= count) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`got ${this.ids.join(',')} of ${count} within ${WAIT_MS} ms`)),
+        WAIT_MS,
+      );
+      this.waiter = {
+        count,
+        resolve: () => {
+          clearTimeout(timer);
+          this.waiter = undefined;
+          resolve();
+        },
+      };
+    });
+  }
+}
+
+/** The handler's end of the bus: reads the worker's (un)subscriptions, sends bus messages. */
+class FakeHandlerBus {
+  readonly socket = new zmq.XPublisher({ linger: 0, receiveTimeout: WAIT_MS });
+
+  constructor() {
+    this.socket.verbosity = 'allSubsUnsubs';
+  }
+
+  async bind(): Promise<string> {
+    await this.socket.bind('tcp://127.0.0.1:*');
+    return this.socket.lastEndpoint!;
+  }
+
+  /** The next subscription the worker sent (throws after WAIT_MS). */
+  async nextSubscription(): Promise<{ isSubscribe: boolean; topic: string }> {
+    const [message] = await this.socket.receive();
+    return { isSubscribe: message![0] === 1, topic: message!.toString('utf8', 1) };
+  }
+
+  /** Reads subscriptions until `topic`'s; returns the replay-end topic subscribed with it. */
+  async subscribedTo(channel: string): Promise<string> {
+    let replayTopic: string | undefined;
+    let isChannelSeen = false;
+    while (!isChannelSeen || replayTopic === undefined) {
+      const { isSubscribe, topic } = await this.nextSubscription();
+      if (!isSubscribe) continue;
+      if (topic === channel) isChannelSeen = true;
+      else if (topic.startsWith(replayEndPrefix)) replayTopic = topic;
+    }
+    return replayTopic;
+  }
+
+  async send(...deliveries: Buffer[][]): Promise<void> {
+    await this.socket.send(encodeBusMessage(deliveries));
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+/** A stream item as the handler encodes it: `id` names it, `seq` orders it. */
+function item(channel: string, id: string, seq: number): Buffer[] {
+  const formats = { httpStream: { action: 'send' as const, content: Buffer.from(`${id}\n`) } };
+  return encodeDelivery({ channel, id, noSeq: false, formats }, seq, Date.now());
+}
+
+let bus: FakeHandlerBus;
+let subscriptions: ChannelSubscriptions;
+let logLines: { msg: string; level: number }[];
+
+beforeEach(async () => {
+  bus = new FakeHandlerBus();
+  const endpoint = await bus.bind();
+  logLines = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n')) if (line) logLines.push(JSON.parse(line));
+      done();
+    },
+  });
+  subscriptions = new ChannelSubscriptions(endpoint, pino({ level: 'debug' }, sink));
+  // The worker's empty-topic subscription: connected, every bus message reaches it from now.
+  expect(await bus.nextSubscription()).toEqual({ isSubscribe: true, topic: '' });
+});
+
+afterEach(() => {
+  subscriptions.close();
+  bus.close();
+});
+
+describe('ChannelSubscriptions replay ordering', () => {
+  it('holds a new channel’s items back until the replay-end, then delivers them in publish order', async () => {
+    // A channel already past its replay, to know when the worker has read a message.
+    const probe = new RecordingSubscriber();
+    subscriptions.add('probe', probe);
+    await bus.send(encodeReplayEnd(await bus.subscribedTo('probe')));
+
+    const subscriber = new RecordingSubscriber();
+    subscriptions.add('news', subscriber);
+    const replayEnd = await bus.subscribedTo('news');
+
+    // A live item overtakes the handler's replay on the wire...
+    await bus.send(item('news', 'live-3', 30));
+    await bus.send(item('probe', 'p1', 31));
+    await probe.waitForCount(1);
+    // ...and is held back: the worker has read it (the probe came after it), delivered nothing.
+    expect(subscriber.ids).toEqual([]);
+
+    // The replay (older items, one repeated) and its end marker, in one bus message.
+    await bus.send(
+      item('news', 'replayed-1', 10),
+      item('news', 'replayed-2', 20),
+      item('news', 'live-3', 30),
+      encodeReplayEnd(replayEnd),
+    );
+    await subscriber.waitForCount(3);
+    expect(subscriber.ids).toEqual(['replayed-1', 'replayed-2', 'live-3']);
+
+    // After the marker, items go out as they come.
+    await bus.send(item('news', 'live-4', 40));
+    await subscriber.waitForCount(4);
+    expect(subscriber.ids).toEqual(['replayed-1', 'replayed-2', 'live-3', 'live-4']);
+    // Released by the marker, not by the fallback timer.
+    expect(logLines.some((l) => l.msg.startsWith('no replay-end'))).toBe(false);
+  });
+
+  it('a second subscriber of a channel still awaiting its replay also waits for the marker', async () => {
+    const first = new RecordingSubscriber();
+    const second = new RecordingSubscriber();
+    subscriptions.add('scores', first);
+    const replayEnd = await bus.subscribedTo('scores');
+    await bus.send(item('scores', 'live-2', 20));
+    subscriptions.add('scores', second);
+    await bus.send(item('scores', 'replayed-1', 10), encodeReplayEnd(replayEnd));
+    await Promise.all([first.waitForCount(2), second.waitForCount(2)]);
+    expect(first.ids).toEqual(['replayed-1', 'live-2']);
+    expect(second.ids).toEqual(['replayed-1', 'live-2']);
+  });
+
+  it('unsubscribes the channel and its replay-end topic when the last subscriber leaves', async () => {
+    const subscriber = new RecordingSubscriber();
+    subscriptions.add('brief', subscriber);
+    const replayEnd = await bus.subscribedTo('brief');
+    subscriptions.remove('brief', subscriber);
+    const left = new Set<string>();
+    while (left.size < 2) {
+      const { isSubscribe, topic } = await bus.nextSubscription();
+      if (!isSubscribe) left.add(topic);
+    }
+    expect(left).toEqual(new Set(['brief', replayEnd]));
+    expect(subscriptions.channelCount).toBe(0);
+  });
+});
