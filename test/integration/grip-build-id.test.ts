@@ -3,6 +3,7 @@ import { EventSource, type FetchLike } from 'eventsource';
 import { fetch as undiciFetch } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { answer, openStream, publishOk, uniqueName } from '../support/grip.js';
+import { waitForSubscribed } from '../support/channel-events.js';
 import { useGripSuite } from '../support/grip-suite.js';
 
 /*
@@ -108,10 +109,6 @@ class EventStreamBackend {
   }
 }
 
-function subscribed(channel: string): Promise<unknown> {
-  return suite.thumbtack.waitForLog((l) => l.msg === 'bus subscribe' && l['channel'] === channel);
-}
-
 interface ReceivedEvent {
   type: string;
   data: string;
@@ -155,7 +152,10 @@ describe('build-id with django-eventstream storage mode', () => {
     backend.append('message', '{"text": "oldest"}');
     const client = listen(`${suite.thumbtack.url}${backend.path}`, ['stream-open', 'message']);
     try {
-      await Promise.all([client.waitForEvents(1), subscribed(backend.gripChannel)]);
+      await Promise.all([
+        client.waitForEvents(1),
+        waitForSubscribed(suite.thumbtack, backend.gripChannel),
+      ]);
       const [first] = suite.backend.requestsTo(backend.path);
       expect(String(first!.headers['grip-feature']).split(', ')).toContain('filter:build-id');
 
@@ -181,7 +181,7 @@ describe('build-id with django-eventstream storage mode', () => {
     expect(reconnect.text()).not.toContain('%%');
 
     // The hold now follows on from 6; the next live event gets id 7.
-    await subscribed(backend.gripChannel);
+    await waitForSubscribed(suite.thumbtack, backend.gripChannel);
     await backend.send('message', '{"text": "live again, 1%"}');
     const live = `event: message\nid: ${backend.channel}:7\ndata: {"text": "live again, 1%"}\n\n`;
     expect(await reconnect.waitForText(live)).toContain(live);
@@ -192,7 +192,7 @@ describe('build-id with django-eventstream storage mode', () => {
     backend.append('message', '{"text": "before"}');
     const [stream] = await Promise.all([
       openStream(`${suite.thumbtack.url}${backend.path}`),
-      subscribed(backend.gripChannel),
+      waitForSubscribed(suite.thumbtack, backend.gripChannel),
     ]);
     suite.streams.push(stream);
     await backend.send('message', '{"text": "live 2%"}');

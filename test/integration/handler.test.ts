@@ -601,7 +601,7 @@ describe('ZeroMQ message size limit (--publish-body-max)', () => {
   it('PULL: a 10 MB message is refused without growing the handler; the next one arrives', async () => {
     const channel = uniqueChannel('pull-big');
     const sub = busSubscriber(handler, channel);
-    await subscribed(handler, channel);
+    await waitForSubscribed(handler, channel);
     const pid = handler.process.pid!;
     const peakBefore = readMemory(pid, 'VmHWM');
     const push = new zmq.Push({ linger: 0 });

@@ -875,12 +875,10 @@ describe('ZeroMQ payloads get the same checks', () => {
     const bad = Buffer.from([0x61, 0xff]);
     expect(
       errorOf(() =>
-        parsePublishTnetstring(
-          encodeTnetstring({ channel: 'c', formats: { 'ws-message': { content: bad } } }),
-        ),
+        tnetItem(encodeTnetstring({ channel: 'c', formats: { 'ws-message': { content: bad } } })),
       ),
     ).toBe("Invalid format: 'ws-message' contains 'content' that is not valid UTF-8");
-    const item = parsePublishTnetstring(
+    const item = tnetItem(
       encodeTnetstring({
         channel: 'c',
         formats: {
@@ -896,7 +894,7 @@ describe('ZeroMQ payloads get the same checks', () => {
   it('a tnetstring channel must be UTF-8', () => {
     expect(
       errorOf(() =>
-        parsePublishTnetstring(
+        tnetItem(
           encodeTnetstring({
             channel: Buffer.from([0xff]),
             formats: { 'http-stream': { content: 'x' } },

@@ -6,7 +6,7 @@ import {
   sendCompleteResponse,
   writeRelayedHeaders,
   writeRelayedRawHeaders,
-} from '../../../proxy/response-headers.js';
+} from '../../../../proxy/http/response-headers.js';
 
 /** Records what a uWS response is told, in order; values as the bytes that would go out. */
 function fakeResponse() {

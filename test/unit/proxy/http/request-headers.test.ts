@@ -6,7 +6,7 @@ import {
   readClientRequest,
   type ClientRequestInfo,
   type ForwardOptions,
-} from '../../../proxy/request-headers.js';
+} from '../../../../proxy/http/request-headers.js';
 
 const client = (headers: [string, string][], more: Partial<ClientRequestInfo> = {}) => ({
   method: 'GET',

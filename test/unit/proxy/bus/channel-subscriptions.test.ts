@@ -2,14 +2,17 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import * as zmq from 'zeromq';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ChannelSubscriptions, type Subscriber } from '../../../proxy/channel-subscriptions.js';
+import {
+  ChannelSubscriptions,
+  type Subscriber,
+} from '../../../../proxy/bus/channel-subscriptions.js';
 import {
   encodeBusMessage,
   encodeDelivery,
   encodeReplayEnd,
   replayEndPrefix,
   type Delivery,
-} from '../../../src/ipc/delivery.js';
+} from '../../../../src/ipc/delivery.js';
 
 /*
  * The subscribe race, worker side: a real ChannelSubscriptions on a real ZeroMQ bus, with

@@ -1,7 +1,7 @@
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import { describe, expect, it } from 'vitest';
-import { WsTopics } from '../../../proxy/ws-topics.js';
-import type { Delivery, DeliveryHeader } from '../../../src/ipc/delivery.js';
+import { WsTopics } from '../../../../proxy/ws/topics.js';
+import type { Delivery, DeliveryHeader } from '../../../../src/ipc/delivery.js';
 
 /*
  * WsTopics against small fakes of the two uWS calls it makes: WebSocket.subscribe /
