@@ -1,118 +1,47 @@
 import uws from 'uWebSockets.js';
 import { loadSettings } from '../src/config/load.js';
 import { ThumbtackError } from '../src/errors.js';
-import { createLogger, type Logger } from '../src/log.js';
-import { loadRoutesFile } from '../src/routes/load.js';
-import { BackendPools } from './backend/backend-pools.js';
-import { ChannelSubscriptions } from './bus/channel-subscriptions.js';
-import { ConnectionCap, defaultConnectionLimit } from './connection-cap.js';
-import { GripResponder } from './hold/grip-responder.js';
-import { ProxyContext } from './proxy-context.js';
-import { RouteSigners } from './backend/route-signers.js';
-import { ClientServer } from './http/client-server.js';
+import { createLogger } from '../src/log.js';
+import { startWorker } from './worker.js';
+
+/*
+ * Process entry: `node dist/proxy/main.js [proxy] [flags]` (also `thumbtack proxy`).
+ * Exit codes: 0 after SIGTERM/SIGINT, 1 when the worker cannot start, 2 on bad settings.
+ */
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const { settings } = loadSettings(argv[0] === 'proxy' ? argv.slice(1) : argv);
   const log = createLogger('proxy', settings.logLevel);
+  // A stray rejection in one request must not take every client connection of the worker
+  // down with it (the handler does the same).
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
   if (!Function.prototype.toString.call(uws.App).includes('[native code]')) {
     log.warn(
       'uWebSockets.js fell back to its slow JavaScript emulation: its native binary did not load on this platform',
     );
   }
-  const { table, warnings } = loadRoutesFile(settings.routes);
-  for (const warning of warnings) log.warn(warning);
-  const signers = new RouteSigners(settings.sigKey, settings.sigIss);
-  await signers.prepare(table);
-  const pools = new BackendPools(Math.round(settings.backendTimeout * 1000));
-  const subscriptions = new ChannelSubscriptions(
-    settings.bus,
-    log.child({ component: 'proxy.subscriptions' }),
-  );
-  const ctx = new ProxyContext(
-    settings,
-    log.child({ component: 'proxy.request' }),
-    table,
-    pools,
-    signers,
-  );
-  const grip = new GripResponder(
-    ctx,
-    subscriptions,
-    log.child({ component: 'proxy.hold' }),
-    settings.streamBufferMax,
-    settings.subscriptionMax,
-  );
-  const { holds } = grip;
-  const server = new ClientServer(ctx, grip);
-  const port = await server.listen(settings.host, settings.port);
-  const connectionLimit = settings.maxConnections || defaultConnectionLimit();
-  if (connectionLimit !== undefined) {
-    server.connectionCap = new ConnectionCap(
-      connectionLimit,
-      server,
-      log.child({ component: 'proxy.cap' }),
-    );
-  }
+  const worker = await startWorker(settings, log);
   log.info(
-    { host: settings.host, port, routes: table.routes.length, maxConnections: connectionLimit },
+    {
+      host: settings.host,
+      port: worker.port,
+      routes: worker.routeCount,
+      maxConnections: worker.maxConnections,
+    },
     'proxy ready',
   );
 
-  process.on('SIGHUP', () => void reloadRoutes(settings.routes, ctx, signers, log));
+  process.on('SIGHUP', () => void worker.reloadRoutes());
   let isStopping = false;
-  const stop = (signal: string) => {
+  const stop = (signal: string): void => {
+    // Ctrl-C reaches the whole process group and the runner forwards SIGTERM too.
     if (isStopping) return;
     isStopping = true;
-    log.info(
-      {
-        signal,
-        inFlight: ctx.inFlight.size,
-        holds: holds.size,
-        channels: subscriptions.channelCount,
-        // Timers that keep the process alive: hold timeouts and keep-alives; a leak shows here.
-        timers: process.getActiveResourcesInfo().filter((type) => type === 'Timeout').length,
-        slowClients: grip.slowClients,
-      },
-      'draining',
-    );
-    server.stopListening();
-    grip.isDraining = true;
-    for (const hold of [...holds]) hold.end();
-    for (const session of [...server.webSockets]) session.shutdown();
-    const deadline = Date.now() + settings.drainTimeout * 1000;
-    const check = setInterval(() => {
-      if (ctx.inFlight.size > 0 && Date.now() < deadline) return;
-      clearInterval(check);
-      if (ctx.inFlight.size > 0) {
-        log.warn({ inFlight: ctx.inFlight.size }, 'drain timeout: cutting requests');
-      }
-      subscriptions.close();
-      signers.close();
-      server.connectionCap?.close();
-      server.stopListening();
-      void pools.close().finally(() => process.exit(0));
-    }, 50);
+    void worker.drain(signal).finally(() => process.exit(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-}
-
-async function reloadRoutes(
-  file: string,
-  ctx: ProxyContext,
-  signers: RouteSigners,
-  log: Logger,
-): Promise<void> {
-  try {
-    const { table, warnings } = loadRoutesFile(file);
-    for (const warning of warnings) log.warn(warning);
-    await signers.prepare(table);
-    ctx.routes = table;
-    log.info({ routes: table.routes.length }, 'routes reloaded');
-  } catch (err) {
-    log.error({ err: (err as Error).message }, 'routes reload failed; keeping the old routes');
-  }
 }
 
 main().catch((err: unknown) => {

@@ -1,0 +1,119 @@
+import type { Settings } from '../src/config/schema.js';
+import type { Logger } from '../src/log.js';
+import { loadRoutesFile } from '../src/routes/load.js';
+import { BackendPools } from './backend/backend-pools.js';
+import { RouteSigners } from './backend/route-signers.js';
+import { ChannelSubscriptions } from './bus/channel-subscriptions.js';
+import { ConnectionCap, defaultConnectionLimit } from './connection-cap.js';
+import { GripResponder } from './hold/grip-responder.js';
+import { ClientServer } from './http/client-server.js';
+import { ProxyContext } from './proxy-context.js';
+
+/*
+ * What one proxy worker owns and how it stops. It owns: the client listener (ClientServer,
+ * with its WebSocket sessions and the connection cap), the requests on their way to the
+ * backend (ProxyContext.inFlight), the holds (GripResponder), the bus subscriptions
+ * (ChannelSubscriptions), the backend pools and the route signers. Draining stops
+ * accepting, ends every hold and WebSocket, lets in-flight requests finish until
+ * --drain-timeout, then closes the rest.
+ */
+
+export interface RunningWorker {
+  /** The client port (the one asked for, or the one given for port 0). */
+  port: number;
+  maxConnections: number | undefined;
+  routeCount: number;
+  /** SIGHUP: the routes file again; a broken file keeps the old routes. */
+  reloadRoutes(): Promise<void>;
+  /** Stops accepting, ends holds and WebSockets, waits for in-flight requests, closes. */
+  drain(signal: string): Promise<void>;
+}
+
+export async function startWorker(settings: Settings, log: Logger): Promise<RunningWorker> {
+  const { table, warnings } = loadRoutesFile(settings.routes);
+  for (const warning of warnings) log.warn(warning);
+  const signers = new RouteSigners(settings.sigKey, settings.sigIss);
+  await signers.prepare(table);
+  const pools = new BackendPools(Math.round(settings.backendTimeout * 1000));
+  const subscriptions = new ChannelSubscriptions(
+    settings.bus,
+    log.child({ component: 'proxy.subscriptions' }),
+  );
+  const ctx = new ProxyContext(
+    settings,
+    log.child({ component: 'proxy.request' }),
+    table,
+    pools,
+    signers,
+  );
+  const grip = new GripResponder(
+    ctx,
+    subscriptions,
+    log.child({ component: 'proxy.hold' }),
+    settings.streamBufferMax,
+    settings.subscriptionMax,
+  );
+  const server = new ClientServer(ctx, grip);
+  const port = await server.listen(settings.host, settings.port);
+  const maxConnections = settings.maxConnections || defaultConnectionLimit();
+  if (maxConnections !== undefined) {
+    server.connectionCap = new ConnectionCap(
+      maxConnections,
+      server,
+      log.child({ component: 'proxy.cap' }),
+    );
+  }
+
+  const reloadRoutes = async (): Promise<void> => {
+    try {
+      const loaded = loadRoutesFile(settings.routes);
+      for (const warning of loaded.warnings) log.warn(warning);
+      await signers.prepare(loaded.table);
+      ctx.routes = loaded.table;
+      log.info({ routes: loaded.table.routes.length }, 'routes reloaded');
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'routes reload failed; keeping the old routes');
+    }
+  };
+
+  const drain = async (signal: string): Promise<void> => {
+    log.info(
+      {
+        signal,
+        inFlight: ctx.inFlight.size,
+        holds: grip.holds.size,
+        channels: subscriptions.channelCount,
+        // Timers that keep the process alive: hold timeouts and keep-alives; a leak shows here.
+        timers: process.getActiveResourcesInfo().filter((type) => type === 'Timeout').length,
+        slowClients: grip.slowClients,
+      },
+      'draining',
+    );
+    server.stopListening();
+    grip.isDraining = true;
+    for (const hold of [...grip.holds]) hold.end();
+    for (const session of [...server.webSockets]) session.shutdown();
+    await waitForInFlight(ctx, settings.drainTimeout * 1000, log);
+    subscriptions.close();
+    signers.close();
+    server.connectionCap?.close();
+    await pools.close();
+  };
+
+  return { port, maxConnections, routeCount: table.routes.length, reloadRoutes, drain };
+}
+
+/** Resolves once no request is in flight, or at the deadline (then says how many were cut). */
+function waitForInFlight(ctx: ProxyContext, timeoutMs: number, log: Logger): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve) => {
+    const check = setInterval(() => {
+      if (ctx.inFlight.size > 0 && Date.now() < deadline) return;
+      clearInterval(check);
+      if (ctx.inFlight.size > 0) {
+        log.warn({ inFlight: ctx.inFlight.size }, 'drain timeout: cutting requests');
+      }
+      resolve();
+    }, 50);
+  });
+}
