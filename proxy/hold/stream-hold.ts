@@ -18,6 +18,7 @@ import type { ForwardedRequest } from '../http/forwarded-request.js';
 import { warnRefusedFilters, warnUnsupportedFilters, type Hold, type HoldHost } from './hold.js';
 import { writeRelayedHeaders } from '../http/response-headers.js';
 import { flushAtTurnEnd } from '../turn-flush.js';
+import { CorkSlot } from '../cork-slot.js';
 
 const EMPTY = Buffer.alloc(0);
 const noPrevIds: ReadonlyMap<string, string> = new Map();
@@ -35,13 +36,9 @@ const linkBackoffMs = 1_000;
  * Without a hold it only pages (no channels), ending when a response has no next link.
  */
 export class StreamHold implements Subscriber, Hold {
-  /**
-   * The hold a cork callback writes for: uWS runs the callback at once, so one shared
-   * function serves every hold instead of closures kept per connection.
-   */
-  private static corked: StreamHold;
-  private static readonly writeCorkedChunk = (): void => StreamHold.corked.writeChunk();
-  private static readonly writeCorkedQueue = (): void => StreamHold.corked.writeQueued();
+  /** Corked writes shared by every hold, instead of closures kept per connection. */
+  private static readonly chunkWrite = new CorkSlot<StreamHold>((hold) => hold.writeChunk());
+  private static readonly queueWrite = new CorkSlot<StreamHold>((hold) => hold.writeQueued());
 
   since: number;
   /** The backend's answer, until start() has sent it: a hold may last hours. */
@@ -116,7 +113,7 @@ export class StreamHold implements Subscriber, Hold {
     this.apply(instruction);
   }
 
-  /** Call through writeCorkedChunk, inside a cork. */
+  /** Inside a cork (chunkWrite, or a cork the caller holds). */
   private writeChunk(): void {
     const { res } = this.request;
     if (!res.write(this.chunk) && !this.isBackpressured) {
@@ -125,7 +122,7 @@ export class StreamHold implements Subscriber, Hold {
     }
   }
 
-  /** Call through writeCorkedQueue, inside a cork. */
+  /** Inside a cork (queueWrite). */
   private writeQueued(): void {
     for (const chunk of this.queued!) {
       this.chunk = chunk;
@@ -210,8 +207,7 @@ export class StreamHold implements Subscriber, Hold {
       this.cutOff(length);
       return;
     }
-    StreamHold.corked = this;
-    this.request.res.cork(StreamHold.writeCorkedQueue);
+    StreamHold.queueWrite.run(this.request.res, this);
     this.queued = undefined;
     this.afterWrite(length);
   }
@@ -403,8 +399,7 @@ export class StreamHold implements Subscriber, Hold {
       Date.now() - this.lastWriteAt >= keepAlive.timeout * 1000 - 5
     ) {
       this.chunk = keepAlive.data;
-      StreamHold.corked = this;
-      this.request.res.cork(StreamHold.writeCorkedChunk);
+      StreamHold.chunkWrite.run(this.request.res, this);
       this.afterWrite(keepAlive.data.length);
     }
     this.armKeepAlive();

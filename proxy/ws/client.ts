@@ -20,6 +20,7 @@ import type { Route } from '../../src/routes/route.js';
 import type { Subscriber } from '../bus/channel-subscriptions.js';
 import { closeCodes, type WsHost, type WsUserData } from './session.js';
 import { preciseNow } from '../../src/ipc/clock.js';
+import { CorkSlot } from '../cork-slot.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -58,13 +59,9 @@ class ChannelListener implements Subscriber {
  * keep-alives, published messages). Both session kinds own one once the client is open.
  */
 export class WsClient {
-  /**
-   * The client a cork callback writes for: uWS runs the callback at once, so one shared
-   * function serves every connection instead of closures kept per connection.
-   */
-  private static corked: WsClient;
-  private static readonly writeCorkedOut = (): void => WsClient.corked.writeOut();
-  private static readonly writeCorkedPing = (): void => WsClient.corked.writePing();
+  /** Corked writes shared by every client, instead of closures kept per connection. */
+  private static readonly sendWrite = new CorkSlot<WsClient>((client) => client.writeOut());
+  private static readonly pingWrite = new CorkSlot<WsClient>((client) => client.writePing());
 
   private ws: WebSocket<WsUserData> | undefined;
   isClosed = false;
@@ -155,18 +152,17 @@ export class WsClient {
     if (this.isClosed || !this.ws) return;
     this.out = content;
     this.outIsBinary = isBinary;
-    WsClient.corked = this;
-    this.ws.cork(WsClient.writeCorkedOut);
+    WsClient.sendWrite.run(this.ws, this);
     this.afterSend();
   }
 
-  /** Call through writeCorkedOut, inside a cork. */
+  /** Inside a cork (sendWrite). */
   private writeOut(): void {
     this.sendStatus = this.ws!.send(this.out, this.outIsBinary);
     this.out = EMPTY;
   }
 
-  /** Call through writeCorkedPing, inside a cork. */
+  /** Inside a cork (pingWrite). */
   private writePing(): void {
     this.sendStatus = this.ws!.ping(this.out);
     this.out = EMPTY;
@@ -175,8 +171,7 @@ export class WsClient {
   ping(content: Buffer): void {
     if (this.isClosed || !this.ws) return;
     this.out = content;
-    WsClient.corked = this;
-    this.ws.cork(WsClient.writeCorkedPing);
+    WsClient.pingWrite.run(this.ws, this);
     this.afterSend();
   }
 
