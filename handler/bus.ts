@@ -20,8 +20,8 @@ import { History } from './history.js';
  *
  * Deliveries themselves travel batched (src/ipc/delivery.ts encodeBusMessage): whatever
  * queued while the previous send was in flight leaves as one message, which every worker
- * receives through its empty-topic subscription. One ZeroMQ message per item cost about
- * 10 µs on each side and capped distinct-channel publishing near 30k items/s.
+ * receives through its empty-topic subscription, so the per-message cost of ZeroMQ on both
+ * sides is paid per batch, not per item.
  */
 
 export interface BusEvents {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { Logger } from '../src/log.js';
 
-/** Descriptors are counted this often near the cap (listing 10k of them costs ~3 ms)... */
+/** Descriptors are counted this often near the cap (listing them costs a few ms)... */
 const nearSampleMs = 250;
 /** ...and this often below this share of it, so a worker idly holding many stays idle. */
 const farSampleMs = 2_000;

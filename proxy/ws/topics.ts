@@ -19,11 +19,11 @@ interface Topic {
 
 /**
  * Fan-out of `ws-message` sends through uWS's own pub/sub: one publish per item writes every
- * member socket from C++. A `send` per socket from JS (cork, frame, syscall) was three
- * quarters of a worker's time in the ws fan-out bench. A client's socket is a member of a
- * channel's topic only while it needs no per-socket work there (no filters on that
- * channel); anything else (filters, pings, close, refresh, items older than a member's
- * subscription) still goes through each client on its own.
+ * member socket from C++, framing the message once, instead of a cork, a frame and a
+ * syscall per socket from JS. A client's socket is a member of a channel's topic only while
+ * it needs no per-socket work there (no filters on that channel); anything else (filters,
+ * pings, close, refresh, items older than a member's subscription) still goes through each
+ * client on its own.
  */
 export class WsTopics implements Broadcaster {
   private readonly topics = new Map<string, Topic>();
