@@ -17,6 +17,10 @@ export type WorkloadName = (typeof workloadNames)[number];
 export const refForwarderKinds = ['raw', 'undici'] as const;
 export type RefForwarderKind = (typeof refForwarderKinds)[number];
 
+/** What generates the `proxy` workload's requests (see BenchOptions.proxyGenerator). */
+export const proxyGeneratorKinds = ['auto', 'wrk', 'node'] as const;
+export type ProxyGeneratorKind = (typeof proxyGeneratorKinds)[number];
+
 /** Every size and switch of a bench run; each has a flag of the same name in kebab-case. */
 
 export interface BenchOptions {
@@ -48,6 +52,11 @@ export interface BenchOptions {
    * in Node), or undici (the floor of forwarding with the backend client thumbtack uses).
    */
   refForwarder: RefForwarderKind;
+  /**
+   * What sends the `proxy` requests: wrk (a C program: more of the shared CPU is left to the
+   * system under test), the Node generators, or `auto`: wrk when installed.
+   */
+  proxyGenerator: ProxyGeneratorKind;
   /** Load generator processes; 0 = enough for 15,000 sockets each, at least 2. */
   generators: number;
   /** Source addresses 127.0.0.1 … 127.0.0.N for client sockets. */
@@ -82,6 +91,7 @@ export const defaults: BenchOptions = {
   workers: 0,
   refWorkers: 0,
   refForwarder: 'raw',
+  proxyGenerator: 'auto',
   generators: 0,
   sources: 8,
   connectConcurrency: 128,
@@ -124,6 +134,7 @@ export const usage = `Usage: npm run bench -- [options]
   --workers N              thumbtack workers (0: one per CPU, more if a workload needs over 18000 connections per worker)
   --ref-workers N          ref processes (0: as many as thumbtack's workers)
   --ref-forwarder KIND     how the ref forwards "proxy" requests: raw (hand-written keep-alive sockets) or undici (${defaults.refForwarder})
+  --proxy-generator KIND   what sends "proxy" requests: wrk, node, or auto (wrk when installed) (${defaults.proxyGenerator})
   --generators N           load generator processes (0: auto, 15000 sockets each, min 2)
   --sources N              client source addresses 127.0.0.1..N (${defaults.sources})
   --connect-concurrency N  connection attempts in flight per generator (${defaults.connectConcurrency})
@@ -194,6 +205,13 @@ function convert(key: keyof BenchOptions, value: string): BenchOptions[keyof Ben
     if (!(refForwarderKinds as readonly string[]).includes(value))
       throw new Error(`--ref-forwarder must be ${refForwarderKinds.join(' or ')}, not "${value}"`);
     return value as RefForwarderKind;
+  }
+  if (key === 'proxyGenerator') {
+    if (!(proxyGeneratorKinds as readonly string[]).includes(value))
+      throw new Error(
+        `--proxy-generator must be ${proxyGeneratorKinds.join(', ')}, not "${value}"`,
+      );
+    return value as ProxyGeneratorKind;
   }
   if (typeof current === 'string') return value;
   if (Array.isArray(current)) return list(value).map(positive(flag));

@@ -40,6 +40,11 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** CPU time the processes have used together, in seconds. */
+export function treeCpu(pids: number[]): number {
+  return pids.reduce((a, pid) => a + cpuSeconds(pid), 0);
+}
+
 export function commandLine(pid: number): string {
   return (readProc(`/proc/${pid}/cmdline`) ?? '').replaceAll('\0', ' ').trim();
 }

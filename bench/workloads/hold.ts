@@ -1,7 +1,7 @@
 import type { BenchOptions } from '../options.js';
 import fs from 'node:fs';
 import path from 'node:path';
-import { commandLine, cpuSeconds, openFiles, sleep, treeRss } from '../process-tree.js';
+import { commandLine, cpuSeconds, openFiles, sleep, treeCpu, treeRss } from '../process-tree.js';
 import { HttpPublisher, probeItem } from '../publisher.js';
 import { probeUntilReached } from './delivery-wait.js';
 import { dropNote } from './fanout.js';
@@ -72,10 +72,6 @@ function atFileLimit(files: { pid: number; open: number; limit: number }[]): str
     }
   }
   return out;
-}
-
-function treeCpu(pids: number[]): number {
-  return pids.reduce((a, pid) => a + cpuSeconds(pid), 0);
 }
 
 /**

@@ -1,4 +1,7 @@
 import type { BenchOptions } from '../options.js';
+import type { Fleet } from '../loadgen/fleet.js';
+import { hasWrk, runWrk } from '../loadgen/wrk.js';
+import { treeCpu } from '../process-tree.js';
 import {
   describeCounts,
   fmt,
@@ -28,6 +31,12 @@ export function proxyWorkload(options: BenchOptions): Workload {
       { key: `p99_c${c}`, label: `proxy p99 @${c}`, unit: 'ms', better: 'lower', chart: 'latency' },
       { key: `errors_c${c}`, label: `proxy errors @${c}`, unit: 'count', better: 'lower' },
       {
+        key: `cpu_us_c${c}`,
+        label: `proxy CPU per request @${c}`,
+        unit: 'µs',
+        better: 'lower',
+      },
+      {
         key: `backend_pct_c${c}`,
         label: `proxy % of bare backend @${c}`,
         unit: '%',
@@ -54,19 +63,37 @@ export function proxyWorkload(options: BenchOptions): Workload {
           options.warmup * 1000,
         );
       }
+      const useWrk =
+        options.proxyGenerator === 'wrk' || (options.proxyGenerator === 'auto' && hasWrk());
+      detail['generator'] = useWrk ? 'wrk' : 'node';
+      parts.push(`generator ${useWrk ? 'wrk' : 'node'}`);
       for (const c of options.proxyConnections) {
-        log(`proxy: ${c} connections for ${options.duration} s`);
-        const load = await fleet.httpLoad(
-          { host: '127.0.0.1', port: sut.clientPort },
-          '/plain/hello',
-          c,
-          options.duration * 1000,
+        log(
+          `proxy: ${c} connections for ${options.duration} s (${useWrk ? 'wrk' : 'node generators'})`,
         );
+        // The whole system's CPU (every worker, the handler, the runner) over the load.
+        const pids = sut.processes();
+        const cpuBefore = treeCpu(pids);
+        const load = useWrk
+          ? await wrkLoad(
+              `http://127.0.0.1:${sut.clientPort}/plain/hello`,
+              c,
+              options.duration * 1000,
+            )
+          : await nodeLoad(
+              fleet,
+              { host: '127.0.0.1', port: sut.clientPort },
+              c,
+              options.duration * 1000,
+            );
         const rps = load.responses / (load.elapsedMs / 1000);
+        const cpuUs =
+          load.responses > 0 ? ((treeCpu(pids) - cpuBefore) * 1e6) / load.responses : null;
+        values[`cpu_us_c${c}`] = cpuUs === null ? null : round(cpuUs, 1);
         const errors = sumCounts(load.statuses) + sumCounts(load.errors);
         values[`rps_c${c}`] = round(rps, 0);
-        values[`p50_c${c}`] = round(load.latency.percentile(50));
-        values[`p99_c${c}`] = round(load.latency.percentile(99));
+        values[`p50_c${c}`] = round(load.p50Ms);
+        values[`p99_c${c}`] = round(load.p99Ms);
         values[`errors_c${c}`] = errors;
         detail[`c${c}`] = {
           responses: load.responses,
@@ -74,7 +101,7 @@ export function proxyWorkload(options: BenchOptions): Workload {
           errors: load.errors,
         };
         parts.push(
-          `@${c}: ${fmt(rps)} req/s, p50 ${fmt(load.latency.percentile(50))} ms, p99 ${fmt(load.latency.percentile(99))} ms, ` +
+          `@${c}: ${fmt(rps)} req/s, ${cpuUs === null ? '-' : fmt(cpuUs)} µs CPU each, p50 ${fmt(load.p50Ms)} ms, p99 ${fmt(load.p99Ms)} ms, ` +
             `errors ${errors}${errors > 0 ? ` (${describeCounts({ ...load.statuses, ...load.errors })})` : ''}`,
         );
       }
@@ -105,4 +132,43 @@ export function addBackendShare(
       }
     }
   }
+}
+
+/** One load phase's figures, whichever generator made it. */
+interface ProxyLoad {
+  responses: number;
+  statuses: Record<string, number>;
+  errors: Record<string, number>;
+  elapsedMs: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+async function nodeLoad(
+  fleet: Fleet,
+  target: { host: string; port: number },
+  connections: number,
+  durationMs: number,
+): Promise<ProxyLoad> {
+  const load = await fleet.httpLoad(target, '/plain/hello', connections, durationMs);
+  return {
+    responses: load.responses,
+    statuses: load.statuses,
+    errors: load.errors,
+    elapsedMs: load.elapsedMs,
+    p50Ms: load.latency.percentile(50),
+    p99Ms: load.latency.percentile(99),
+  };
+}
+
+async function wrkLoad(url: string, connections: number, durationMs: number): Promise<ProxyLoad> {
+  const load = await runWrk(url, connections, durationMs);
+  return {
+    responses: load.responses,
+    statuses: load.badStatuses > 0 ? { 'non-2xx/3xx': load.badStatuses } : {},
+    errors: load.errors,
+    elapsedMs: load.elapsedMs,
+    p50Ms: load.p50Ms,
+    p99Ms: load.p99Ms,
+  };
 }

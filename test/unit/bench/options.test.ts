@@ -16,10 +16,18 @@ describe('bench parseOptions', () => {
   });
 
   it('takes --flag=value as well as --flag value', () => {
-    const options = parseOptions(['--ws-window=4', '--out', '/tmp/x', '--ref-forwarder=undici']);
+    const options = parseOptions([
+      '--ws-window=4',
+      '--out',
+      '/tmp/x',
+      '--ref-forwarder=undici',
+      '--proxy-generator',
+      'node',
+    ]);
     expect(options.wsWindow).toBe(4);
     expect(options.out).toBe('/tmp/x');
     expect(options.refForwarder).toBe('undici');
+    expect(options.proxyGenerator).toBe('node');
   });
 
   it('splits lists on commas', () => {
@@ -65,11 +73,14 @@ describe('bench parseOptions', () => {
     );
   });
 
-  it('refuses an unknown sut, workload or ref forwarder, naming the value', () => {
+  it('refuses an unknown sut, workload, ref forwarder or proxy generator, naming the value', () => {
     expect(() => parseOptions(['--sut', 'thumbtack,nginx'])).toThrow('unknown --sut "nginx"');
     expect(() => parseOptions(['--workloads', 'proxy,bogus'])).toThrow('unknown workload "bogus"');
     expect(() => parseOptions(['--ref-forwarder', 'fetch'])).toThrow(
       '--ref-forwarder must be raw or undici, not "fetch"',
+    );
+    expect(() => parseOptions(['--proxy-generator', 'ab'])).toThrow(
+      '--proxy-generator must be auto, wrk, node, not "ab"',
     );
   });
 });
