@@ -24,7 +24,8 @@ const publisherOptions = { fetch: undiciFetch as unknown as typeof fetch };
 
 /**
  * Subscribes each connection to the channel in its `?ch=` query on OPEN (js-grip's
- * `subscribe`), echoes messages, answers `unsub:ch`, and says `refreshed` to an empty request.
+ * `subscribe`), echoes messages, answers `sub:ch` with `subscribed` and `unsub:ch` with `ok`,
+ * and says `refreshed` to an empty request.
  */
 function scenario(ws: WebSocketContext, req: { url?: string }): void {
   const url = new URL(req.url ?? '/', 'http://backend');
@@ -36,8 +37,15 @@ function scenario(ws: WebSocketContext, req: { url?: string }): void {
   }
   if (ws._inEvents.length === 0) ws.send('refreshed');
   for (const message of receiveAll(ws)) {
-    if (message.startsWith('unsub:')) ws.unsubscribe(message.slice(6));
-    ws.send(message.startsWith('unsub:') ? 'ok' : `echo:${message}`);
+    if (message.startsWith('sub:')) {
+      ws.subscribe(message.slice(4));
+      ws.send('subscribed');
+    } else if (message.startsWith('unsub:')) {
+      ws.unsubscribe(message.slice(6));
+      ws.send('ok');
+    } else {
+      ws.send(`echo:${message}`);
+    }
   }
 }
 
@@ -127,6 +135,45 @@ describe('ws-message publishes', () => {
     expect((await client.next()).text).toBe('refreshed');
     const call = await backend.waitForCall((c) => c.cid === cid && c.events.length === 0);
     expect(call.headers['content-length']).toBe('0');
+  });
+
+  // The window between a subscribe control message and the handler knowing of the worker's
+  // subscription: a publish made in it reaches the worker before the handler replays, and
+  // must still take effect, whatever its action. Each case runs on fresh channels, several
+  // times, so that the publish lands in the window on some of them.
+  describe('a publish right after a subscribe control message takes effect', () => {
+    const rounds = 10;
+    const subscribeFresh = async (label: string, i: number) => {
+      const channel = `race-${label}-${process.pid}-${i}`;
+      const client = await connectWs(`${wsUrl}/chat`);
+      client.socket.send(`sub:${channel}`);
+      expect((await client.next()).text).toBe('subscribed');
+      return { client, channel };
+    };
+
+    test('ws-message', async () => {
+      for (let i = 0; i < rounds; i++) {
+        const { client, channel } = await subscribeFresh('message', i);
+        await publishOk(tt, wsItem(channel, { content: `live ${i}` }));
+        expect((await client.next()).text).toBe(`live ${i}`);
+      }
+    });
+
+    test('refresh', async () => {
+      for (let i = 0; i < rounds; i++) {
+        const { client, channel } = await subscribeFresh('refresh', i);
+        await publishOk(tt, wsItem(channel, { action: 'refresh' }));
+        expect((await client.next()).text).toBe('refreshed');
+      }
+    });
+
+    test('close', async () => {
+      for (let i = 0; i < rounds; i++) {
+        const { client, channel } = await subscribeFresh('close', i);
+        await publishOk(tt, wsItem(channel, { action: 'close', code: 4002, reason: `round ${i}` }));
+        expect(await client.waitForClose()).toEqual({ code: 4002, reason: `round ${i}` });
+      }
+    });
   });
 
   test('a client that stops reading is closed with 1008 at the buffer bound and counted', async () => {
