@@ -17,6 +17,13 @@ export interface Subscriber {
    */
   readonly since: number;
   /**
+   * True when the item's prev-id is this subscriber's position on its channel (the prev-id
+   * the backend gave): it is the next item, whenever the handler accepted it. Positions
+   * decide before clocks do: `since` is taken in this process and compared with the
+   * handler's clock, which a busy machine can put a millisecond apart.
+   */
+  follows?(delivery: Delivery): boolean;
+  /**
    * `isBroadcast`: the broadcaster already sent the item to every socket that joined its
    * channel there; such a subscriber only does its bookkeeping.
    */
@@ -27,6 +34,11 @@ export interface Subscriber {
 export interface Broadcaster {
   /** True when it sent the item; false leaves every subscriber to its own delivery. */
   publish(channel: string, delivery: Delivery): boolean;
+}
+
+/** Items accepted after the subscriber's request left are for it, and so is its next item. */
+function isFor(subscriber: Subscriber, delivery: Delivery): boolean {
+  return delivery.header.time >= subscriber.since || subscriber.follows?.(delivery) === true;
 }
 
 /**
@@ -104,7 +116,7 @@ export class ChannelSubscriptions {
     const recent = this.recent.get(channel);
     if (recent) {
       for (const delivery of recent) {
-        if (delivery.header.time >= subscriber.since) subscriber.deliver(delivery, false);
+        if (isFor(subscriber, delivery)) subscriber.deliver(delivery, false);
       }
     }
   }
@@ -164,7 +176,7 @@ export class ChannelSubscriptions {
   }
 
   private deliver(subscriber: Subscriber, delivery: Delivery, isBroadcast: boolean): void {
-    if (delivery.header.time < subscriber.since) return;
+    if (!isFor(subscriber, delivery)) return;
     try {
       subscriber.deliver(delivery, isBroadcast);
     } catch (err) {

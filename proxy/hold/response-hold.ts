@@ -52,6 +52,11 @@ export class ResponseHold implements Subscriber, Hold {
     }
   }
 
+  follows(delivery: Delivery): boolean {
+    const position = this.prevIds.get(delivery.channel);
+    return position !== undefined && delivery.header.prevId === position;
+  }
+
   deliver(delivery: Delivery): void {
     const format = delivery.header.response;
     if (!format || this.isDone) return;

@@ -137,6 +137,11 @@ export class StreamHold implements Subscriber, Hold {
     return true;
   }
 
+  follows(delivery: Delivery): boolean {
+    const position = this.prevIds?.get(delivery.channel);
+    return position !== undefined && delivery.header.prevId === position;
+  }
+
   deliver(delivery: Delivery): void {
     const format = delivery.header.stream;
     if (!format || this.isDone || this.isFollowing) return; // items during a fetch come with it

@@ -24,7 +24,7 @@ const WAIT_MS = 5_000;
 
 /** Items a subscriber received, by id, and a bounded wait for the next ones. */
 class RecordingSubscriber implements Subscriber {
-  readonly since = 0;
+  readonly since: number = 0;
   readonly ids: string[] = [];
   private waiter: { count: number; resolve: () => void } | undefined;
 
@@ -184,5 +184,54 @@ describe('ChannelSubscriptions replay ordering', () => {
     }
     expect(left).toEqual(new Set(['brief', replayEnd]));
     expect(subscriptions.channelCount).toBe(0);
+  });
+});
+
+/** A subscriber whose request left after the items below, positioned on `channel` at `position`. */
+class PositionedSubscriber extends RecordingSubscriber {
+  override readonly since = Date.now() + 60_000;
+
+  constructor(private readonly position: string) {
+    super();
+  }
+
+  follows(delivery: Delivery): boolean {
+    return delivery.header.prevId === this.position;
+  }
+}
+
+/** A stream item with an id and the prev-id it follows, accepted at `time`. */
+function positioned(channel: string, id: string, prevId: string, seq: number): Buffer[] {
+  const formats = { httpStream: { action: 'send' as const, content: Buffer.from(`${id}\n`) } };
+  return encodeDelivery({ channel, id, prevId, noSeq: false, formats }, seq, Date.now());
+}
+
+describe('ChannelSubscriptions: positions before clocks', () => {
+  it('the item that follows a subscriber’s position reaches it even when the clocks say it is older', async () => {
+    const subscriber = new PositionedSubscriber('3');
+    subscriptions.add('feed', subscriber);
+    const replayEnd = await bus.subscribedTo('feed');
+    await bus.send(
+      positioned('feed', '3', '2', 10), // before the position: not for it
+      positioned('feed', '4', '3', 20), // the next one: for it, whatever its time
+      encodeReplayEnd(replayEnd),
+    );
+    await bus.send(positioned('feed', '6', '5', 30)); // older and not the next one: not for it
+    await bus.send(positioned('feed', '4', '3', 40)); // the next one again, live this time
+    await subscriber.waitForCount(2);
+    expect(subscriber.ids).toEqual(['4', '4']);
+  });
+
+  it('a late subscriber gets the kept item that follows its position', async () => {
+    const early = new RecordingSubscriber();
+    subscriptions.add('late', early);
+    await bus.send(
+      positioned('late', '8', '7', 10),
+      encodeReplayEnd(await bus.subscribedTo('late')),
+    );
+    await early.waitForCount(1);
+    const late = new PositionedSubscriber('7');
+    subscriptions.add('late', late);
+    expect(late.ids).toEqual(['8']);
   });
 });
