@@ -48,6 +48,9 @@ const stop = (signal: NodeJS.Signals): void => {
 };
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
+// Node ends a process on SIGHUP by default; operators send it to every process to reload.
+// The routes are the workers'; the handler has nothing to reload yet.
+process.on('SIGHUP', () => logger.info('SIGHUP: the handler has nothing to reload; still serving'));
 
 try {
   handler = await startHandler(settings, logger);

@@ -739,4 +739,18 @@ describe('handler process', () => {
     const handler = await startHandlerProcess();
     expect(await handler.stop()).toBe(0);
   });
+
+  it('run alone, it keeps serving after SIGHUP (Node would end it) and says why', async () => {
+    const handler = await startHandlerProcess();
+    handler.process.kill('SIGHUP');
+    await handler.waitForLog((l) => l.msg.startsWith('SIGHUP'));
+    expect(handler.process.exitCode).toBe(null);
+    const res = await post(
+      handler,
+      '/publish/',
+      publishBody('hup', { 'http-stream': { content: 'x' } }),
+    );
+    expect(res.status).toBe(200);
+    expect(await handler.stop()).toBe(0);
+  });
 });
