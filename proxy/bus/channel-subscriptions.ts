@@ -6,12 +6,13 @@ import {
   splitBusMessage,
   type Delivery,
 } from '../../src/ipc/delivery.js';
+import { preciseNow } from '../../src/ipc/clock.js';
 import type { Logger } from '../../src/log.js';
 
 /** Something held in this worker that listens on channels (a response or stream hold). */
 export interface Subscriber {
   /**
-   * Epoch ms from preciseNow() (src/ipc/clock) when the request left for the backend:
+   * preciseNow() (src/ipc/clock) when the request left for the backend:
    * items the handler accepted before it are not for this subscriber. Date.now() would
    * make an item accepted in the same millisecond, just before, count as new.
    */
@@ -236,7 +237,7 @@ export class ChannelSubscriptions {
   }
 
   private sweep(): void {
-    const cutoff = Date.now() - recentWindowMs;
+    const cutoff = preciseNow() - recentWindowMs;
     for (const [channel, list] of this.recent) {
       let drop = 0;
       while (drop < list.length && list[drop]!.header.time < cutoff) drop++;

@@ -89,7 +89,7 @@ export class GripResponder implements HoldHost {
       request.respondError(502, request.route.isDebug ? debugText : undefined);
       return;
     }
-    const since = this.retriedAt.get(request) ?? request.startedAtEpoch;
+    const since = this.retriedAt.get(request) ?? request.sentAt;
     let hold: Hold;
     if (instruction.hold === 'response') {
       hold = new ResponseHold(this, request, instruction, since);

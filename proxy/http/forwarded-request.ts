@@ -28,8 +28,8 @@ const noClientHeaders: [string, string][] = [];
  */
 export class ForwardedRequest implements Dispatcher.DispatchHandler {
   private readonly startedAt = performance.now();
-  /** Epoch ms when the request left for the backend: holds take items published after it. */
-  readonly startedAtEpoch = preciseNow();
+  /** preciseNow() when the request left for the backend: holds take items published after it. */
+  readonly sentAt = preciseNow();
   /** The hold that took over the client connection: told when the client goes. */
   heldBy: Hold | undefined;
   private controller: Dispatcher.DispatchController | undefined;

@@ -67,7 +67,7 @@ export class WsClient {
   isClosed = false;
   /** Set when the proxy ended the connection, before uWS reports the close. */
   closeCause: ProxyCloseCause | undefined;
-  /** Items published before this (epoch ms) are not delivered to channels subscribed next. */
+  /** Items published before this (preciseNow) are not delivered to channels subscribed next. */
   controlSince = preciseNow();
   private grip: GripExtension | undefined;
   private controlMax = Infinity;

@@ -4,52 +4,16 @@
  * subscriber's `since`). Date.now() alone is too coarse: a long-poll that gets an item and
  * asks again within the same millisecond would be given that item a second time, and a
  * strict comparison would lose items published within the millisecond of the request.
- * Each process anchors the monotonic clock to a wall-clock millisecond tick, so readings
- * agree across the processes of one host to a few microseconds, far below the backend
- * round trip that separates the events compared. A wall-clock step is noticed and
- * re-anchored, so processes started before and after it still agree.
+ *
+ * It is the host's monotonic clock (what process.hrtime reads: CLOCK_MONOTONIC on Linux),
+ * which every process on the host reads alike, so two processes' readings compare directly,
+ * to the nanosecond, with nothing to anchor. Anchoring each process's performance.now() to
+ * a wall-clock tick instead left two processes 0.1 ms apart on a busy machine. It is not a
+ * wall clock: compare its readings with each other only, never with Date.now(), and never
+ * across hosts.
  */
 
-let offset = Number.NaN;
-
-/** Epoch milliseconds with a sub-millisecond fraction. */
+/** Milliseconds, with a sub-millisecond fraction, on the host's monotonic clock. */
 export function preciseNow(): number {
-  let now = performance.now() + offset;
-  if (isOnWallClock(now)) return now;
-  // A pause between the two readings looks like a step; a second look tells them apart.
-  now = performance.now() + offset;
-  if (isOnWallClock(now)) return now;
-  anchor();
-  return performance.now() + offset;
-}
-
-/** Date.now() read just after is the same instant floored to the millisecond. */
-function isOnWallClock(now: number): boolean {
-  const wall = Date.now();
-  return now >= wall - 0.05 && now < wall + 1.05;
-}
-
-/**
- * Waits for Date.now() to tick and anchors there. A tick seen across a pause (the process
- * was descheduled) is imprecise, so on a loaded machine it tries again, up to 100 ticks
- * (100 ms, once per process), and keeps the tightest anchor seen.
- */
-function anchor(): void {
-  let bestSpan = Infinity;
-  for (let attempt = 0; attempt < 100 && bestSpan >= 0.02; attempt++) {
-    const start = Date.now();
-    let before = performance.now();
-    for (;;) {
-      const wall = Date.now();
-      const after = performance.now();
-      if (wall !== start) {
-        if (after - before < bestSpan) {
-          bestSpan = after - before;
-          offset = wall - (before + after) / 2;
-        }
-        break;
-      }
-      before = after;
-    }
-  }
+  return Number(process.hrtime.bigint()) / 1e6;
 }
