@@ -419,6 +419,23 @@ describe('supervision', () => {
   });
 });
 
+describe('health', () => {
+  test("the control port's /readyz turns ready once every worker is on the handler's bus", async () => {
+    const tt = await startThumbtack({ routes: `* 127.0.0.1:9`, workers: 2 });
+    const readyz = async () => {
+      const res = await fetch(`${tt.controlUrl}/readyz`);
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    let state = await readyz();
+    for (let i = 0; i < 50 && state.body['workers'] !== 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      state = await readyz();
+    }
+    expect(state).toEqual({ status: 200, body: { ready: true, workers: 2 } });
+    expect((await fetch(`${tt.controlUrl}/healthz`)).status).toBe(200);
+  });
+});
+
 describe('stopping', () => {
   test('SIGTERM stops accepting, lets an in-flight request finish, and exits 0', async () => {
     const backend = await startSlowBackend('b');
