@@ -127,6 +127,11 @@ export const settingsSchema = {
     default: 1,
     help: 'first WebSocket-over-HTTP retry delay in seconds; doubles per retry, plus up to as much jitter',
   },
+  accessLogClient: {
+    type: 'boolean',
+    default: true,
+    help: "the access line names the client's address and user agent (--no-access-log-client leaves them out)",
+  },
   logLevel: {
     type: 'enum',
     values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'],
