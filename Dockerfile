@@ -23,9 +23,10 @@ COPY config config
 USER node
 # client, publish HTTP, ZeroMQ PULL, ZeroMQ SUB
 EXPOSE 7999 5561 5560 5562
-# Pushpin's control API answers GET / with 200: a live handler. The proxy port is
-# checked by opening a connection (any HTTP answer, even 502 for no route, means alive).
+# The control API's /readyz is 200 once the handler is up and proxy workers are on its bus.
+# The proxy port is checked by opening a connection (any HTTP answer, even 502 for no
+# route, means alive).
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
-  CMD node -e "const n=require('net');let ok=0;const c=()=>{if(++ok===2)process.exit(0)};fetch('http://127.0.0.1:5561/').then(r=>r.ok?c():process.exit(1),()=>process.exit(1));n.connect(7999,'127.0.0.1',c).on('error',()=>process.exit(1));setTimeout(()=>process.exit(1),2500)"
+  CMD node -e "const n=require('net');let ok=0;const c=()=>{if(++ok===2)process.exit(0)};fetch('http://127.0.0.1:5561/readyz').then(r=>r.ok?c():process.exit(1),()=>process.exit(1));n.connect(7999,'127.0.0.1',c).on('error',()=>process.exit(1));setTimeout(()=>process.exit(1),2500)"
 ENTRYPOINT ["node", "bin/thumbtack.js"]
 CMD ["--routes", "config/routes"]

@@ -55,6 +55,8 @@ export class Bus extends EventEmitter<BusEvents> {
   private readonly queueMax: number;
   private readonly socket: zmq.XPublisher;
   private readonly listenerCounts = new Map<string, number>();
+  /** Proxy workers connected: each subscribes ALL_TOPIC once, libzmq unsubscribes on leaving. */
+  private workers = 0;
   /** Microseconds at start, so seq keeps increasing across restarts. */
   private seq = Date.now() * 1000;
   private queue: Buffer[][] = [];
@@ -91,6 +93,11 @@ export class Bus extends EventEmitter<BusEvents> {
     return this.boundAddress;
   }
 
+  /** Proxy workers connected to the bus now. */
+  get workerCount(): number {
+    return this.workers;
+  }
+
   hasSubscribers(channel: string): boolean {
     return this.listenerCounts.has(channel);
   }
@@ -117,7 +124,10 @@ export class Bus extends EventEmitter<BusEvents> {
       for await (const [message] of this.socket) {
         if (!message || message.length === 0) continue;
         const channel = message.toString('utf8', 1);
-        if (channel === ALL_TOPIC) continue;
+        if (channel === ALL_TOPIC) {
+          this.workers += message[0] === SUBSCRIBE ? 1 : -1;
+          continue;
+        }
         if (channel.startsWith(replayEndPrefix)) {
           // Queued behind the replay its worker's channel subscription just caused.
           if (message[0] === SUBSCRIBE) this.enqueue(encodeReplayEnd(channel));

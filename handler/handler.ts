@@ -59,6 +59,13 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
       logger.info("recover: forgot every channel's last id");
     },
     auth: createControlAuth({ token: settings.controlToken, jwtKey: settings.controlJwtKey }),
+    readiness: () => {
+      const workers = bus.workerCount;
+      return {
+        problems: workers > 0 ? [] : ['no proxy worker is connected to the handler bus'],
+        detail: { workers },
+      };
+    },
   });
   const pullInput = new ZmqPullInput({
     endpoint: settings.zmqPull,

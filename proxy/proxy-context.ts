@@ -18,6 +18,8 @@ export class ProxyContext {
   routes: RouteTable;
   readonly trustedProxies: ReadonlySet<string>;
   readonly backendTimeoutMs: number;
+  /** `--access-log-client`: the access line names the client's address and user agent. */
+  readonly isAccessLogClient: boolean;
   /** Requests between arrival and the end of their forwarding (holds are counted apart). */
   readonly inFlight = new Set<ForwardedRequest>();
   private readonly roundRobin = new Map<string, number>();
@@ -32,6 +34,7 @@ export class ProxyContext {
     this.routes = routes;
     this.trustedProxies = new Set(settings.trustedProxies.map(canonicalIp));
     this.backendTimeoutMs = Math.round(settings.backendTimeout * 1000);
+    this.isAccessLogClient = settings.accessLogClient;
   }
 
   /** Where a new request or WebSocket session starts: the route's targets in turn. */
@@ -107,6 +110,9 @@ export class ProxyContext {
         bytes,
         route: request.route.id,
         target: request.targets.label,
+        // Undefined fields are left out of the line; one object shape either way.
+        client: this.isAccessLogClient ? request.client.remoteAddress : undefined,
+        userAgent: this.isAccessLogClient ? request.client.userAgent || undefined : undefined,
       },
       'request',
     );

@@ -7,6 +7,7 @@ import { ChannelSubscriptions } from './bus/channel-subscriptions.js';
 import { ConnectionCap, defaultConnectionLimit } from './connection-cap.js';
 import { GripResponder } from './hold/grip-responder.js';
 import { ClientServer } from './http/client-server.js';
+import { startHealthProbe } from './health-probe.js';
 import { ProxyContext } from './proxy-context.js';
 
 /*
@@ -64,6 +65,19 @@ export async function startWorker(settings: Settings, log: Logger): Promise<Runn
     );
   }
 
+  let isDraining = false;
+  const probe =
+    settings.healthPort > 0
+      ? await startHealthProbe(settings.host, settings.healthPort, () => {
+          const problems: string[] = [];
+          if (isDraining) problems.push('draining: this worker is stopping');
+          if (!subscriptions.isBusConnected) {
+            problems.push('not connected to the handler bus: publishes cannot reach this worker');
+          }
+          return problems;
+        })
+      : undefined;
+
   const reloadRoutes = async (): Promise<void> => {
     try {
       const loaded = loadRoutesFile(settings.routes);
@@ -89,6 +103,7 @@ export async function startWorker(settings: Settings, log: Logger): Promise<Runn
       },
       'draining',
     );
+    isDraining = true;
     server.stopListening();
     grip.isDraining = true;
     for (const hold of [...grip.holds]) hold.end();
@@ -97,6 +112,7 @@ export async function startWorker(settings: Settings, log: Logger): Promise<Runn
     subscriptions.close();
     signers.close();
     server.connectionCap?.close();
+    probe?.close();
     await pools.close();
   };
 

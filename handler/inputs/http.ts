@@ -29,6 +29,8 @@ export interface HttpInputOptions {
   maxConnections: number;
   logger: Logger;
   publish: PublishSink;
+  /** What keeps this node from serving (`GET /readyz`); empty when it is ready. */
+  readiness?: () => { problems: string[]; detail: Record<string, unknown> };
   /** `POST /recover`. */
   recover: () => void;
   auth?: ControlAuth;
@@ -150,6 +152,11 @@ export class HttpInput implements PublishInput {
     res: http.ServerResponse,
     body: Buffer,
   ): Promise<void> {
+    const path = normalizedPath(req.url);
+    if (path === '/healthz' || path === '/readyz') {
+      this.respondHealth(req, res, path);
+      return;
+    }
     const bodyType = negotiate(req.headers['accept']);
     if (bodyType === undefined) {
       this.respond(
@@ -160,10 +167,6 @@ export class HttpInput implements PublishInput {
       );
       return;
     }
-    // Pushpin routes on the whole request target, so `/publish/?x=1` is 404 there.
-    let path = (req.url ?? '/').split('?', 1)[0]!;
-    if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
-
     if (path === '/') {
       this.respond(req, res, 200, 'Pushpin API\n');
       return;
@@ -229,6 +232,28 @@ export class HttpInput implements PublishInput {
     req.resume();
     res.once('finish', () => socket.end());
     this.respond(req, res, status, body);
+  }
+
+  /**
+   * Probes for supervisors (Kubernetes liveness and readiness), open like `GET /`:
+   * `/healthz` answers while the process serves, `/readyz` says what keeps the node from
+   * serving (503) or that it can (200).
+   */
+  private respondHealth(req: http.IncomingMessage, res: http.ServerResponse, path: string): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      this.respond(req, res, 405, `Method not allowed: ${req.method}.\n`, 'text/plain', {
+        Allow: 'GET, HEAD',
+      });
+      return;
+    }
+    if (path === '/healthz') {
+      this.respond(req, res, 200, '{"status":"ok"}\n', 'application/json');
+      return;
+    }
+    const { problems, detail } = this.options.readiness?.() ?? { problems: [], detail: {} };
+    const isReady = problems.length === 0;
+    const body = JSON.stringify({ ready: isReady, ...detail, ...(isReady ? {} : { problems }) });
+    this.respond(req, res, isReady ? 200 : 503, body + '\n', 'application/json');
   }
 
   private onDrop(): void {
@@ -318,4 +343,10 @@ export function negotiate(accept: string | undefined): BodyType | undefined {
     else if (JSON_TYPES.has(type)) chosen = 'application/json';
   }
   return chosen;
+}
+
+/** The request path without its query and one trailing slash (Pushpin compares the whole target, so `/publish/?x=1` is 404 there). */
+function normalizedPath(url: string | undefined): string {
+  const path = (url ?? '/').split('?', 1)[0]!;
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
 }

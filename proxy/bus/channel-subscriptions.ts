@@ -82,11 +82,15 @@ export class ChannelSubscriptions {
   private broadcaster: Broadcaster | undefined;
   private readonly sweepTimer: NodeJS.Timeout;
   private isClosed = false;
+  /** Whether the handler's bus is connected now (ZeroMQ reconnects by itself). */
+  isBusConnected = false;
 
   constructor(
     busSpec: string,
     private readonly log: Logger,
   ) {
+    this.socket.events.on('connect', () => (this.isBusConnected = true));
+    this.socket.events.on('disconnect', () => (this.isBusConnected = false));
     this.socket.connect(busSpec);
     this.socket.subscribe('');
     this.sweepTimer = setInterval(() => this.sweep(), 1_000);

@@ -24,6 +24,8 @@ export interface ClientRequestInfo {
   remoteAddress: string;
   isTls: boolean;
   host: string;
+  /** For the access line; '' when the client sent none. */
+  userAgent: string;
 }
 
 export interface ForwardOptions {
@@ -155,5 +157,6 @@ export function readClientRequest(
     remoteAddress: canonicalIp(Buffer.from(res.getRemoteAddressAsText()).toString()),
     isTls,
     host: req.getHeader('host'),
+    userAgent: req.getHeader('user-agent'),
   };
 }

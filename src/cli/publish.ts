@@ -39,6 +39,11 @@ Options:
   --token TOKEN         send Authorization: Bearer TOKEN (default THUMBTACK_CONTROL_TOKEN)
   --jwt-key KEY         send a Bearer JWT signed HS256 with KEY (default THUMBTACK_CONTROL_JWT_KEY)
   -h, --help
+
+Environment: GRIP_URL, as the GRIP libraries and pushpin-publish read it
+(http://host:5561?iss=ISS&key=KEY, key may be base64:...), gives the control API and its
+credentials when the flags above do not: with iss, a JWT {iss} signed HS256 with key; with
+key alone, Bearer key.
 `;
 
 class UsageError extends Error {}
@@ -127,13 +132,25 @@ export async function runPublish(argv: string[]): Promise<number> {
     return 1;
   }
 
-  const base = values['control-uri'] ?? defaultControlUri();
+  let grip: GripUrl | undefined;
+  try {
+    grip = readGripUrl(process.env['GRIP_URL']);
+  } catch (err) {
+    return usageError((err as Error).message);
+  }
+  const base = values['control-uri'] ?? grip?.controlUri ?? defaultControlUri();
   const url = base.replace(/\/+$/, '') + '/publish/';
   const headers: Record<string, string> = { 'content-type': 'application/json' };
-  const token = values.token ?? process.env[envName('controlToken')];
-  const jwtKey = values['jwt-key'] ?? process.env[envName('controlJwtKey')];
+  // Credentials: the flags, then GRIP_URL's, then the THUMBTACK_* variables.
+  const isFromEnv = grip === undefined;
+  const token = values.token ?? (isFromEnv ? process.env[envName('controlToken')] : undefined);
+  const jwtKey =
+    values['jwt-key'] ?? (isFromEnv ? process.env[envName('controlJwtKey')] : undefined);
   if (token) headers['authorization'] = `Bearer ${token}`;
-  else if (jwtKey) headers['authorization'] = `Bearer ${await signJwt(jwtKey)}`;
+  else if (jwtKey) headers['authorization'] = `Bearer ${await signJwt(jwtKey, 'thumbtack')}`;
+  else if (grip?.key && grip.iss) {
+    headers['authorization'] = `Bearer ${await signJwt(grip.key, grip.iss)}`;
+  } else if (grip?.key) headers['authorization'] = `Bearer ${grip.key}`;
 
   try {
     const response = await request(url, {
@@ -237,9 +254,37 @@ function defaultControlUri(): string {
   return `http://127.0.0.1:${port}`;
 }
 
-function signJwt(key: string): Promise<string> {
+interface GripUrl {
+  controlUri: string;
+  iss?: string;
+  key?: string;
+}
+
+/** GRIP_URL as the GRIP libraries read it: the control URI, with `iss` and `key` in its query. */
+function readGripUrl(text: string | undefined): GripUrl | undefined {
+  if (text === undefined || text === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(
+      `GRIP_URL "${text}" is not a URL (e.g. http://127.0.0.1:5561?iss=me&key=secret)`,
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`GRIP_URL "${text}" must be an http:// or https:// URL`);
+  }
+  const iss = url.searchParams.get('iss') ?? undefined;
+  const key = url.searchParams.get('key') ?? undefined;
+  if (iss !== undefined && !key) throw new UsageError(`GRIP_URL "${text}" has iss but no key`);
+  url.search = '';
+  url.hash = '';
+  return { controlUri: url.toString(), iss, key };
+}
+
+function signJwt(key: string, iss: string): Promise<string> {
   const secret = secretBytes(key);
-  return new SignJWT({ iss: 'thumbtack' })
+  return new SignJWT({ iss })
     .setProtectedHeader({ alg: 'HS256' })
     .setExpirationTime('10m')
     .sign(secret);

@@ -10,6 +10,11 @@ export const settingsSchema = {
   routes: { type: 'path', default: 'config/routes', help: 'Pushpin routes file' },
   host: { type: 'host', default: '0.0.0.0', help: 'client listen address (:: for IPv6)' },
   port: { type: 'port', default: 7999, help: 'client HTTP/WebSocket port' },
+  healthPort: {
+    type: 'port',
+    default: 0,
+    help: 'serve GET /healthz and /readyz of each proxy worker on this port (0 = off)',
+  },
   tlsCert: { type: 'path', default: '', help: 'PEM certificate: serve clients over TLS' },
   tlsKey: { type: 'path', default: '', help: 'PEM private key for --tls-cert' },
   workers: { type: 'count', default: 0, help: 'proxy worker processes (0 = one per CPU)' },
@@ -121,6 +126,11 @@ export const settingsSchema = {
     type: 'seconds',
     default: 1,
     help: 'first WebSocket-over-HTTP retry delay in seconds; doubles per retry, plus up to as much jitter',
+  },
+  accessLogClient: {
+    type: 'boolean',
+    default: true,
+    help: "the access line names the client's address and user agent (--no-access-log-client leaves them out)",
   },
   logLevel: {
     type: 'enum',

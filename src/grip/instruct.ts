@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import { GripInstructError } from '../errors.js';
 import { clampTimerSeconds } from '../timer-limit.js';
 import { channelNameProblem } from './channel-name.js';
+import { headerFieldProblem, reasonPhraseProblem } from './header-field.js';
 import { supportedFilters } from './filters.js';
 import type {
   ChannelSubscription,
@@ -437,6 +438,8 @@ function parseJsonResponse(json: JsonObject, base: StoredResponse): StoredRespon
     response.reason = '';
   }
   const reason = optionalString(json, 'response', 'reason');
+  const reasonProblem = reason === undefined ? undefined : reasonPhraseProblem(reason);
+  if (reasonProblem) throw bodyError(`response ${reasonProblem}`);
   if (reason) response.reason = encodeHeaderText(reason);
   if (Object.hasOwn(json, 'headers')) response.headers = parseJsonHeaders(json.headers);
   if (Object.hasOwn(json, 'body-bin')) {
@@ -478,6 +481,10 @@ function parseJsonHeaders(value: unknown): [string, string][] {
     }
   } else {
     throw bodyError("response contains 'headers' with wrong type");
+  }
+  for (const [name, val] of headers) {
+    const problem = headerFieldProblem(name, val);
+    if (problem) throw bodyError(`response ${problem}`);
   }
   return keepHeaders(headers, undefined);
 }

@@ -13,6 +13,7 @@ import {
   type WsMessageType,
 } from './publish-types.js';
 import { channelNameProblem } from './channel-name.js';
+import { headerFieldProblem, reasonPhraseProblem } from './header-field.js';
 import { decodeTnetstring } from './tnetstring.js';
 
 /*
@@ -231,6 +232,8 @@ function parseHttpResponse(value: unknown, mode: Mode): HttpResponseFormat {
     code = given;
   }
   const reason = optionalString(value, pn, 'reason') || (STATUS_CODES[code] ?? 'Undefined Reason');
+  const reasonProblem = reasonPhraseProblem(reason);
+  if (reasonProblem) fail(`${pn} ${reasonProblem}`);
   const headers = has(value, 'headers') ? parseHeaders(value['headers'], pn) : [];
   const format: HttpResponseFormat = { action, code, reason, headers, body: EMPTY };
   const contentFilters = parseContentFilters(value, pn);
@@ -275,6 +278,10 @@ function parseHeaders(value: unknown, pn: string): [string, string][] {
     }
   } else {
     fail(`${pn} contains 'headers' with wrong type`);
+  }
+  for (const [name, text] of headers) {
+    const problem = headerFieldProblem(name, text);
+    if (problem) fail(`${pn} ${problem}`);
   }
   // GRIP instructions never travel inside a published response.
   return headers.filter(([name]) => !/^grip-/i.test(name));

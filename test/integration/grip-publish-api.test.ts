@@ -177,6 +177,33 @@ describe('publish validation through the runner', () => {
     expect((await held.poll).body.toString()).toBe('valid\n');
   });
 
+  it('a published response whose header or reason has CR/LF is refused: no response is split', async () => {
+    const channel = uniqueName('split');
+    const held = await holdBoth(thumbtack, channel);
+    const bad: [Record<string, unknown>, string][] = [
+      [
+        { headers: { 'X-A': 'v\r\nSet-Cookie: evil=1' }, body: 'x\n' },
+        "Invalid format: 'http-response' header 'X-A' has a value with a CR, LF or NUL character\n",
+      ],
+      [
+        { reason: 'OK\r\nSet-Cookie: evil=1', body: 'x\n' },
+        "Invalid format: 'http-response' reason has a CR, LF or NUL character\n",
+      ],
+    ];
+    for (const [format, message] of bad) {
+      const result = await publish(thumbtack, [{ channel, formats: { 'http-response': format } }]);
+      expect(result).toEqual({ status: 400, text: message });
+    }
+    await publishOk(thumbtack, {
+      channel,
+      formats: { 'http-response': { headers: { 'X-A': 'clean' }, body: 'valid\n' } },
+    });
+    const answer = await held.poll;
+    expect(answer.body.toString()).toBe('valid\n');
+    expect(answer.headers['x-a']).toBe('clean');
+    expect(answer.headers['set-cookie']).toBeUndefined();
+  });
+
   it('a batch with one invalid item is refused whole: none of its items is delivered', async () => {
     const channel = uniqueName('api');
     const held = await holdBoth(thumbtack, channel);

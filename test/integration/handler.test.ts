@@ -729,6 +729,56 @@ describe('handler control API authentication', () => {
   });
 });
 
+describe('health probes on the control port', () => {
+  async function probe(handler: HandlerProcess, path: string, method = 'GET') {
+    const res = await request(handler.controlUrl + path, { method });
+    const text = await res.body.text();
+    return { status: res.statusCode, type: res.headers['content-type'], text };
+  }
+
+  it('/healthz answers while the handler serves; /readyz says whether a proxy worker is connected', async () => {
+    const handler = await startHandlerProcess();
+    expect(await probe(handler, '/healthz')).toEqual({
+      status: 200,
+      type: 'application/json',
+      text: '{"status":"ok"}\n',
+    });
+    const alone = await probe(handler, '/readyz');
+    expect(alone.status).toBe(503);
+    expect(JSON.parse(alone.text)).toEqual({
+      ready: false,
+      workers: 0,
+      problems: ['no proxy worker is connected to the handler bus'],
+    });
+
+    // A worker's bus socket: its subscription to every message is what the handler counts.
+    const worker = busSubscriber(handler);
+    let ready = await probe(handler, '/readyz');
+    for (let i = 0; i < 50 && ready.status !== 200; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      ready = await probe(handler, '/readyz');
+    }
+    expect(ready.status).toBe(200);
+    expect(JSON.parse(ready.text)).toEqual({ ready: true, workers: 1 });
+
+    worker.close();
+    let gone = await probe(handler, '/readyz');
+    for (let i = 0; i < 50 && gone.status !== 503; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      gone = await probe(handler, '/readyz');
+    }
+    expect(JSON.parse(gone.text)).toMatchObject({ ready: false, workers: 0 });
+  });
+
+  it('probes need no credentials, take GET and HEAD only, and ignore a query string', async () => {
+    const handler = await startHandlerProcess({ args: ['--control-token', 'secret'] });
+    expect((await probe(handler, '/healthz?from=kubelet')).status).toBe(200);
+    expect((await probe(handler, '/healthz', 'HEAD')).status).toBe(200);
+    expect((await probe(handler, '/healthz', 'POST')).status).toBe(405);
+    expect((await probe(handler, '/readyz', 'DELETE')).status).toBe(405);
+  });
+});
+
 describe('handler process', () => {
   it('exits 2 with one line naming a bad setting', async () => {
     const result = await runHandlerToExit(['handler', '--control-port', 'nope']);

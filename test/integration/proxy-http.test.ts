@@ -486,8 +486,10 @@ test('Expect: 100-continue gets the body through', async () => {
   expect(echo.headers.expect).toBeUndefined();
 });
 
-test('each request is logged once with method, path, status, duration, bytes, route and target', async () => {
-  const res = await send(tt.url + '/length?n=321&logged=1');
+test('each request is logged once with method, path, status, duration, bytes, route, target, client and user agent', async () => {
+  const res = await send(tt.url + '/length?n=321&logged=1', {
+    headers: { 'user-agent': 'probe/1.0' },
+  });
   expect(res.status).toBe(200);
   const line = await tt.waitForLog(
     (l) => l.msg === 'request' && l.path === '/length?n=321&logged=1',
@@ -499,9 +501,25 @@ test('each request is logged once with method, path, status, duration, bytes, ro
     bytes: 321,
     route: 'plain',
     target: backend.target,
+    client: '127.0.0.1',
+    userAgent: 'probe/1.0',
   });
   expect(typeof line.durationMs).toBe('number');
   expect(
     tt.logs.filter((l) => l.msg === 'request' && l.path === '/length?n=321&logged=1'),
   ).toHaveLength(1);
+});
+
+test('--no-access-log-client leaves the client address and user agent out of the access line', async () => {
+  const quiet = await startThumbtack({
+    routes: `*,id=plain,no_grip ${backend.target}\n`,
+    args: ['--no-access-log-client'],
+  });
+  expect(
+    (await send(quiet.url + '/length?n=1', { headers: { 'user-agent': 'probe/1.0' } })).status,
+  ).toBe(200);
+  const line = await quiet.waitForLog((l) => l.msg === 'request' && l.path === '/length?n=1');
+  expect(line).toMatchObject({ status: 200, route: 'plain' });
+  expect(line).not.toHaveProperty('client');
+  expect(line).not.toHaveProperty('userAgent');
 });

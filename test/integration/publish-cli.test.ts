@@ -9,6 +9,7 @@ import { answer, openStream, uniqueName } from '../support/grip.js';
 import { useGripSuite } from '../support/grip-suite.js';
 import { thumbtackBin } from '../support/thumbtack.js';
 import { waitForSubscribed } from '../support/channel-events.js';
+import { startHandlerProcess, type HandlerProcess } from '../support/handler-process.js';
 
 /*
  * `thumbtack publish` as a script or a person runs it: a separate process, against a
@@ -54,12 +55,20 @@ function publishCli(
   stdin?: string | Buffer,
   controlUri = suite.thumbtack.controlUrl,
 ): Promise<CliResult> {
+  return runPublishCli([...args, '--control-uri', controlUri], stdin);
+}
+
+/** Runs `thumbtack publish ...args` to its exit, with extra environment variables. */
+function runPublishCli(
+  args: string[],
+  stdin?: string | Buffer,
+  env: NodeJS.ProcessEnv = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [thumbtackBin, 'publish', ...args, '--control-uri', controlUri],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
-    );
+    const child = spawn(process.execPath, [thumbtackBin, 'publish', ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -68,7 +77,8 @@ function publishCli(
       child.kill('SIGKILL');
       reject(new Error(`thumbtack publish ${args.join(' ')} did not exit within 10 s`));
     }, 10_000);
-    child.once('exit', (code) => {
+    // 'close', not 'exit': the output may still be in the pipes when the process has exited.
+    child.once('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
@@ -174,5 +184,48 @@ describe('thumbtack publish', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr).toContain(`cannot reach http://127.0.0.1:${port}/publish/`);
+  });
+});
+
+describe('thumbtack publish with GRIP_URL', () => {
+  const key = 'grip-url-key';
+  let handler: HandlerProcess;
+  beforeAll(async () => {
+    handler = await startHandlerProcess({ args: ['--control-jwt-key', key] });
+  });
+  afterAll(async () => {
+    await handler.stop();
+  });
+
+  it('takes the control API and credentials from GRIP_URL, as the GRIP libraries write it', async () => {
+    const gripUrl = `${handler.controlUrl}/?iss=publisher&key=${key}`;
+    const ok = await runPublishCli(['c', 'hi'], undefined, { GRIP_URL: gripUrl });
+    expect(ok).toMatchObject({ code: 0, stdout: 'Published\n' });
+    const wrong = await runPublishCli(['c', 'hi'], undefined, {
+      GRIP_URL: `${handler.controlUrl}?iss=publisher&key=not-the-key`,
+    });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/^Invalid JWT/);
+  });
+
+  it('flags win over GRIP_URL', async () => {
+    const result = await runPublishCli(
+      ['c', 'hi', '--control-uri', handler.controlUrl, '--jwt-key', key],
+      undefined,
+      { GRIP_URL: 'http://127.0.0.1:9?iss=x&key=wrong' },
+    );
+    expect(result).toMatchObject({ code: 0, stdout: 'Published\n' });
+  });
+
+  it.each([
+    ['not a URL', 'not a url', 'is not a URL'],
+    ['another scheme', 'zmq://127.0.0.1:5560', 'must be an http:// or https:// URL'],
+    ['iss without key', 'http://127.0.0.1:5561?iss=me', 'has iss but no key'],
+  ])('a GRIP_URL that is %s exits 2 naming it', async (_name, gripUrl, problem) => {
+    const result = await runPublishCli(['c', 'hi'], undefined, { GRIP_URL: gripUrl });
+    expect(result.code).toBe(2);
+    expect(result.stderr.split('\n')[0]).toBe(
+      `thumbtack publish: GRIP_URL "${gripUrl}" ${problem}${problem === 'is not a URL' ? ' (e.g. http://127.0.0.1:5561?iss=me&key=secret)' : ''}`,
+    );
   });
 });

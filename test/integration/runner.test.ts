@@ -419,6 +419,65 @@ describe('supervision', () => {
   });
 });
 
+describe('health', () => {
+  test("the control port's /readyz turns ready once every worker is on the handler's bus", async () => {
+    const tt = await startThumbtack({ routes: `* 127.0.0.1:9`, workers: 2 });
+    const readyz = async () => {
+      const res = await fetch(`${tt.controlUrl}/readyz`);
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    let state = await readyz();
+    for (let i = 0; i < 50 && state.body['workers'] !== 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      state = await readyz();
+    }
+    expect(state).toEqual({ status: 200, body: { ready: true, workers: 2 } });
+    expect((await fetch(`${tt.controlUrl}/healthz`)).status).toBe(200);
+  });
+});
+
+describe('worker health port', () => {
+  test('--health-port: each worker answers /healthz, and /readyz says whether it is on the handler bus', async () => {
+    const healthPort = await freePort();
+    const tt = await startThumbtack({
+      routes: `* 127.0.0.1:9`,
+      workers: 2,
+      args: ['--health-port', String(healthPort)],
+    });
+    const probe = async (path: string) => {
+      const res = await fetch(`http://127.0.0.1:${healthPort}${path}`);
+      return { status: res.status, body: await res.text() };
+    };
+    /** Probes until `isWanted` (bounded): the bus connects and reconnects on its own time. */
+    const probeUntil = async (isWanted: (status: number) => boolean) => {
+      let result = await probe('/readyz');
+      for (let i = 0; i < 100 && !isWanted(result.status); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        result = await probe('/readyz');
+      }
+      return result;
+    };
+    expect(await probe('/healthz')).toEqual({ status: 200, body: '{"status":"ok"}\n' });
+    expect((await probe('/elsewhere')).status).toBe(404);
+    expect(await probeUntil((status) => status === 200)).toEqual({
+      status: 200,
+      body: '{"ready":true}\n',
+    });
+
+    // Without the handler a worker still proxies, but publishes cannot reach it: not ready.
+    const handler = childPid(tt, 'handler')!;
+    process.kill(handler, 'SIGKILL');
+    const down = await probeUntil((status) => status === 503);
+    expect(down.status).toBe(503);
+    expect(JSON.parse(down.body)).toEqual({
+      ready: false,
+      problems: ['not connected to the handler bus: publishes cannot reach this worker'],
+    });
+    await waitForRestart(tt, 'handler', handler);
+    expect((await probeUntil((status) => status === 200)).status).toBe(200);
+  });
+});
+
 describe('stopping', () => {
   test('SIGTERM stops accepting, lets an in-flight request finish, and exits 0', async () => {
     const backend = await startSlowBackend('b');

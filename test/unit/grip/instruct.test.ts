@@ -658,6 +658,21 @@ describe('parseInstruction: malformed application/grip-instruct', () => {
       "response contains 'headers' with wrong type",
     ],
     [
+      'a header value with CR LF (response splitting)',
+      { response: { headers: { 'X-A': 'v\r\nSet-Cookie: evil=1' } } },
+      "response header 'X-A' has a value with a CR, LF or NUL character",
+    ],
+    [
+      'a header name that is not a token',
+      { response: { headers: [['X A', 'v']] } },
+      'response header name "X A" is not a token',
+    ],
+    [
+      'a reason with CR LF',
+      { response: { reason: 'OK\r\nX-B: 1' } },
+      'response reason has a CR, LF or NUL character',
+    ],
+    [
       'header element not a list',
       { response: { headers: ['x'] } },
       'headers contains element with wrong type',

@@ -137,6 +137,24 @@ describe('parsePublishBody errors match Pushpin bodies', () => {
       "Invalid format: 'http-response' contains 'headers' with wrong type",
     ],
     [
+      'a header value with CR LF (response splitting)',
+      one({
+        channel: 'c',
+        formats: { 'http-response': { headers: { 'X-A': 'v\r\nSet-Cookie: evil=1' }, body: '' } },
+      }),
+      "Invalid format: 'http-response' header 'X-A' has a value with a CR, LF or NUL character",
+    ],
+    [
+      'a header name that is not a token',
+      one({ channel: 'c', formats: { 'http-response': { headers: [['X A', 'v']], body: '' } } }),
+      'Invalid format: \'http-response\' header name "X A" is not a token',
+    ],
+    [
+      'a reason with CR LF',
+      one({ channel: 'c', formats: { 'http-response': { reason: 'OK\r\nX-B: 1', body: '' } } }),
+      "Invalid format: 'http-response' reason has a CR, LF or NUL character",
+    ],
+    [
       'header pair not a list',
       one({ channel: 'c', formats: { 'http-response': { headers: ['x'], body: '' } } }),
       'Invalid format: headers contains element with wrong type',

@@ -15,6 +15,7 @@ const client = (headers: [string, string][], more: Partial<ClientRequestInfo> = 
   remoteAddress: '10.0.0.9',
   isTls: false,
   host: 'api.example',
+  userAgent: '',
   ...more,
 });
 
@@ -255,7 +256,7 @@ describe('readClientRequest', () => {
     return { req, res };
   }
 
-  it('reads method, path with query, headers, host and the canonical peer address', () => {
+  it('reads method, path with query, headers, host, user agent and the canonical peer address', () => {
     const { req, res } = fakeUws({
       method: 'PATCH',
       url: '/items/1',
@@ -264,6 +265,7 @@ describe('readClientRequest', () => {
         ['host', 'api.example'],
         ['x-a', '1'],
         ['x-a', '2'],
+        ['user-agent', 'curl/8'],
       ],
       remote: '0000:0000:0000:0000:0000:ffff:7f00:0001',
     });
@@ -274,10 +276,12 @@ describe('readClientRequest', () => {
         ['host', 'api.example'],
         ['x-a', '1'],
         ['x-a', '2'],
+        ['user-agent', 'curl/8'],
       ],
       remoteAddress: '127.0.0.1',
       isTls: true,
       host: 'api.example',
+      userAgent: 'curl/8',
     });
   });
 
