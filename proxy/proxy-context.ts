@@ -117,4 +117,10 @@ export class ProxyContext {
       'request',
     );
   }
+
+  /** The client's address and user agent for a log line, unless --no-access-log-client. */
+  clientFields(client: ClientRequestInfo): { client?: string; userAgent?: string } {
+    if (!this.isAccessLogClient) return {};
+    return { client: client.remoteAddress, userAgent: client.userAgent || undefined };
+  }
 }

@@ -230,6 +230,7 @@ export class WsOverHttpSession implements WsSession, BackendSide {
         path: this.upgrade.path,
         target: backend.targets.label,
         status: 101,
+        ...this.host.ctx.clientFields(this.upgrade.client),
       },
       'websocket opened',
     );

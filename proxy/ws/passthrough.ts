@@ -187,6 +187,7 @@ export class WsPassthroughSession implements WsSession, BackendSide {
         path: this.upgrade.path,
         target: this.targets.label,
         status: 101,
+        ...this.host.ctx.clientFields(this.upgrade.client),
       },
       'websocket opened',
     );

@@ -167,6 +167,21 @@ describe('WebSocket-over-HTTP sessions', () => {
     expect(callsOf(open.cid)[1]!.headers['meta-user']).toBe('alice');
   });
 
+  test('the websocket opened line names the session, route, target, client address and user agent', async () => {
+    const client = await connectWs(`${wsUrl}/echo?logged=1`, {
+      headers: { 'user-agent': 'ws-probe/2' },
+    });
+    const cid = backend.cidOf(client);
+    const line = await tt.waitForLog((l) => l.msg === 'websocket opened' && l['cid'] === cid);
+    expect(line).toMatchObject({
+      path: '/echo?logged=1',
+      target: backend.target,
+      status: 101,
+      client: '127.0.0.1',
+      userAgent: 'ws-probe/2',
+    });
+  });
+
   test('a subprotocol chosen by the backend is passed back to the client', async () => {
     const client = await connectWs(`${wsUrl}/protocol`, { protocols: ['p1', 'p2'] });
     expect(client.socket.protocol).toBe('p2');
