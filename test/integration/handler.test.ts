@@ -737,7 +737,7 @@ describe('health probes on the control port', () => {
   }
 
   it('/healthz answers while the handler serves; /readyz says whether a proxy worker is connected', async () => {
-    const handler = await startHandlerProcess();
+    const handler = await startHandler();
     expect(await probe(handler, '/healthz')).toEqual({
       status: 200,
       type: 'application/json',
@@ -771,7 +771,7 @@ describe('health probes on the control port', () => {
   });
 
   it('probes need no credentials, take GET and HEAD only, and ignore a query string', async () => {
-    const handler = await startHandlerProcess({ args: ['--control-token', 'secret'] });
+    const handler = await startHandler(['--control-token', 'secret']);
     expect((await probe(handler, '/healthz?from=kubelet')).status).toBe(200);
     expect((await probe(handler, '/healthz', 'HEAD')).status).toBe(200);
     expect((await probe(handler, '/healthz', 'POST')).status).toBe(405);
@@ -793,7 +793,7 @@ describe('handler process', () => {
   });
 
   it('run alone, it keeps serving after SIGHUP (Node would end it) and says why', async () => {
-    const handler = await startHandlerProcess();
+    const handler = await startHandler();
     handler.process.kill('SIGHUP');
     await handler.waitForLog((l) => l.msg.startsWith('SIGHUP'));
     expect(handler.process.exitCode).toBe(null);
