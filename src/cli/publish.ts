@@ -3,7 +3,6 @@ import { isUtf8 } from 'node:buffer';
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
 import { request } from 'undici';
-import * as zmq from 'zeromq';
 import { envName } from '../config/schema.js';
 import { secretBytes } from '../grip/grip-sig.js';
 
@@ -39,8 +38,6 @@ Options:
   --control-uri URI     control API base (default http://127.0.0.1:<THUMBTACK_CONTROL_PORT or 5561>)
   --token TOKEN         send Authorization: Bearer TOKEN (default THUMBTACK_CONTROL_TOKEN)
   --jwt-key KEY         send a Bearer JWT signed HS256 with KEY (default THUMBTACK_CONTROL_JWT_KEY)
-  --spec SPEC           publish over ZeroMQ PUSH to SPEC (the PULL input, e.g. tcp://127.0.0.1:5560)
-                        instead of HTTP, as pushpin-publish --spec does
   -h, --help
 
 Environment: GRIP_URL, as the GRIP libraries and pushpin-publish read it
@@ -76,7 +73,6 @@ export async function runPublish(argv: string[]): Promise<number> {
         'control-uri': { type: 'string' },
         token: { type: 'string' },
         'jwt-key': { type: 'string' },
-        spec: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -135,8 +131,6 @@ export async function runPublish(argv: string[]): Promise<number> {
     process.stderr.write(`thumbtack publish: ${(err as Error).message}\n`);
     return 1;
   }
-
-  if (values.spec !== undefined) return publishOverZmq(values.spec, item);
 
   let grip: GripUrl | undefined;
   try {
@@ -294,28 +288,4 @@ function signJwt(key: string, iss: string): Promise<string> {
     .setProtectedHeader({ alg: 'HS256' })
     .setExpirationTime('10m')
     .sign(secret);
-}
-
-/** Waits this long for the PULL input to take the message (PUSH blocks while no peer is connected). */
-const ZMQ_SEND_TIMEOUT_MS = 5_000;
-
-/** One `J` + JSON message on a PUSH socket connected to the handler's PULL input. */
-async function publishOverZmq(spec: string, item: Record<string, unknown>): Promise<number> {
-  if (!/^(tcp:\/\/[^\s]+:\d+|ipc:\/\/\S+)$/.test(spec)) {
-    return usageError(
-      `--spec must be a ZeroMQ endpoint such as tcp://127.0.0.1:5560, not "${spec}"`,
-    );
-  }
-  const push = new zmq.Push({ linger: ZMQ_SEND_TIMEOUT_MS, sendTimeout: ZMQ_SEND_TIMEOUT_MS });
-  try {
-    push.connect(spec);
-    await push.send('J' + JSON.stringify(item));
-    process.stdout.write('Published\n');
-    return 0;
-  } catch (err) {
-    process.stderr.write(`thumbtack publish: cannot reach ${spec}: ${(err as Error).message}\n`);
-    return 1;
-  } finally {
-    push.close();
-  }
 }

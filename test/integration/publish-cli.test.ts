@@ -116,27 +116,6 @@ describe('thumbtack publish', () => {
     expect(res.body.toString()).toBe('hello world\n');
   });
 
-  it('--spec publishes over ZeroMQ PUSH to the PULL input, reaching streams and long-polls', async () => {
-    const held = await holdBoth();
-    const result = await runPublishCli([
-      held.channel,
-      'over zmq',
-      '--spec',
-      suite.thumbtack.zmqPull,
-    ]);
-    expect(result).toEqual({ code: 0, stdout: 'Published\n', stderr: '' });
-    expect(await held.stream.waitForText('over zmq\n')).toBe('open\nover zmq\n');
-    expect((await held.poll).body.toString()).toBe('over zmq\n');
-  });
-
-  it('--spec that is not a ZeroMQ endpoint exits 2 naming it', async () => {
-    const result = await runPublishCli(['c', 'x', '--spec', 'http://127.0.0.1:5561']);
-    expect(result.code).toBe(2);
-    expect(result.stderr.split('\n')[0]).toBe(
-      'thumbtack publish: --spec must be a ZeroMQ endpoint such as tcp://127.0.0.1:5560, not "http://127.0.0.1:5561"',
-    );
-  });
-
   it('reads the content from stdin as is when none is given, or given as -', async () => {
     const held = await holdBoth();
     expect((await publishCli([held.channel, '--format', 'http-stream'], 'from stdin')).code).toBe(
