@@ -118,7 +118,7 @@ export class GripResponder implements HoldHost {
     const body = request.bodyBuffer();
     // The handler's clock: an item that made this hold retry must not be replayed to the new one.
     this.retriedAt.set(request, preciseNow());
-    void this.request(request, {
+    void this.askBackend(request, {
       method: request.client.method,
       path: request.path,
       headers,
@@ -154,7 +154,7 @@ export class GripResponder implements HoldHost {
     const headers = ['host', url.host, 'accept', '*/*'];
     headers.push(...gripLastHeaders(prevIds, request.route.channelPrefix));
     this.ctx.appendGripRequestHeaders(request.route, headers);
-    const outcome = await this.request(request, {
+    const outcome = await this.askBackend(request, {
       method: 'GET',
       path: url.pathname + url.search,
       headers,
@@ -184,7 +184,7 @@ export class GripResponder implements HoldHost {
     const url = new URL(uri);
     const headers = ['host', url.host, 'content-length', '0'];
     this.ctx.appendGripRequestHeaders(request.route, headers);
-    void this.request(request, {
+    void this.askBackend(request, {
       method: 'POST',
       path: url.pathname + url.search,
       headers,
@@ -200,7 +200,7 @@ export class GripResponder implements HoldHost {
   }
 
   /** A request of the proxy's own through the route's targets, starting at the next in turn. */
-  private request(request: ForwardedRequest, backendRequest: BackendRequest) {
+  private askBackend(request: ForwardedRequest, backendRequest: BackendRequest) {
     const { route } = request;
     return requestBackend(
       this.ctx.pools,
