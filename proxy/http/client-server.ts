@@ -84,7 +84,7 @@ export class ClientServer {
     const path = req.getUrl();
     const problem = requestProblem(client.headers, path);
     if (problem !== undefined) {
-      refuseBadRequest(this.ctx.log, res, client, problem);
+      refuseBadRequest(this.ctx, res, client, problem);
       return;
     }
     const route = matchRoute(this.ctx.routes, {
@@ -106,6 +106,7 @@ export class ClientServer {
           route: null,
           target: null,
           err: 'no route matches',
+          ...this.ctx.clientFields(client),
         },
         'request',
       );

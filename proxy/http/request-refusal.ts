@@ -1,5 +1,5 @@
 import type { HttpResponse } from 'uWebSockets.js';
-import type { Logger } from '../../src/log.js';
+import type { ProxyContext } from '../proxy-context.js';
 import { sendError } from './error-response.js';
 import type { ClientRequestInfo } from './request-headers.js';
 
@@ -57,7 +57,7 @@ function requestFramingProblem(headers: readonly [string, string][]): string | u
  * follows, so a smuggled request never reaches a handler; alone, the 400 goes out.
  */
 export function refuseBadRequest(
-  log: Logger,
+  ctx: Pick<ProxyContext, 'log' | 'clientFields'>,
   res: HttpResponse,
   client: ClientRequestInfo,
   problem: string,
@@ -67,7 +67,7 @@ export function refuseBadRequest(
   res.onAborted(() => (isAborted = true));
   setImmediate(() => {
     if (!isAborted) sendError(res, 400, text, true);
-    log.info(
+    ctx.log.info(
       {
         method: client.method,
         path: client.url,
@@ -79,6 +79,7 @@ export function refuseBadRequest(
         err: isAborted
           ? `${problem}; uWS dropped the connection: more bytes followed the request`
           : problem,
+        ...ctx.clientFields(client),
       },
       'request',
     );

@@ -111,7 +111,7 @@ function onUpgrade(
   const path = req.getUrl();
   const problem = requestProblem(request.client.headers, path);
   if (problem !== undefined) {
-    refuseBadRequest(host.log, res, request.client, problem);
+    refuseBadRequest(host.ctx, res, request.client, problem);
     return;
   }
   const route = matchRoute(host.ctx.routes, {
