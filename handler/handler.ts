@@ -1,19 +1,24 @@
 import type { Settings } from '../src/config/schema.js';
+import { RedisUnavailableError } from '../src/errors.js';
 import type { PublishItem } from '../src/grip/publish-types.js';
 import { preciseNow } from '../src/ipc/clock.js';
 import type { Logger } from '../src/log.js';
+import { isRedisMode } from '../src/redis-connection.js';
 import { Bus } from './bus.js';
 import { createControlAuth } from './control-auth.js';
 import { HttpInput } from './inputs/http.js';
-import type { PublishInput } from './inputs/publish-input.js';
+import type { PublishInput, PublishSink } from './inputs/publish-input.js';
 import { ZmqPullInput } from './inputs/zmq-pull.js';
 import { ZmqSubInput } from './inputs/zmq-sub.js';
+import { RedisFanout } from './redis/redis-fanout.js';
 import { Sequencer } from './sequencer.js';
 
 /*
  * The handler's wiring: every input hands items to the sequencer, which releases them in
  * order to the bus. The bus's listener tracking decides which items are sequenced, which
  * channels the SUB input asks publishers for, and when a channel's last id is forgotten.
+ * With Redis (many nodes), inputs hand items to Redis instead, and the sequencer takes
+ * them back from Redis, from every node, in the order Redis stored them.
  */
 
 export interface RunningHandler {
@@ -23,20 +28,45 @@ export interface RunningHandler {
 }
 
 export async function startHandler(settings: Settings, logger: Logger): Promise<RunningHandler> {
+  // First, so that a Redis that cannot be used stops the start before anything is bound.
+  // Items only arrive once the bus has subscribers.
+  const redis = isRedisMode(settings)
+    ? await RedisFanout.start({
+        settings,
+        logger: logger.child({ component: 'handler.redis' }),
+        onItem: (item, time) => sequence(item, time),
+      })
+    : undefined;
   const bus = new Bus({
     endpoint: settings.bus,
     logger: logger.child({ component: 'handler.bus' }),
   });
   const sequencer = new Sequencer({ release: (item, time) => bus.deliver(item, time) });
-
-  const publish = (item: PublishItem): void => {
+  function sequence(item: PublishItem, time: number): void {
     try {
-      // Sub-millisecond, as workers compare it with when their request left (src/ipc/clock).
-      const time = preciseNow();
       sequencer.add(item, time, !item.noSeq && bus.hasSubscribers(item.channel));
     } catch (err) {
       logger.error({ err, channel: item.channel }, 'publish failed');
     }
+  }
+  // Sub-millisecond, as workers compare it with when their request left (src/ipc/clock).
+  const publish: PublishSink = redis
+    ? (item) => redis.publish(item)
+    : (item) => sequence(item, preciseNow());
+  // ZeroMQ publishers get no answer: an item Redis did not take is reported in the log.
+  let lostLoggedAt = 0;
+  let lost = 0;
+  const publishUnanswered = (item: PublishItem): void => {
+    const result = publish(item);
+    if (!result) return;
+    result.catch((err: unknown) => {
+      lost++;
+      if (Date.now() - lostLoggedAt < 5_000) return;
+      lostLoggedAt = Date.now();
+      const message = err instanceof RedisUnavailableError ? err.message : String(err);
+      logger.error({ lost, channel: item.channel }, `ZeroMQ publishes lost: ${message}`);
+      lost = 0;
+    });
   };
 
   const subInput = new ZmqSubInput({
@@ -44,7 +74,7 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
     isConnect: settings.zmqSubConnect,
     maxMessageSize: settings.publishBodyMax,
     logger: logger.child({ component: 'handler.zmq-sub' }),
-    publish,
+    publish: publishUnanswered,
   });
   const httpInput = new HttpInput({
     host: settings.controlHost,
@@ -61,26 +91,34 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
     auth: createControlAuth({ token: settings.controlToken, jwtKey: settings.controlJwtKey }),
     readiness: () => {
       const workers = bus.workerCount;
-      return {
-        problems: workers > 0 ? [] : ['no proxy worker is connected to the handler bus'],
-        detail: { workers },
-      };
+      const problems = workers > 0 ? [] : ['no proxy worker is connected to the handler bus'];
+      if (redis && !redis.isConnected) problems.push('Redis is unreachable');
+      return { problems, detail: { workers } };
     },
+    status: () => ({
+      mode: redis?.mode ?? 'single',
+      ...(redis ? { redis: { connected: redis.isConnected } } : {}),
+      workers: bus.workerCount,
+    }),
   });
   const pullInput = new ZmqPullInput({
     endpoint: settings.zmqPull,
     maxMessageSize: settings.publishBodyMax,
     logger: logger.child({ component: 'handler.zmq-pull' }),
-    publish,
+    publish: publishUnanswered,
   });
   // HTTP starts last: a 200 is only given once every input is up, so a handler that fails
   // to start never acknowledged a publish it then took down with it.
   const inputs: PublishInput[] = [pullInput, subInput, httpInput];
 
-  bus.on('channelActive', (channel) => subInput.subscribe(channel));
+  bus.on('channelActive', (channel) => {
+    subInput.subscribe(channel);
+    redis?.subscribe(channel);
+  });
   bus.on('channelIdle', (channel) => {
     sequencer.forgetChannel(channel);
     subInput.unsubscribe(channel);
+    redis?.unsubscribe(channel);
   });
 
   // Every part's close() is safe before or after a failed start.
@@ -88,7 +126,7 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
     sequencer.close();
     // Inputs first, so nothing is accepted that the bus could no longer send.
     const results = await Promise.allSettled(inputs.map((input) => input.close()));
-    results.push(...(await Promise.allSettled([bus.close()])));
+    results.push(...(await Promise.allSettled([bus.close(), redis?.close()])));
     for (const result of results) {
       if (result.status === 'rejected') logger.warn({ err: result.reason }, 'close failed');
     }

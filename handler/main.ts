@@ -5,7 +5,8 @@ import { startHandler, type RunningHandler } from './handler.js';
 
 /*
  * Process entry: `node dist/handler/main.js [handler] [flags]` (also `thumbtack handler`).
- * Exit codes: 0 after SIGTERM/SIGINT, 1 when an input cannot start, 2 on bad settings.
+ * Exit codes: 0 after SIGTERM/SIGINT, 1 when an input cannot start, 2 on bad settings
+ * (and on a Redis that cannot be used).
  */
 
 function readSettings(): LoadedArgs['settings'] {
@@ -55,6 +56,12 @@ process.on('SIGHUP', () => logger.info('SIGHUP: the handler has nothing to reloa
 try {
   handler = await startHandler(settings, logger);
 } catch (err) {
+  if (err instanceof ConfigError) {
+    // A setting to fix (a Redis that cannot be used): one line, exit 2 as for bad flags.
+    logger.fatal(err.message);
+    process.stderr.write(`thumbtack handler: ${err.message}\n`);
+    process.exit(2);
+  }
   logger.fatal({ err }, 'handler could not start');
   process.exit(1);
 }

@@ -62,3 +62,10 @@ export class WsControlError extends ThumbtackError {
     super('E_WS_CONTROL', message);
   }
 }
+
+/** Redis did not take a publish (unreachable, or it refused): the publisher should retry. */
+export class RedisUnavailableError extends ThumbtackError {
+  constructor(message: string) {
+    super('E_REDIS_UNAVAILABLE', message);
+  }
+}

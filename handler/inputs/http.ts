@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { PublishFormatError } from '../../src/errors.js';
+import { PublishFormatError, RedisUnavailableError } from '../../src/errors.js';
 import { parsePublishBody } from '../../src/grip/publish-item.js';
 import type { Logger } from '../../src/log.js';
 import type { ControlAuth } from '../control-auth.js';
@@ -31,6 +31,8 @@ export interface HttpInputOptions {
   publish: PublishSink;
   /** What keeps this node from serving (`GET /readyz`); empty when it is ready. */
   readiness?: () => { problems: string[]; detail: Record<string, unknown> };
+  /** `GET /status`: which mode the node runs in, and the state of its links. */
+  status?: () => Record<string, unknown>;
   /** `POST /recover`. */
   recover: () => void;
   auth?: ControlAuth;
@@ -171,6 +173,11 @@ export class HttpInput implements PublishInput {
       this.respond(req, res, 200, 'Pushpin API\n');
       return;
     }
+    if (path === '/status') {
+      const status = JSON.stringify(this.options.status?.() ?? { mode: 'single' });
+      this.respond(req, res, 200, status + '\n', 'application/json');
+      return;
+    }
     if (path !== '/publish' && path !== '/recover') {
       this.respond(req, res, 404, 'Not Found\n');
       return;
@@ -204,9 +211,28 @@ export class HttpInput implements PublishInput {
       this.respond(req, res, 400, err.message + '\n');
       return;
     }
-    // Like Pushpin, success means "parsed": the answer goes out before delivery.
+    // Like Pushpin, success means "parsed": the answer goes out before delivery. With
+    // Redis it means "stored in Redis", which every node delivers from.
+    const stored: Promise<void>[] = [];
+    for (const item of items) {
+      const result = this.options.publish(item);
+      if (result) stored.push(result);
+    }
+    if (stored.length > 0) {
+      const results = await Promise.allSettled(stored);
+      const failed = results.find((result) => result.status === 'rejected');
+      if (failed) {
+        const reason: unknown = failed.reason;
+        if (!(reason instanceof RedisUnavailableError)) throw reason;
+        const taken = results.length - results.filter((r) => r.status === 'rejected').length;
+        const note = taken > 0 ? ` (${taken} of ${results.length} items were stored)` : '';
+        this.respond(req, res, 503, `${reason.message}${note}\n`, 'text/plain', {
+          'Retry-After': '1',
+        });
+        return;
+      }
+    }
     this.respondMessage(req, res, bodyType, 'Published', items.length);
-    for (const item of items) this.options.publish(item);
   }
 
   /**

@@ -1,7 +1,11 @@
 import type { PublishItem } from '../../src/grip/publish-types.js';
 
-/** Where an input hands each validated item; it never throws back into the input. */
-export type PublishSink = (item: PublishItem) => void;
+/**
+ * Where an input hands each validated item; it never throws back into the input. With
+ * Redis it returns a promise that resolves once Redis stored the item and rejects with
+ * RedisUnavailableError when it did not.
+ */
+export type PublishSink = (item: PublishItem) => Promise<void> | void;
 
 /**
  * One way publishes reach the handler (HTTP control API, ZeroMQ PULL, ZeroMQ SUB, ...).

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadSettings } from '../config/load.js';
+import { connectRedis, isRedisMode } from '../redis-connection.js';
 import { defaultWorkers, envName, flagName, settingsSchema } from '../config/schema.js';
 import { ThumbtackError } from '../errors.js';
 import { createLogger } from '../log.js';
@@ -57,6 +58,9 @@ async function main(argv: string[]): Promise<number> {
   }
   // Fail fast on a broken routes file: restarting workers that cannot start helps nobody.
   loadRoutesFile(settings.routes);
+  // And on a Redis that cannot be used (address, password): a handler restarted forever
+  // would only repeat it.
+  if (isRedisMode(settings)) (await connectRedis(settings, 'commands')).disconnect();
   const log = createLogger('runner', settings.logLevel);
   const childArgs = [...args];
   if (settings.bus === settingsSchema.bus.default) {

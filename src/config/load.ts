@@ -89,6 +89,9 @@ export function loadSettings(
       : coerce(spec, spec.default, `default of ${name}`);
   }
   const result = settings as Settings;
+  if (result.redis && result.redisCluster) {
+    throw new ConfigError('--redis and --redis-cluster cannot be given together; choose one');
+  }
   if (Boolean(result.tlsCert) !== Boolean(result.tlsKey)) {
     throw new ConfigError('--tls-cert and --tls-key must be given together');
   }
@@ -173,9 +176,40 @@ function coerce(spec: SettingSpec, value: unknown, source: string): unknown {
       }
       return addresses;
     }
+    case 'redisUrl':
+      if (typeof text !== 'string' || (text !== '' && !isRedisUrl(text))) {
+        bad('redis://[user:password@]host:port[/db] or rediss://... (empty: no Redis)');
+      }
+      return text;
+    case 'redisNodes': {
+      if (typeof text !== 'string') bad('a comma-separated list of host:port');
+      const nodes = (text as string)
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      if (
+        nodes.some((node) => !/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:.]+\]:\d{1,5}$/.test(node))
+      ) {
+        bad('a comma-separated list of host:port');
+      }
+      return nodes.join(',');
+    }
     case 'path':
     case 'string':
       if (typeof text !== 'string') bad('a string');
       return text;
   }
+}
+
+/** A URL ioredis can connect to; the database, when given, is a number. */
+function isRedisUrl(text: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return false;
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') return false;
+  if (!url.hostname || url.search || url.hash) return false;
+  return /^(\/\d*)?$/.test(url.pathname);
 }

@@ -47,6 +47,16 @@ export const settingsSchema = {
     default: false,
     help: "connect the SUB input to publishers' XPUB sockets instead of binding",
   },
+  redis: {
+    type: 'redisUrl',
+    default: '',
+    help: 'redis://[user:pass@]host:port[/db] (rediss:// for TLS): many nodes share publishes through this Redis',
+  },
+  redisCluster: {
+    type: 'redisNodes',
+    default: '',
+    help: 'comma list of Redis Cluster seed nodes (host:port): many nodes through sharded pub/sub',
+  },
   bus: {
     type: 'zmq',
     default: 'tcp://127.0.0.1:5564',
@@ -151,7 +161,9 @@ export type SettingType =
   | 'seconds'
   | 'enum'
   | 'addresses'
-  | 'bytes';
+  | 'bytes'
+  | 'redisUrl'
+  | 'redisNodes';
 
 export interface SettingSpec {
   type: SettingType;

@@ -21,6 +21,8 @@ export interface DeliveryHeader {
   prevId?: string;
   /** The item's `meta`, for subscribers' filters; absent when the item has none. */
   meta?: Record<string, string>;
+  /** The publisher asked that the item skip prev-id sequencing (`no-seq`). */
+  noSeq?: boolean;
   response?: {
     action: PublishAction;
     code: number;
@@ -65,6 +67,7 @@ const RESPONSE = 1;
 const STREAM = 2;
 const WS = 4;
 const EXTRA = 8;
+const NO_SEQ = 16;
 
 /** The header fields that travel as JSON, present only when set. */
 interface HeaderExtra {
@@ -83,7 +86,7 @@ interface HeaderExtra {
 export function encodeDelivery(item: PublishItem, seq: number, time: number): Buffer[] {
   const payload: Buffer[] = [];
   const { httpResponse, httpStream, wsMessage } = item.formats;
-  let flags = 0;
+  let flags = item.noSeq ? NO_SEQ : 0;
   let size = 17;
   let extra: HeaderExtra | undefined;
   if (item.id !== undefined) (extra ??= {}).id = item.id;
@@ -168,6 +171,7 @@ export function decodeDelivery(
     }
     if (typeof extra !== 'object' || extra === null) return undefined;
   }
+  if (flags & NO_SEQ) decoded.noSeq = true;
   if (extra.id !== undefined) decoded.id = extra.id;
   if (extra.prevId !== undefined) decoded.prevId = extra.prevId;
   if (extra.meta !== undefined) decoded.meta = extra.meta;
@@ -200,6 +204,37 @@ export function decodeDelivery(
   }
   if (frames.length !== 2 + index) return undefined;
   return { channel, header: decoded, payload: frames.slice(2) };
+}
+
+/** The publish item a delivery was encoded from (a handler reading deliveries from Redis). */
+export function deliveryItem(delivery: Delivery): PublishItem {
+  const { channel, header, payload } = delivery;
+  const item: PublishItem = { channel, noSeq: header.noSeq === true, formats: {} };
+  if (header.id !== undefined) item.id = header.id;
+  if (header.prevId !== undefined) item.prevId = header.prevId;
+  if (header.meta !== undefined) item.meta = header.meta;
+  const { response, stream, ws } = header;
+  if (response) {
+    item.formats.httpResponse = {
+      action: response.action,
+      code: response.code,
+      reason: response.reason,
+      headers: response.headers,
+      body: payload[response.body]!,
+    };
+    if (response.contentFilters) item.formats.httpResponse.contentFilters = response.contentFilters;
+  }
+  if (stream) {
+    item.formats.httpStream = { action: stream.action, content: payload[stream.content]! };
+    if (stream.contentFilters) item.formats.httpStream.contentFilters = stream.contentFilters;
+  }
+  if (ws) {
+    item.formats.wsMessage = { action: ws.action, type: ws.type, content: payload[ws.content]! };
+    if (ws.code !== undefined) item.formats.wsMessage.code = ws.code;
+    if (ws.reason !== undefined) item.formats.wsMessage.reason = ws.reason;
+    if (ws.contentFilters) item.formats.wsMessage.contentFilters = ws.contentFilters;
+  }
+  return item;
 }
 
 /*

@@ -1,0 +1,362 @@
+import type { Cluster, Redis } from 'ioredis';
+import { RedisUnavailableError } from '../../src/errors.js';
+import type { PublishItem } from '../../src/grip/publish-types.js';
+import {
+  comparePositions,
+  decodeRedisMessage,
+  decodeStreamEntry,
+  encodeRedisPayload,
+  type RedisEntry,
+} from '../../src/ipc/redis-entry.js';
+import type { Logger } from '../../src/log.js';
+import {
+  connectRedis,
+  describeRedis,
+  type RedisClient,
+  type RedisSettings,
+} from '../../src/redis-connection.js';
+import { RedisClock } from './redis-clock.js';
+
+/*
+ * Many nodes through one Redis. Every node publishes into Redis and takes every item back
+ * from it, its own included, so Redis is the one ordering point and every node delivers a
+ * channel's items in the same order. A publish is one script run: drop a repeated id, add
+ * the item to the channel's stream (its entry id is the item's position), and publish it
+ * on the channel's pub/sub channel. Keys and pub/sub channel share the hash tag `{channel}`,
+ * so in a cluster they live on one shard and sharded pub/sub (SPUBLISH) applies.
+ *
+ * A node subscribes only the channels its workers hold. Subscribing cannot see what was
+ * published just before (the subscribe race, across nodes), so after each subscription
+ * the node reads the channel's last seconds from its stream, and after a Redis outage it
+ * reads everything after the last position it saw: nothing stored while it was away is
+ * lost. Live messages that arrive during such a read wait behind it, and positions drop
+ * what was seen already.
+ */
+
+export interface RedisFanoutOptions {
+  settings: RedisSettings;
+  logger: Logger;
+  /** Each item Redis sends this node, in channel order, with its time on this host's clock. */
+  onItem(item: PublishItem, localTime: number): void;
+  /** Items kept per channel stream (approximately: Redis trims whole nodes). */
+  historySize?: number;
+  /** A channel's stream expires this long after its last publish. */
+  historyTtlMs?: number;
+  /** How far back a new subscription reads, to cover the subscribe race. */
+  replayMs?: number;
+  /** A repeated item id on a channel is dropped within this window (Pushpin's id cache). */
+  idTtlMs?: number;
+}
+
+interface ChannelState {
+  /** Position of the last item handed on. */
+  last: string | undefined;
+  /** A catch-up read is running: live items wait in `waiting`. */
+  isCatchingUp: boolean;
+  waiting: RedisEntry[];
+}
+
+const keyPrefix = 'thumbtack:';
+/** Positions of recently left channels, so that a quick re-subscribe does not repeat items. */
+const rememberLeftMs = 10_000;
+const catchUpCount = 10_000;
+
+const publishScript = `
+if ARGV[1] == '1' then
+  if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return false end
+end
+local now = redis.call('TIME')
+local micros = now[1] .. string.format('%06d', now[2])
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 't', micros, 'd', ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call(ARGV[6], ARGV[7], id .. ' ' .. micros .. ' ' .. ARGV[5])
+return id
+`;
+
+type ScriptClient = RedisClient & {
+  thumbtackPublish(...args: (string | Buffer | number)[]): Promise<string | null>;
+};
+
+function streamKey(channel: string): string {
+  return `${keyPrefix}{${channel}}:s`;
+}
+
+function pubsubName(channel: string): string {
+  return `${keyPrefix}{${channel}}`;
+}
+
+export class RedisFanout {
+  private readonly channels = new Map<string, ChannelState>();
+  private readonly left = new Map<string, { last: string; at: number }>();
+  private readonly toSubscribe = new Set<string>();
+  private readonly toUnsubscribe = new Set<string>();
+  private isFlushScheduled = false;
+  private isClosed = false;
+  private isDown = false;
+  private readonly clock: RedisClock;
+  private readonly isCluster: boolean;
+  private readonly historySize: number;
+  private readonly historyTtlMs: number;
+  private readonly replayMs: number;
+  private readonly idTtlMs: number;
+
+  private constructor(
+    private readonly options: RedisFanoutOptions,
+    private readonly commands: ScriptClient,
+    private readonly subscriber: RedisClient,
+  ) {
+    this.isCluster = options.settings.redisCluster !== '';
+    this.historySize = options.historySize ?? 100;
+    this.historyTtlMs = options.historyTtlMs ?? 300_000;
+    this.replayMs = options.replayMs ?? 5_000;
+    this.idTtlMs = options.idTtlMs ?? 60_000;
+    this.clock = new RedisClock(() =>
+      this.isCluster ? (commands as Cluster).nodes('master') : [commands],
+    );
+  }
+
+  /** Connects both clients; throws ConfigError naming the setting when Redis cannot be used. */
+  static async start(options: RedisFanoutOptions): Promise<RedisFanout> {
+    const commands = (await connectRedis(options.settings, 'commands')) as ScriptClient;
+    let subscriber: RedisClient;
+    try {
+      subscriber = await connectRedis(options.settings, 'subscriber');
+    } catch (err) {
+      commands.disconnect();
+      throw err;
+    }
+    commands.defineCommand('thumbtackPublish', { numberOfKeys: 2, lua: publishScript });
+    const fanout = new RedisFanout(options, commands, subscriber);
+    await fanout.clock.start();
+    fanout.watch();
+    return fanout;
+  }
+
+  /** Whether both connections are up: publishes are taken and items arrive. */
+  get isConnected(): boolean {
+    return !this.isDown && this.commands.status === 'ready' && this.subscriber.status === 'ready';
+  }
+
+  get mode(): 'redis' | 'redis-cluster' {
+    return this.isCluster ? 'redis-cluster' : 'redis';
+  }
+
+  /** Resolves once Redis stored the item (or dropped it as a repeated id). */
+  async publish(item: PublishItem): Promise<void> {
+    const hasId = item.id !== undefined;
+    const stream = streamKey(item.channel);
+    try {
+      await this.commands.thumbtackPublish(
+        stream,
+        hasId ? `${keyPrefix}{${item.channel}}:i:${item.id}` : stream,
+        hasId ? '1' : '0',
+        this.idTtlMs,
+        this.historySize,
+        this.historyTtlMs,
+        encodeRedisPayload(item),
+        this.isCluster ? 'SPUBLISH' : 'PUBLISH',
+        pubsubName(item.channel),
+      );
+    } catch (err) {
+      throw new RedisUnavailableError(
+        `Redis did not take the publish (${describeRedis(this.options.settings)}): ${(err as Error).message}; retry later`,
+      );
+    }
+  }
+
+  /** This node's workers hold the channel now; batched with the rest of this turn. */
+  subscribe(channel: string): void {
+    if (this.toUnsubscribe.delete(channel)) return;
+    this.toSubscribe.add(channel);
+    this.scheduleFlush();
+  }
+
+  /** This node's workers no longer hold the channel. */
+  unsubscribe(channel: string): void {
+    if (this.toSubscribe.delete(channel)) return;
+    this.toUnsubscribe.add(channel);
+    this.scheduleFlush();
+  }
+
+  async close(): Promise<void> {
+    this.isClosed = true;
+    this.clock.stop();
+    await Promise.allSettled([this.commands.quit(), this.subscriber.quit()]);
+    this.commands.disconnect();
+    this.subscriber.disconnect();
+  }
+
+  private watch(): void {
+    const onMessage = (name: Buffer, message: Buffer): void => this.onMessage(name, message);
+    if (this.isCluster) this.subscriber.on('smessageBuffer', onMessage);
+    else this.subscriber.on('messageBuffer', onMessage);
+    for (const client of [this.commands, this.subscriber]) {
+      client.on('error', (err: Error) => this.onDown(err));
+      client.on('close', () => this.onDown());
+      client.on('ready', () => this.onReady());
+    }
+  }
+
+  private onDown(err?: Error): void {
+    if (this.isClosed || this.isDown) return;
+    this.isDown = true;
+    this.options.logger.error(
+      { err: err?.message, redis: describeRedis(this.options.settings) },
+      'Redis unreachable: publishes are refused with 503 until it is back; held connections carry on',
+    );
+  }
+
+  private onReady(): void {
+    if (this.isClosed || !this.isDown) return;
+    if (this.commands.status !== 'ready' || this.subscriber.status !== 'ready') return;
+    this.isDown = false;
+    this.options.logger.info(
+      { redis: describeRedis(this.options.settings), channels: this.channels.size },
+      'Redis reachable again: resubscribing and catching up',
+    );
+    // Standalone subscriptions are ours to renew (autoResubscribe is off, so that the
+    // catch-up starts only once the subscription is back); a cluster renews its own.
+    const channels = [...this.channels.keys()];
+    for (const channel of channels) this.channels.get(channel)!.isCatchingUp = true;
+    void this.subscribeAndCatchUp(channels, !this.isCluster);
+  }
+
+  private scheduleFlush(): void {
+    if (this.isFlushScheduled) return;
+    this.isFlushScheduled = true;
+    setImmediate(() => {
+      this.isFlushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.isClosed) return;
+    const added = [...this.toSubscribe];
+    const removed = [...this.toUnsubscribe];
+    this.toSubscribe.clear();
+    this.toUnsubscribe.clear();
+    for (const channel of removed) {
+      const state = this.channels.get(channel);
+      if (!state) continue;
+      this.channels.delete(channel);
+      // Deleted first, so that the map stays in leaving order for forgetOldLeft.
+      this.left.delete(channel);
+      if (state.last !== undefined) this.left.set(channel, { last: state.last, at: Date.now() });
+    }
+    if (removed.length > 0) void this.unsubscribeNames(removed);
+    this.forgetOldLeft();
+    const fresh = added.filter((channel) => !this.channels.has(channel));
+    for (const channel of fresh) {
+      const last = this.left.get(channel)?.last;
+      this.left.delete(channel);
+      this.channels.set(channel, { last, isCatchingUp: true, waiting: [] });
+    }
+    if (fresh.length > 0) void this.subscribeAndCatchUp(fresh, true);
+  }
+
+  private async unsubscribeNames(channels: string[]): Promise<void> {
+    const names = channels.map(pubsubName);
+    try {
+      if (this.isCluster) {
+        const cluster = this.subscriber as Cluster;
+        await Promise.all(names.map((name) => cluster.sunsubscribe(name)));
+      } else {
+        await (this.subscriber as Redis).unsubscribe(...names);
+      }
+    } catch {
+      // Down: the subscription ends with the connection, and it is not renewed.
+    }
+  }
+
+  private async subscribeAndCatchUp(channels: string[], shouldSubscribe: boolean): Promise<void> {
+    if (shouldSubscribe) {
+      const names = channels.map(pubsubName);
+      try {
+        if (this.isCluster) {
+          const cluster = this.subscriber as Cluster;
+          await Promise.all(names.map((name) => cluster.ssubscribe(name)));
+        } else {
+          await (this.subscriber as Redis).subscribe(...names);
+        }
+      } catch (err) {
+        // Redis is down: onReady subscribes these again and catches up.
+        this.options.logger.debug({ err: (err as Error).message }, 'Redis subscribe failed');
+        return;
+      }
+    }
+    await Promise.all(channels.map((channel) => this.catchUp(channel)));
+  }
+
+  /** Reads what the channel's stream holds past what was seen, then lets live items go. */
+  private async catchUp(channel: string): Promise<void> {
+    const state = this.channels.get(channel);
+    if (!state || this.isClosed) return;
+    const start =
+      state.last !== undefined
+        ? `(${state.last}`
+        : String(Math.max(0, Math.floor(this.clock.redisNowMs() - this.replayMs)));
+    let reply: [Buffer, Buffer[]][];
+    try {
+      reply = (await this.commands.xrangeBuffer(
+        streamKey(channel),
+        start,
+        '+',
+        'COUNT',
+        catchUpCount,
+      )) as unknown as [Buffer, Buffer[]][];
+    } catch (err) {
+      // Down: onReady catches up again once Redis is back; live items keep waiting.
+      this.options.logger.debug({ err: (err as Error).message, channel }, 'Redis catch-up failed');
+      return;
+    }
+    if (this.channels.get(channel) !== state) return; // left meanwhile
+    for (const [id, fields] of reply) {
+      const entry = decodeStreamEntry(id, fields, channel);
+      if (entry) this.handOn(state, entry);
+    }
+    state.isCatchingUp = false;
+    const waiting = state.waiting;
+    state.waiting = [];
+    for (const entry of waiting) this.handOn(state, entry);
+  }
+
+  private onMessage(name: Buffer, message: Buffer): void {
+    const text = name.toString('utf8');
+    if (!text.startsWith(keyPrefix + '{') || !text.endsWith('}')) return;
+    const channel = text.slice(keyPrefix.length + 1, -1);
+    const state = this.channels.get(channel);
+    if (!state) return;
+    const entry = decodeRedisMessage(message, channel);
+    if (!entry) {
+      this.options.logger.warn(
+        { channel },
+        'ignored a message on a thumbtack Redis channel that is not an item',
+      );
+      return;
+    }
+    if (state.isCatchingUp) state.waiting.push(entry);
+    else this.handOn(state, entry);
+  }
+
+  private handOn(state: ChannelState, entry: RedisEntry): void {
+    if (state.last !== undefined && comparePositions(entry.position, state.last) <= 0) return;
+    state.last = entry.position;
+    try {
+      this.options.onItem(entry.item, this.clock.toLocal(entry.timeMicros));
+    } catch (err) {
+      this.options.logger.error(
+        { err, channel: entry.item.channel },
+        'delivering a Redis item failed',
+      );
+    }
+  }
+
+  private forgetOldLeft(): void {
+    const cutoff = Date.now() - rememberLeftMs;
+    for (const [channel, { at }] of this.left) {
+      if (at >= cutoff) break;
+      this.left.delete(channel);
+    }
+  }
+}

@@ -1,0 +1,82 @@
+import type { PublishItem } from '../grip/publish-types.js';
+import {
+  decodeDelivery,
+  deliveryItem,
+  encodeBusMessage,
+  encodeDelivery,
+  splitBusMessage,
+} from './delivery.js';
+
+/**
+ * How an item travels through Redis between thumbtack nodes. The publishing node encodes
+ * it once (the bus's binary delivery form, without seq or time); the publish script adds
+ * the position and time Redis gave it. A channel's items are one Redis Stream, whose entry
+ * ids (`<ms>-<n>`) are the channel's positions, and each item is also published on the
+ * channel's pub/sub channel as `<entry id> <time µs> <payload>`.
+ */
+export interface RedisEntry {
+  /** The stream entry id: the item's position in its channel. */
+  position: string;
+  /** Redis's clock when the item was stored, in microseconds since the epoch. */
+  timeMicros: number;
+  item: PublishItem;
+}
+
+export function encodeRedisPayload(item: PublishItem): Buffer {
+  return encodeBusMessage([encodeDelivery(item, 0, 0)]);
+}
+
+/** Undefined when the bytes are not an item (another program's message on the channel). */
+export function decodeRedisPayload(payload: Buffer, channel: string): PublishItem | undefined {
+  const deliveries = splitBusMessage(payload);
+  if (!deliveries || deliveries.length !== 1) return undefined;
+  const delivery = decodeDelivery(deliveries[0]!);
+  if (!delivery || delivery.channel !== channel) return undefined;
+  return deliveryItem(delivery);
+}
+
+/** A pub/sub message: `<position> <time µs> <payload>`. */
+export function decodeRedisMessage(message: Buffer, channel: string): RedisEntry | undefined {
+  const first = message.indexOf(0x20);
+  const second = first < 0 ? -1 : message.indexOf(0x20, first + 1);
+  if (second < 0) return undefined;
+  const position = message.toString('latin1', 0, first);
+  const timeMicros = Number(message.toString('latin1', first + 1, second));
+  if (!isPosition(position) || !Number.isSafeInteger(timeMicros)) return undefined;
+  const item = decodeRedisPayload(message.subarray(second + 1), channel);
+  return item && { position, timeMicros, item };
+}
+
+/** One XRANGE entry: its id and flat field list (`t` time µs, `d` payload). */
+export function decodeStreamEntry(
+  id: Buffer | string,
+  fields: (Buffer | string)[],
+  channel: string,
+): RedisEntry | undefined {
+  let time: string | undefined;
+  let payload: Buffer | undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = fields[i]!.toString();
+    const value = fields[i + 1]!;
+    if (name === 't') time = value.toString();
+    else if (name === 'd') payload = Buffer.isBuffer(value) ? value : Buffer.from(value, 'latin1');
+  }
+  const position = id.toString();
+  const timeMicros = Number(time);
+  if (!isPosition(position) || !Number.isSafeInteger(timeMicros) || !payload) return undefined;
+  const item = decodeRedisPayload(payload, channel);
+  return item && { position, timeMicros, item };
+}
+
+function isPosition(text: string): boolean {
+  return /^\d+-\d+$/.test(text);
+}
+
+/** Orders two stream entry ids (`<ms>-<n>`): negative when `a` comes first. */
+export function comparePositions(a: string, b: string): number {
+  const dashA = a.indexOf('-');
+  const dashB = b.indexOf('-');
+  const ms = Number(a.slice(0, dashA)) - Number(b.slice(0, dashB));
+  if (ms !== 0) return ms;
+  return Number(a.slice(dashA + 1)) - Number(b.slice(dashB + 1));
+}

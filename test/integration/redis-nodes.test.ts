@@ -1,0 +1,254 @@
+import type http from 'node:http';
+import { request } from 'undici';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import * as zmq from 'zeromq';
+import type { WebSocketContext } from '@fanoutio/grip';
+import { stopAllBackends } from '../support/backend.js';
+import { waitForSubscribed } from '../support/channel-events.js';
+import {
+  openStream,
+  publish,
+  publishOk,
+  startPathBackend,
+  streamItem,
+  uniqueName,
+  type PathBackend,
+} from '../support/grip.js';
+import { closeAllHeldClients, openHeldClient } from '../support/held-client.js';
+import {
+  startRedisServer,
+  stopAllRedisServers,
+  type RedisServer,
+} from '../support/redis-server.js';
+import {
+  runThumbtackToExit,
+  startThumbtack,
+  stopAllThumbtacks,
+  type Thumbtack,
+} from '../support/thumbtack.js';
+import { closeAllWsClients, connectWs, startWohBackend, type WohBackend } from '../support/ws.js';
+
+/*
+ * Many nodes through one Redis: separate runners (their own ports, handlers and workers)
+ * with --redis. A publish taken by any node reaches the clients of every node, in one
+ * order; a backend that publishes through another node right after answering a hold still
+ * reaches it; a Redis outage refuses publishes with 503 and delivery resumes by itself.
+ */
+
+let redis: RedisServer;
+let backend: PathBackend;
+let woh: WohBackend;
+
+function wohScenario(ws: WebSocketContext, req: http.IncomingMessage): void {
+  if (!ws.isOpening()) return;
+  ws.accept();
+  const channel = new URL(req.url ?? '/', 'http://backend').searchParams.get('ch');
+  if (channel) ws.subscribe(channel);
+}
+
+async function startNode(extra: string[] = []): Promise<Thumbtack> {
+  return startThumbtack({
+    routes: `*,path_beg=/ws ${woh.target},over_http\n* ${backend.target}\n`,
+    args: ['--redis', redis.url, '--log-level', 'debug', ...extra],
+  });
+}
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+  backend = await startPathBackend();
+  backend.on('/stream', (req, res) => {
+    const channel = new URL(req.url!, 'http://backend').searchParams.get('ch')!;
+    res.writeHead(200, {
+      'content-type': 'text/plain',
+      'grip-hold': 'stream',
+      'grip-channel': channel,
+    });
+    res.end('open\n');
+  });
+  backend.on('/poll', (req, res) => {
+    const channel = new URL(req.url!, 'http://backend').searchParams.get('ch')!;
+    res.writeHead(200, {
+      'content-type': 'text/plain',
+      'grip-hold': 'response',
+      'grip-channel': channel,
+      'grip-timeout': '20',
+    });
+    res.end('timed out\n');
+  });
+  woh = await startWohBackend(wohScenario);
+});
+
+afterEach(() => {
+  closeAllHeldClients();
+  closeAllWsClients();
+});
+
+afterAll(async () => {
+  await stopAllThumbtacks();
+  await stopAllBackends();
+  await stopAllRedisServers();
+});
+
+function item(channel: string, n: number): Record<string, unknown> {
+  return {
+    channel,
+    formats: {
+      'http-stream': { content: `item-${n}\n` },
+      'http-response': { body: `item-${n}\n` },
+      'ws-message': { content: `item-${n}` },
+    },
+  };
+}
+
+function expected(from: number, to: number, separator: string): string {
+  const out: string[] = [];
+  for (let n = from; n <= to; n++) out.push(`item-${n}`);
+  return out.join(separator);
+}
+
+describe('three nodes and one Redis', () => {
+  const nodes: Thumbtack[] = [];
+  let push: zmq.Push;
+
+  beforeAll(async () => {
+    nodes.push(await startNode(), await startNode(), await startNode());
+    push = new zmq.Push({ linger: 0 });
+    push.connect(nodes[0]!.zmqPull);
+  });
+
+  afterAll(() => push.close());
+
+  test('items published on node A over HTTP and ZeroMQ reach SSE, long-poll and WebSocket clients on B and C, in order', async () => {
+    const channel = uniqueName('nodes');
+    const [, b, c] = nodes as [Thumbtack, Thumbtack, Thumbtack];
+    const clients = [];
+    for (const node of [b, c]) {
+      const stream = await openStream(`${node.url}/stream?ch=${channel}`);
+      const poll = openHeldClient(`${node.url}/poll?ch=${channel}`);
+      const ws = await connectWs(`${node.url.replace(/^http/, 'ws')}/ws?ch=${channel}`);
+      clients.push({ stream, poll, ws });
+      await waitForSubscribed(node, channel);
+    }
+    for (let n = 1; n <= 20; n++) await publishOk(nodes[0]!, item(channel, n));
+    for (let n = 21; n <= 40; n++) await push.send('J' + JSON.stringify(item(channel, n)));
+
+    for (const { stream, poll, ws } of clients) {
+      await stream.waitForText('item-40\n', 10_000);
+      expect(stream.text()).toBe(`open\n${expected(1, 40, '\n')}\n`);
+      await poll.closed;
+      expect(poll.text()).toBe('item-1\n');
+      const texts: string[] = [];
+      for (let n = 1; n <= 40; n++) texts.push((await ws.next(10_000)).text);
+      expect(texts.join(',')).toBe(expected(1, 40, ','));
+    }
+  });
+
+  test('the control port says the node runs with Redis and is connected', async () => {
+    const res = await request(`${nodes[1]!.controlUrl}/status`);
+    expect(res.statusCode).toBe(200);
+    expect(await res.body.json()).toMatchObject({ mode: 'redis', redis: { connected: true } });
+  });
+
+  test('the subscribe race across nodes: 400 clients on B whose backend publishes through A right after answering all get their item', async () => {
+    const [a, b] = nodes as [Thumbtack, Thumbtack];
+    const prefix = uniqueName('race');
+    const failures: string[] = [];
+    backend.on('/race', (req, res) => {
+      const channel = new URL(req.url!, 'http://backend').searchParams.get('ch')!;
+      res.writeHead(200, {
+        'content-type': 'text/plain',
+        'grip-hold': 'response',
+        'grip-channel': channel,
+        'grip-timeout': '20',
+      });
+      res.end('timed out\n', () => {
+        publish(a, [item(channel, 1)]).then(
+          (result) => {
+            if (result.status !== 200) failures.push(`${result.status} ${result.text}`);
+          },
+          (err: unknown) => failures.push(String(err)),
+        );
+      });
+    });
+    const clients = [];
+    for (let i = 0; i < 400; i++) {
+      clients.push(openHeldClient(`${b.url}/race?ch=${prefix}-${i}`));
+    }
+    await Promise.all(clients.map((client) => client.closed));
+    expect(failures).toEqual([]);
+    const wrong = clients.map((client) => client.text()).filter((text) => text !== 'item-1\n');
+    expect(wrong).toEqual([]);
+  });
+});
+
+describe('a Redis outage', () => {
+  test('publishes get 503 while Redis is down; when it is back, every node resubscribes and delivery resumes without a client reconnecting', async () => {
+    const outage = await startRedisServer();
+    const start = (): Promise<Thumbtack> =>
+      startThumbtack({
+        routes: `* ${backend.target}\n`,
+        args: ['--redis', outage.url, '--log-level', 'debug'],
+      });
+    const a = await start();
+    const b = await start();
+    const channel = uniqueName('outage');
+    const stream = await openStream(`${b.url}/stream?ch=${channel}`);
+    await waitForSubscribed(b, channel);
+    await publishOk(a, streamItem(channel, 'before\n'));
+    await stream.waitForText('before\n');
+
+    await outage.kill();
+    await a.waitForLog((line) => String(line.msg).startsWith('Redis unreachable'));
+    const refused = await publish(a, [streamItem(channel, 'lost\n')]);
+    expect(refused.status).toBe(503);
+    expect(refused.text).toMatch(/Redis did not take the publish/);
+    const ready = await request(`${a.controlUrl}/readyz`);
+    expect(ready.statusCode).toBe(503);
+    expect(await ready.body.text()).toMatch(/Redis is unreachable/);
+
+    await outage.restart();
+    await b.waitForLog((line) => String(line.msg).startsWith('Redis reachable again'), 15_000);
+    await a.waitForLog((line) => String(line.msg).startsWith('Redis reachable again'), 15_000);
+    // The subscription is renewed before the catch-up read; a publish after both arrives.
+    const status = async (): Promise<boolean> => {
+      const res = await request(`${b.controlUrl}/status`);
+      return ((await res.body.json()) as { redis: { connected: boolean } }).redis.connected;
+    };
+    expect(await status()).toBe(true);
+    await publishOk(a, streamItem(channel, 'after\n'));
+    await stream.waitForText('after\n', 10_000);
+    expect(stream.text()).toBe('open\nbefore\nafter\n');
+    const outageLines = a.logs.filter((line) => String(line.msg).startsWith('Redis unreachable'));
+    expect(outageLines).toHaveLength(1);
+  });
+});
+
+describe('bad Redis settings', () => {
+  test('an unreachable Redis, a bad URL and a wrong password each stop the start with exit 2 and one line naming --redis', async () => {
+    const secured = await startRedisServer(['--requirepass', 'right']);
+    const unused = await startRedisServer();
+    const unusedUrl = unused.url;
+    await unused.stop();
+    const cases: [string[], RegExp][] = [
+      [
+        ['--redis', unusedUrl],
+        /--redis redis:\/\/127\.0\.0\.1:\d+\/?: cannot use Redis: .*ECONNREFUSED/,
+      ],
+      [
+        ['--redis', 'http://127.0.0.1:1'],
+        /--redis: bad value "http:\/\/127\.0\.0\.1:1"; allowed: redis:\/\//,
+      ],
+      [
+        ['--redis', `redis://:wrong@127.0.0.1:${secured.port}`],
+        /--redis redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/?: cannot use Redis: WRONGPASS/,
+      ],
+      [['--redis-cluster', 'nohostport'], /--redis-cluster: bad value "nohostport"/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await runThumbtackToExit(args);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toMatch(message);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+});

@@ -1,0 +1,108 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from './free-port.js';
+
+/*
+ * A private redis-server per test file, on a free loopback port, persisting nothing. A
+ * machine without redis-server fails the test with one line saying what to install:
+ * `.ci/run` installs it, and a skip would count as a pass.
+ */
+
+export interface RedisServer {
+  port: number;
+  url: string;
+  /** SIGKILL: an outage as nodes see it. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port (after kill), empty. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const running = new Set<RedisServer>();
+
+function requireRedisServer(): void {
+  const found = spawnSync('redis-server', ['--version'], { stdio: 'ignore' });
+  if (found.error || found.status !== 0) {
+    throw new Error(
+      'redis-server is not installed: install it (Debian: apt-get install -y redis-server) to run the Redis tests',
+    );
+  }
+}
+
+async function launch(port: number, dir: string, extra: string[]): Promise<ChildProcess> {
+  const child = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      ...extra,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`redis-server did not start: ${output}`)),
+      10_000,
+    );
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`redis-server exited with ${code}: ${output}`));
+    });
+  });
+  child.stdout!.resume();
+  child.stderr!.resume();
+  return child;
+}
+
+function ended(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+export async function startRedisServer(extra: string[] = []): Promise<RedisServer> {
+  requireRedisServer();
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'thumbtack-redis-'));
+  let child = await launch(port, dir, extra);
+  const server: RedisServer = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    kill: async () => {
+      child.kill('SIGKILL');
+      await ended(child);
+    },
+    restart: async () => {
+      child = await launch(port, dir, extra);
+    },
+    stop: async () => {
+      running.delete(server);
+      child.kill('SIGKILL');
+      await ended(child);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  running.add(server);
+  return server;
+}
+
+export async function stopAllRedisServers(): Promise<void> {
+  await Promise.all([...running].map((server) => server.stop()));
+}
