@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import type http from 'node:http';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
@@ -16,6 +17,7 @@ import {
 } from '../support/grip.js';
 import { closeAllHeldClients, openHeldClient } from '../support/held-client.js';
 import {
+  startRedisCluster,
   startRedisServer,
   stopAllRedisServers,
   type RedisServer,
@@ -25,6 +27,7 @@ import {
   startThumbtack,
   stopAllThumbtacks,
   type Thumbtack,
+  waitUntil,
 } from '../support/thumbtack.js';
 import { closeAllWsClients, connectWs, startWohBackend, type WohBackend } from '../support/ws.js';
 
@@ -220,6 +223,59 @@ describe('a Redis outage', () => {
     expect(stream.text()).toBe('open\nbefore\nafter\n');
     const outageLines = a.logs.filter((line) => String(line.msg).startsWith('Redis unreachable'));
     expect(outageLines).toHaveLength(1);
+  });
+});
+
+describe('a Redis Cluster', () => {
+  test('with three masters, items on channels spread over the shards reach clients of the other node, in order, through sharded pub/sub', async () => {
+    const cluster = await startRedisCluster();
+    try {
+      const start = (): Promise<Thumbtack> =>
+        startThumbtack({
+          routes: `* ${backend.target}\n`,
+          args: ['--redis-cluster', cluster.seeds, '--log-level', 'debug'],
+        });
+      const a = await start();
+      const b = await start();
+      const status = await request(`${b.controlUrl}/status`);
+      expect(await status.body.json()).toMatchObject({
+        mode: 'redis-cluster',
+        redis: { connected: true },
+      });
+      // Eight channels land on different slots, so on all three shards.
+      const channels = Array.from({ length: 8 }, (_, i) => uniqueName(`shard${i}`));
+      const streams = [];
+      for (const channel of channels) {
+        streams.push(await openStream(`${b.url}/stream?ch=${channel}`));
+        await waitForSubscribed(b, channel);
+      }
+      // Sharded pub/sub: each shard holds the subscriptions of its own channels.
+      const shardCounts = (): number[] =>
+        cluster.ports.map(
+          (port) =>
+            spawnSync('redis-cli', ['-p', String(port), 'pubsub', 'shardchannels', 'thumbtack:*'], {
+              encoding: 'utf8',
+            })
+              .stdout.split('\n')
+              .filter(Boolean).length,
+        );
+      // The Redis subscriptions follow the bus's, a moment later.
+      await waitUntil(() => shardCounts().reduce((sum, n) => sum + n, 0) === channels.length);
+      const perShard = shardCounts();
+      expect(perShard.reduce((sum, n) => sum + n, 0)).toBe(channels.length);
+      expect(perShard.filter((n) => n > 0).length).toBeGreaterThan(1);
+      for (let n = 1; n <= 10; n++) {
+        for (const channel of channels) await publishOk(a, streamItem(channel, `item-${n}\n`));
+      }
+      for (const stream of streams) {
+        await stream.waitForText('item-10\n', 10_000);
+        expect(stream.text()).toBe(`open\n${expected(1, 10, '\n')}\n`);
+      }
+      await a.stop();
+      await b.stop();
+    } finally {
+      await cluster.stop();
+    }
   });
 });
 

@@ -103,6 +103,58 @@ export async function startRedisServer(extra: string[] = []): Promise<RedisServe
   return server;
 }
 
+export interface RedisCluster {
+  /** Seed nodes for --redis-cluster. */
+  seeds: string;
+  ports: number[];
+  stop(): Promise<void>;
+}
+
+/** Three masters on loopback, no replicas, every slot assigned, the cluster state ok. */
+export async function startRedisCluster(): Promise<RedisCluster> {
+  const servers: RedisServer[] = [];
+  for (let i = 0; i < 3; i++) {
+    const busPort = await freePort();
+    servers.push(
+      await startRedisServer([
+        '--cluster-enabled',
+        'yes',
+        '--cluster-port',
+        String(busPort),
+        '--cluster-config-file',
+        `nodes-${process.pid}-${busPort}.conf`,
+      ]),
+    );
+  }
+  const addresses = servers.map((server) => `127.0.0.1:${server.port}`);
+  const created = spawnSync(
+    'redis-cli',
+    ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'],
+    { encoding: 'utf8', timeout: 30_000 },
+  );
+  if (created.status !== 0) {
+    throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
+  }
+  const deadline = Date.now() + 20_000;
+  for (const server of servers) {
+    for (;;) {
+      const info = spawnSync('redis-cli', ['-p', String(server.port), 'cluster', 'info'], {
+        encoding: 'utf8',
+      });
+      if (info.stdout.includes('cluster_state:ok')) break;
+      if (Date.now() > deadline) throw new Error(`cluster not ok: ${info.stdout}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  return {
+    seeds: addresses.join(','),
+    ports: servers.map((server) => server.port),
+    stop: async () => {
+      await Promise.all(servers.map((server) => server.stop()));
+    },
+  };
+}
+
 export async function stopAllRedisServers(): Promise<void> {
   await Promise.all([...running].map((server) => server.stop()));
 }
