@@ -3,10 +3,14 @@ import { setImmediate as endOfTurn } from 'node:timers/promises';
 import * as zmq from 'zeromq';
 import type { PublishItem } from '../src/grip/publish-types.js';
 import {
+  decodeResumeTopic,
   encodeBusMessage,
   encodeDelivery,
   encodeReplayEnd,
+  encodeResumeAnswer,
   replayEndPrefix,
+  resumePrefix,
+  type ResumeStatus,
 } from '../src/ipc/delivery.js';
 import type { Logger } from '../src/log.js';
 import { History } from './history.js';
@@ -37,6 +41,11 @@ export interface BusOptions {
   history?: History;
   /** Deliveries queued for sending beyond this are dropped with a warning. */
   queueMax?: number;
+  /**
+   * Resolves once this node's history of the channel is complete (with Redis: once the
+   * channel's stream has been read after subscribing); resume answers wait for it.
+   */
+  whenCaughtUp?: (channel: string) => Promise<void>;
 }
 
 const SUBSCRIBE = 1;
@@ -53,6 +62,7 @@ export class Bus extends EventEmitter<BusEvents> {
   private readonly logger: Logger;
   private readonly history: History;
   private readonly queueMax: number;
+  private readonly whenCaughtUp: (channel: string) => Promise<void>;
   private readonly socket: zmq.XPublisher;
   private readonly listenerCounts = new Map<string, number>();
   /** Proxy workers connected: each subscribes ALL_TOPIC once, libzmq unsubscribes on leaving. */
@@ -73,6 +83,7 @@ export class Bus extends EventEmitter<BusEvents> {
     this.logger = options.logger;
     this.history = options.history ?? new History();
     this.queueMax = options.queueMax ?? 100_000;
+    this.whenCaughtUp = options.whenCaughtUp ?? (() => Promise.resolve());
     this.socket = new zmq.XPublisher({
       linger: 0,
       // A burst of publishes must not be cut at libzmq's default of 1000 per worker.
@@ -102,11 +113,26 @@ export class Bus extends EventEmitter<BusEvents> {
     return this.listenerCounts.has(channel);
   }
 
-  /** Sends one released item to the workers and keeps it for late subscribers. */
-  deliver(item: PublishItem, time: number): void {
-    const frames = encodeDelivery(item, ++this.seq, time);
-    this.history.add(item.channel, frames);
-    this.enqueue(frames);
+  /**
+   * Sends one released item to the workers and keeps it for late subscribers and resumes.
+   * `position`: its place in Redis (many nodes), which keeps it from being kept twice.
+   */
+  deliver(item: PublishItem, time: number, position?: string): void {
+    const seq = ++this.seq;
+    const frames = encodeDelivery(item, seq, time);
+    const isNew = this.history.add(item.channel, frames, { seq, id: item.id, position });
+    if (isNew) this.enqueue(frames);
+  }
+
+  /**
+   * Keeps an item published before this node listened (read back from Redis) for resumes,
+   * without sending it: it is older than any hold here. `addedAt`: when it was published,
+   * in Date.now() terms, so that it ages out on time.
+   */
+  remember(item: PublishItem, time: number, position: string, addedAt: number): void {
+    const seq = ++this.seq;
+    const frames = encodeDelivery(item, seq, time);
+    this.history.add(item.channel, frames, { seq, id: item.id, position }, addedAt);
   }
 
   async close(): Promise<void> {
@@ -126,6 +152,10 @@ export class Bus extends EventEmitter<BusEvents> {
         const channel = message.toString('utf8', 1);
         if (channel === ALL_TOPIC) {
           this.workers += message[0] === SUBSCRIBE ? 1 : -1;
+          continue;
+        }
+        if (channel.startsWith(resumePrefix)) {
+          if (message[0] === SUBSCRIBE) void this.answerResume(channel);
           continue;
         }
         if (channel.startsWith(replayEndPrefix)) {
@@ -165,6 +195,34 @@ export class Bus extends EventEmitter<BusEvents> {
     }
     this.listenerCounts.delete(channel);
     this.emitSafely('channelIdle', channel);
+  }
+
+  /** Tells the worker that asked what followed its hold's prev-id (src/ipc/delivery.ts). */
+  private async answerResume(topic: string): Promise<void> {
+    const asked = decodeResumeTopic(topic);
+    if (!asked) {
+      this.logger.warn('ignored a malformed resume request on the bus');
+      return;
+    }
+    try {
+      await this.whenCaughtUp(asked.channel);
+    } catch {
+      // Redis is down: answer from what this node has.
+    }
+    const answer = this.history.resume(asked.channel, asked.prevId);
+    let status: ResumeStatus;
+    let frames: Buffer[][] = [];
+    if (answer.kind === 'after') {
+      status = { kind: 'after', count: answer.frames.length, seq: answer.seq };
+      frames = answer.frames;
+    } else {
+      status = answer;
+    }
+    this.logger.debug(
+      { event: 'channel.resumed', channel: asked.channel, prevId: asked.prevId, ...status },
+      'resume answered',
+    );
+    for (const delivery of encodeResumeAnswer(topic, status, frames)) this.enqueue(delivery);
   }
 
   private emitSafely(event: keyof BusEvents, channel: string): void {

@@ -5,6 +5,7 @@ import { preciseNow } from '../src/ipc/clock.js';
 import type { Logger } from '../src/log.js';
 import { isRedisMode } from '../src/redis-connection.js';
 import { Bus } from './bus.js';
+import { History, subscribeReplayMs } from './history.js';
 import { createControlAuth } from './control-auth.js';
 import { HttpInput } from './inputs/http.js';
 import type { PublishInput, PublishSink } from './inputs/publish-input.js';
@@ -28,23 +29,39 @@ export interface RunningHandler {
 }
 
 export async function startHandler(settings: Settings, logger: Logger): Promise<RunningHandler> {
+  const history = new History({
+    maxAgeMs: settings.historyTtl * 1000,
+    perChannelMax: settings.historySize,
+    perChannelBytesMax: settings.historyMaxBytes,
+  });
   // First, so that a Redis that cannot be used stops the start before anything is bound.
   // Items only arrive once the bus has subscribers.
   const redis = isRedisMode(settings)
     ? await RedisFanout.start({
         settings,
         logger: logger.child({ component: 'handler.redis' }),
-        onItem: (item, time) => sequence(item, time),
+        onItem: (item, time, position, ageMs) => {
+          // Older than the subscribe race: history for resumes, not for any hold here.
+          if (ageMs > subscribeReplayMs) bus.remember(item, time, position, Date.now() - ageMs);
+          else sequence(item, time, position);
+        },
+        lastPosition: (channel) => history.lastPosition(channel),
+        historySize: settings.historySize,
+        historyTtlMs: settings.historyTtl * 1000,
       })
     : undefined;
   const bus = new Bus({
     endpoint: settings.bus,
     logger: logger.child({ component: 'handler.bus' }),
+    history,
+    whenCaughtUp: (channel) => redis?.caughtUp(channel) ?? Promise.resolve(),
   });
-  const sequencer = new Sequencer({ release: (item, time) => bus.deliver(item, time) });
-  function sequence(item: PublishItem, time: number): void {
+  const sequencer = new Sequencer({
+    release: (item, time, position) => bus.deliver(item, time, position),
+  });
+  function sequence(item: PublishItem, time: number, position?: string): void {
     try {
-      sequencer.add(item, time, !item.noSeq && bus.hasSubscribers(item.channel));
+      sequencer.add(item, time, !item.noSeq && bus.hasSubscribers(item.channel), position);
     } catch (err) {
       logger.error({ err, channel: item.channel }, 'publish failed');
     }

@@ -1,22 +1,55 @@
+import { comparePositions } from '../src/ipc/redis-entry.js';
+
 /*
- * Recent deliveries per channel, kept whether or not the channel has listeners. A proxy
- * worker subscribes on the bus only after its backend answered with GRIP instructions, so
- * a publish made a moment earlier would otherwise be lost; the bus re-sends a channel's
- * recent deliveries when a subscription for it arrives, and the worker dedupes by seq and
- * decides per connection by time. Frames are stored encoded, so a replay never re-encodes.
+ * Each channel's history of deliveries, kept whether or not the channel has listeners,
+ * bounded by count and bytes per channel, by total bytes and by age. Two uses:
+ * - The subscribe race: a proxy worker subscribes on the bus only after its backend
+ *   answered with GRIP instructions, so a publish made a moment earlier would otherwise be
+ *   lost; the bus re-sends a channel's last few seconds (`recent`) when a subscription for
+ *   it arrives, and the worker dedupes by seq and decides per connection by time.
+ * - Resume: a hold whose backend gave `prev-id` gets the items after that id (`resume`).
+ * Frames are stored encoded, so a replay never re-encodes.
  */
 
+/** How far back the replay on a new subscription reaches (the subscribe race). */
+export const subscribeReplayMs = 5_000;
+
 export interface HistoryOptions {
-  /** How long a delivery stays replayable. */
+  /** How long a delivery is kept (--history-ttl). */
   maxAgeMs?: number;
-  /** Deliveries kept per channel; the oldest go first. */
+  /** How far back a new subscription's replay reaches (at most maxAgeMs). */
+  replayMs?: number;
+  /** Deliveries kept per channel (--history-size); the oldest go first. */
   perChannelMax?: number;
+  /** Payload bytes kept per channel (--history-max-bytes); the oldest go first. */
+  perChannelBytesMax?: number;
   /** Payload bytes kept over all channels; the oldest go first. */
   totalBytesMax?: number;
+  /** Deliveries kept over all channels (each costs a few hundred bytes beyond its payload). */
+  totalEntriesMax?: number;
   now?: () => number;
 }
 
-interface Entry {
+/** What a delivery is, beyond its frames. */
+export interface EntryInfo {
+  /** The bus seq the frames carry. */
+  seq: number;
+  /** The item's id, which a hold's prev-id names. */
+  id?: string;
+  /** Its position in Redis (many nodes): an entry already kept is not added twice. */
+  position?: string;
+}
+
+/** What a channel's history says about the items after a prev-id. */
+export type ResumeAnswer =
+  /** The items after it, oldest first (possibly none: it is the channel's last item). */
+  | { kind: 'after'; frames: Buffer[][]; seq: number }
+  /** The channel's last item has an id, not this one, and history does not reach it. */
+  | { kind: 'gap'; lastId: string }
+  /** Nothing to go by: no history, or its last item has no id. */
+  | { kind: 'unknown' };
+
+interface Entry extends EntryInfo {
   channel: string;
   frames: Buffer[];
   bytes: number;
@@ -27,8 +60,13 @@ interface Entry {
 
 export class History {
   private readonly maxAgeMs: number;
+  private readonly replayMs: number;
   private readonly perChannelMax: number;
+  private readonly perChannelBytesMax: number;
+  /** Bytes per channel, for perChannelBytesMax. */
+  private readonly channelBytes = new Map<string, number>();
   private readonly totalBytesMax: number;
+  private readonly totalEntriesMax: number;
   private readonly now: () => number;
   private readonly byChannel = new Map<string, Entry[]>();
   /** Every entry in insertion (= age) order; `head` is the first not yet dropped. */
@@ -39,19 +77,30 @@ export class History {
 
   constructor(options: HistoryOptions = {}) {
     this.maxAgeMs = options.maxAgeMs ?? 5000;
+    this.replayMs = Math.min(options.replayMs ?? subscribeReplayMs, this.maxAgeMs);
     this.perChannelMax = options.perChannelMax ?? 100;
+    this.perChannelBytesMax = options.perChannelBytesMax ?? 1024 * 1024;
     this.totalBytesMax = options.totalBytesMax ?? 64 * 1024 * 1024;
+    this.totalEntriesMax = options.totalEntriesMax ?? 200_000;
     this.now = options.now ?? Date.now;
   }
 
-  add(channel: string, frames: Buffer[]): void {
+  /**
+   * Keeps a delivery; `addedAt` defaults to now (an older entry read back from Redis
+   * passes its own). False when its position is not after the channel's last one.
+   */
+  add(channel: string, frames: Buffer[], info: EntryInfo = { seq: 0 }, addedAt?: number): boolean {
     const now = this.now();
     this.prune(now);
+    let list = this.byChannel.get(channel);
+    const last = list?.[list.length - 1];
+    if (info.position !== undefined && last?.position !== undefined) {
+      if (comparePositions(info.position, last.position) <= 0) return false;
+    }
     let bytes = 0;
     for (const frame of frames) bytes += frame.length;
-    if (bytes > this.totalBytesMax) return;
-    const entry: Entry = { channel, frames, bytes, addedAt: now, isLive: true };
-    let list = this.byChannel.get(channel);
+    if (bytes > this.totalBytesMax || bytes > this.perChannelBytesMax) return true;
+    const entry: Entry = { ...info, channel, frames, bytes, addedAt: addedAt ?? now, isLive: true };
     if (!list) {
       list = [];
       this.byChannel.set(channel, list);
@@ -59,19 +108,48 @@ export class History {
     list.push(entry);
     this.queue.push(entry);
     this.totalBytes += bytes;
+    this.channelBytes.set(channel, (this.channelBytes.get(channel) ?? 0) + bytes);
     this.liveCount++;
-    if (list.length > this.perChannelMax) this.evict(list.shift()!);
-    while (this.totalBytes > this.totalBytesMax) this.evictOldest();
+    while (
+      list.length > this.perChannelMax ||
+      this.channelBytes.get(channel)! > this.perChannelBytesMax
+    ) {
+      this.evict(list.shift()!);
+    }
+    while (this.totalBytes > this.totalBytesMax || this.liveCount > this.totalEntriesMax) {
+      this.evictOldest();
+    }
+    return true;
   }
 
-  /** The channel's deliveries still within the age limit, oldest first. */
+  /** The channel's deliveries of the replay window, oldest first. */
   recent(channel: string): Buffer[][] {
     const list = this.byChannel.get(channel);
     if (!list) return [];
-    const threshold = this.now() - this.maxAgeMs;
+    const threshold = this.now() - this.replayMs;
     const out: Buffer[][] = [];
     for (const entry of list) if (entry.addedAt > threshold) out.push(entry.frames);
     return out;
+  }
+
+  /** What follows the item `prevId` on the channel, as far as history knows. */
+  resume(channel: string, prevId: string): ResumeAnswer {
+    const list = this.byChannel.get(channel);
+    const last = list?.[list.length - 1];
+    if (!list || !last || last.id === undefined) return { kind: 'unknown' };
+    for (let at = list.length - 1; at >= 0; at--) {
+      const entry = list[at]!;
+      if (entry.id !== prevId) continue;
+      const after = list.slice(at + 1);
+      return { kind: 'after', frames: after.map((e) => e.frames), seq: entry.seq };
+    }
+    return { kind: 'gap', lastId: last.id };
+  }
+
+  /** The position of the channel's last entry read from Redis, if any. */
+  lastPosition(channel: string): string | undefined {
+    const list = this.byChannel.get(channel);
+    return list?.[list.length - 1]?.position;
   }
 
   /** Drops expired deliveries; call it now and then so an idle handler frees memory. */
@@ -96,6 +174,7 @@ export class History {
 
   clear(): void {
     this.byChannel.clear();
+    this.channelBytes.clear();
     this.queue = [];
     this.head = 0;
     this.totalBytes = 0;
@@ -126,6 +205,9 @@ export class History {
     entry.frames = [];
     this.totalBytes -= entry.bytes;
     this.liveCount--;
+    const left = this.channelBytes.get(entry.channel)! - entry.bytes;
+    if (left > 0) this.channelBytes.set(entry.channel, left);
+    else this.channelBytes.delete(entry.channel);
   }
 
   private compact(): void {

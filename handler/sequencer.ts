@@ -7,7 +7,8 @@ import type { PublishItem } from '../src/grip/publish-types.js';
  * channel loses its last listener.
  */
 
-export type ReleaseItem = (item: PublishItem, time: number) => void;
+/** `position`: the item's place in its channel's Redis stream (many nodes). */
+export type ReleaseItem = (item: PublishItem, time: number, position?: string) => void;
 
 export interface SequencerOptions {
   /** Called with each item in delivery order; `time` is when the handler accepted it. */
@@ -28,6 +29,7 @@ export interface SequencerOptions {
 interface Pending {
   item: PublishItem;
   time: number;
+  position: string | undefined;
   bufferedAt: number;
 }
 
@@ -63,19 +65,19 @@ export class Sequencer {
    * Takes one accepted item. `sequence` is false when the channel has no listeners or
    * the item is `no-seq`: it is then released at once and the last id is left alone.
    */
-  add(item: PublishItem, time: number, sequence: boolean): void {
+  add(item: PublishItem, time: number, sequence: boolean, position?: string): void {
     const now = this.now();
     if (item.id !== undefined && this.idCacheTtlMs > 0 && this.isDuplicate(item, now)) return;
     if (!sequence) {
-      this.release(item, time);
+      this.release(item, time, position);
       return;
     }
     const last = this.lastIds.get(item.channel);
     if (last !== undefined && item.prevId !== undefined && item.prevId !== last) {
-      this.buffer(item, time, now);
+      this.buffer(item, time, position, now);
       return;
     }
-    this.send(item, time);
+    this.send(item, time, position);
   }
 
   /** The channel lost its last listener: buffered items are dropped and its last id forgotten. */
@@ -121,7 +123,7 @@ export class Sequencer {
     return false;
   }
 
-  private buffer(item: PublishItem, time: number, now: number): void {
+  private buffer(item: PublishItem, time: number, position: string | undefined, now: number): void {
     let pending = this.pendingByChannel.get(item.channel);
     if (!pending) {
       pending = new Map();
@@ -129,7 +131,7 @@ export class Sequencer {
     }
     // Pushpin keeps the first item waiting on a prev-id and drops later ones.
     if (pending.has(item.prevId!) || pending.size >= this.pendingMax) return;
-    const entry: Pending = { item, time, bufferedAt: now };
+    const entry: Pending = { item, time, position, bufferedAt: now };
     pending.set(item.prevId!, entry);
     this.pendingByAge.add(entry);
     if (!this.timer) {
@@ -138,13 +140,13 @@ export class Sequencer {
     }
   }
 
-  private send(item: PublishItem, time: number): void {
-    let next: Pending | undefined = { item, time, bufferedAt: 0 };
+  private send(item: PublishItem, time: number, position?: string): void {
+    let next: Pending | undefined = { item, time, position, bufferedAt: 0 };
     const pending = this.pendingByChannel.get(item.channel);
     while (next) {
       if (next.item.id !== undefined) this.lastIds.set(next.item.channel, next.item.id);
       else this.lastIds.delete(next.item.channel);
-      this.release(next.item, next.time);
+      this.release(next.item, next.time, next.position);
       const id: string | undefined = next.item.id;
       next = id !== undefined ? pending?.get(id) : undefined;
       if (next) {
@@ -166,7 +168,7 @@ export class Sequencer {
       const pending = this.pendingByChannel.get(entry.item.channel);
       pending?.delete(entry.item.prevId!);
       if (pending && pending.size === 0) this.pendingByChannel.delete(entry.item.channel);
-      this.send(entry.item, entry.time);
+      this.send(entry.item, entry.time, entry.position);
     }
     this.stopTimerIfIdle();
   }

@@ -27,23 +27,27 @@ import { RedisClock } from './redis-clock.js';
  *
  * A node subscribes only the channels its workers hold. Subscribing cannot see what was
  * published just before (the subscribe race, across nodes), so after each subscription
- * the node reads the channel's last seconds from its stream, and after a Redis outage it
- * reads everything after the last position it saw: nothing stored while it was away is
- * lost. Live messages that arrive during such a read wait behind it, and positions drop
+ * the node reads the channel's stream (its history, for resumes; the last seconds of it
+ * also go to the workers, who keep what is newer than their requests), and after a Redis
+ * outage it reads everything after the last position it saw: nothing stored while it was
+ * away is lost. Live messages that arrive during such a read wait behind it, and positions drop
  * what was seen already.
  */
 
 export interface RedisFanoutOptions {
   settings: RedisSettings;
   logger: Logger;
-  /** Each item Redis sends this node, in channel order, with its time on this host's clock. */
-  onItem(item: PublishItem, localTime: number): void;
+  /**
+   * Each item Redis sends this node, in channel order: its time on this host's clock, its
+   * position, and its age (items read back when subscribing may predate every hold here).
+   */
+  onItem(item: PublishItem, localTime: number, position: string, ageMs: number): void;
+  /** The last position this node keeps of the channel, to read its stream after. */
+  lastPosition(channel: string): string | undefined;
   /** Items kept per channel stream (approximately: Redis trims whole nodes). */
   historySize?: number;
   /** A channel's stream expires this long after its last publish. */
   historyTtlMs?: number;
-  /** How far back a new subscription reads, to cover the subscribe race. */
-  replayMs?: number;
   /** A repeated item id on a channel is dropped within this window (Pushpin's id cache). */
   idTtlMs?: number;
 }
@@ -54,12 +58,14 @@ interface ChannelState {
   /** A catch-up read is running: live items wait in `waiting`. */
   isCatchingUp: boolean;
   waiting: RedisEntry[];
+  /** Called once the catch-up is over (resume answers wait for it). */
+  caughtUp: (() => void)[];
 }
 
 const keyPrefix = 'thumbtack:';
-/** Positions of recently left channels, so that a quick re-subscribe does not repeat items. */
-const rememberLeftMs = 10_000;
 const catchUpCount = 10_000;
+/** A resume waits this long at most for a catch-up (Redis may be down). */
+const caughtUpWaitMs = 2_000;
 
 const publishScript = `
 if ARGV[1] == '1' then
@@ -87,7 +93,6 @@ function pubsubName(channel: string): string {
 
 export class RedisFanout {
   private readonly channels = new Map<string, ChannelState>();
-  private readonly left = new Map<string, { last: string; at: number }>();
   private readonly toSubscribe = new Set<string>();
   private readonly toUnsubscribe = new Set<string>();
   private isFlushScheduled = false;
@@ -97,8 +102,9 @@ export class RedisFanout {
   private readonly isCluster: boolean;
   private readonly historySize: number;
   private readonly historyTtlMs: number;
-  private readonly replayMs: number;
   private readonly idTtlMs: number;
+  /** Resume waiters for channels whose subscription is still in the batch. */
+  private readonly subscribing = new Map<string, (() => void)[]>();
 
   private constructor(
     private readonly options: RedisFanoutOptions,
@@ -108,7 +114,6 @@ export class RedisFanout {
     this.isCluster = options.settings.redisCluster !== '';
     this.historySize = options.historySize ?? 100;
     this.historyTtlMs = options.historyTtlMs ?? 300_000;
-    this.replayMs = options.replayMs ?? 5_000;
     this.idTtlMs = options.idTtlMs ?? 60_000;
     this.clock = new RedisClock(() =>
       this.isCluster ? (commands as Cluster).nodes('master') : [commands],
@@ -178,6 +183,29 @@ export class RedisFanout {
     this.scheduleFlush();
   }
 
+  /**
+   * Resolves once the channel's stream has been read after its subscription, so that this
+   * node's history of it is complete (at once when it is not being subscribed; bounded).
+   */
+  caughtUp(channel: string): Promise<void> {
+    const state = this.channels.get(channel);
+    let waiters: (() => void)[] | undefined;
+    if (state?.isCatchingUp) waiters = state.caughtUp;
+    else if (!state && this.toSubscribe.has(channel)) {
+      waiters = this.subscribing.get(channel) ?? [];
+      this.subscribing.set(channel, waiters);
+    }
+    if (!waiters) return Promise.resolve();
+    const list = waiters;
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, caughtUpWaitMs);
+      list.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
   async close(): Promise<void> {
     this.isClosed = true;
     this.clock.stop();
@@ -240,17 +268,19 @@ export class RedisFanout {
       const state = this.channels.get(channel);
       if (!state) continue;
       this.channels.delete(channel);
-      // Deleted first, so that the map stays in leaving order for forgetOldLeft.
-      this.left.delete(channel);
-      if (state.last !== undefined) this.left.set(channel, { last: state.last, at: Date.now() });
+      for (const resolve of state.caughtUp) resolve();
     }
     if (removed.length > 0) void this.unsubscribeNames(removed);
-    this.forgetOldLeft();
     const fresh = added.filter((channel) => !this.channels.has(channel));
     for (const channel of fresh) {
-      const last = this.left.get(channel)?.last;
-      this.left.delete(channel);
-      this.channels.set(channel, { last, isCatchingUp: true, waiting: [] });
+      const caughtUp = this.subscribing.get(channel) ?? [];
+      this.subscribing.delete(channel);
+      const last = this.options.lastPosition(channel);
+      this.channels.set(channel, { last, isCatchingUp: true, waiting: [], caughtUp });
+    }
+    for (const [channel, waiters] of this.subscribing) {
+      this.subscribing.delete(channel);
+      for (const resolve of waiters) resolve();
     }
     if (fresh.length > 0) void this.subscribeAndCatchUp(fresh, true);
   }
@@ -292,10 +322,8 @@ export class RedisFanout {
   private async catchUp(channel: string): Promise<void> {
     const state = this.channels.get(channel);
     if (!state || this.isClosed) return;
-    const start =
-      state.last !== undefined
-        ? `(${state.last}`
-        : String(Math.max(0, Math.floor(this.clock.redisNowMs() - this.replayMs)));
+    // The whole stream the first time (history for resumes), then what followed.
+    const start = state.last !== undefined ? `(${state.last}` : '-';
     let reply: [Buffer, Buffer[]][];
     try {
       reply = (await this.commands.xrangeBuffer(
@@ -319,6 +347,9 @@ export class RedisFanout {
     const waiting = state.waiting;
     state.waiting = [];
     for (const entry of waiting) this.handOn(state, entry);
+    const caughtUp = state.caughtUp;
+    state.caughtUp = [];
+    for (const resolve of caughtUp) resolve();
   }
 
   private onMessage(name: Buffer, message: Buffer): void {
@@ -342,21 +373,14 @@ export class RedisFanout {
   private handOn(state: ChannelState, entry: RedisEntry): void {
     if (state.last !== undefined && comparePositions(entry.position, state.last) <= 0) return;
     state.last = entry.position;
+    const ageMs = Math.max(0, this.clock.redisNowMs() - entry.timeMicros / 1000);
     try {
-      this.options.onItem(entry.item, this.clock.toLocal(entry.timeMicros));
+      this.options.onItem(entry.item, this.clock.toLocal(entry.timeMicros), entry.position, ageMs);
     } catch (err) {
       this.options.logger.error(
         { err, channel: entry.item.channel },
         'delivering a Redis item failed',
       );
-    }
-  }
-
-  private forgetOldLeft(): void {
-    const cutoff = Date.now() - rememberLeftMs;
-    for (const [channel, { at }] of this.left) {
-      if (at >= cutoff) break;
-      this.left.delete(channel);
     }
   }
 }

@@ -2,9 +2,12 @@ import { randomBytes } from 'node:crypto';
 import * as zmq from 'zeromq';
 import {
   decodeDelivery,
+  decodeResumeStatus,
+  encodeResumeTopic,
   replayEndPrefix,
   splitBusMessage,
   type Delivery,
+  type ResumeStatus,
 } from '../../src/ipc/delivery.js';
 import { preciseNow } from '../../src/ipc/clock.js';
 import type { Logger } from '../../src/log.js';
@@ -29,6 +32,28 @@ export interface Subscriber {
    * channel there; such a subscriber only does its bookkeeping.
    */
   deliver(delivery: Delivery, isBroadcast: boolean): void;
+  /**
+   * The answer to a resume (add() with a prev-id): the items that followed the prev-id,
+   * in order (they follow it whatever their own prev-ids say), or `gap` when history no
+   * longer reaches it and the backend must fill it in. Live items come after, through
+   * deliver(). Not called when history knows nothing of the channel: the subscriber is
+   * then an ordinary one.
+   */
+  resume?(channel: string, answer: ResumeAnswer): void;
+}
+
+export type ResumeAnswer = { kind: 'after'; items: Delivery[] } | { kind: 'gap' };
+
+/** A subscriber waiting for the handler's answer to its resume. */
+interface Resuming {
+  topic: string;
+  channel: string;
+  subscriber: Subscriber;
+  /** Live items that arrived meanwhile. */
+  queued: Delivery[];
+  status: ResumeStatus | undefined;
+  items: Delivery[];
+  timer: NodeJS.Timeout;
 }
 
 /** Sends one item to many subscribers of a channel in one call (uWS pub/sub, ws-topics.ts). */
@@ -51,6 +76,8 @@ const recentMax = 100;
 
 /** Bound on waiting for the handler's replay-end (a handler that is down never sends it). */
 const replayWaitMs = 2_000;
+/** Bound on waiting for a resume answer (the handler may wait 2 s for Redis first). */
+const resumeWaitMs = 5_000;
 
 interface PendingReplay {
   topic: string;
@@ -77,8 +104,13 @@ export class ChannelSubscriptions {
   /** Newly subscribed channels whose replay has not ended, and the topics that end them. */
   private readonly awaitingReplay = new Map<string, PendingReplay>();
   private readonly replayEnds = new Map<string, string>();
-  private readonly replayTopicPrefix = `${replayEndPrefix}${randomBytes(6).toString('hex')}:`;
+  /** Names this worker's one-off topics apart from other workers'. */
+  private readonly token = randomBytes(6).toString('hex');
+  private readonly replayTopicPrefix = `${replayEndPrefix}${this.token}:`;
   private replayCount = 0;
+  /** Resumes waiting for their answer, by topic and by channel. */
+  private readonly resumes = new Map<string, Resuming>();
+  private readonly resumingByChannel = new Map<string, Map<Subscriber, Resuming>>();
   private broadcaster: Broadcaster | undefined;
   private readonly sweepTimer: NodeJS.Timeout;
   private isClosed = false;
@@ -107,7 +139,11 @@ export class ChannelSubscriptions {
     this.broadcaster = broadcaster;
   }
 
-  add(channel: string, subscriber: Subscriber): void {
+  /**
+   * `prevId`: the backend's position on the channel. The subscriber then gets what followed
+   * it from the handler's history first (resume()), and live items after those.
+   */
+  add(channel: string, subscriber: Subscriber, prevId?: string): void {
     let set = this.subscribers.get(channel);
     if (!set) {
       set = new Set();
@@ -117,6 +153,10 @@ export class ChannelSubscriptions {
       this.log.debug({ channel, channels: this.subscribers.size }, 'channel subscribed');
     }
     set.add(subscriber);
+    if (prevId !== undefined) {
+      this.startResume(channel, subscriber, prevId);
+      return;
+    }
     if (this.awaitingReplay.has(channel)) return; // delivered in order when the replay ends
     const recent = this.recent.get(channel);
     if (recent) {
@@ -129,6 +169,8 @@ export class ChannelSubscriptions {
   remove(channel: string, subscriber: Subscriber): void {
     const set = this.subscribers.get(channel);
     if (!set || !set.delete(subscriber)) return;
+    const resuming = this.resumingByChannel.get(channel)?.get(subscriber);
+    if (resuming) this.forgetResume(resuming);
     if (set.size === 0) {
       // At once, long-polls included (Pushpin lingers 60 s so a returning long-poll misses
       // nothing; here the handler's replay on the next subscribe covers that gap).
@@ -143,6 +185,7 @@ export class ChannelSubscriptions {
     this.isClosed = true;
     clearInterval(this.sweepTimer);
     for (const { timer } of this.awaitingReplay.values()) clearTimeout(timer);
+    for (const { timer } of this.resumes.values()) clearTimeout(timer);
     this.socket.close();
   }
 
@@ -167,6 +210,8 @@ export class ChannelSubscriptions {
     if (!set) {
       const replayed = this.replayEnds.get(channel);
       if (replayed !== undefined) this.endReplay(replayed);
+      const resuming = this.resumes.get(channel);
+      if (resuming) this.onResumeAnswer(resuming, frames);
       return; // otherwise a channel held by another worker, or one we just left
     }
     const delivery = decodeDelivery(frames, channel);
@@ -181,13 +226,107 @@ export class ChannelSubscriptions {
   }
 
   private deliver(subscriber: Subscriber, delivery: Delivery, isBroadcast: boolean): void {
+    if (this.resumes.size > 0) {
+      const resuming = this.resumingByChannel.get(delivery.channel)?.get(subscriber);
+      if (resuming) {
+        resuming.queued.push(delivery); // after the resumed items, once they are known
+        return;
+      }
+    }
     if (!isFor(subscriber, delivery)) return;
+    this.handTo(subscriber, delivery, isBroadcast);
+  }
+
+  private handTo(subscriber: Subscriber, delivery: Delivery, isBroadcast: boolean): void {
     try {
       subscriber.deliver(delivery, isBroadcast);
     } catch (err) {
       // One failing connection must not stop this worker receiving publishes.
       this.log.error({ err, channel: delivery.channel }, 'delivery to a subscriber failed');
     }
+  }
+
+  private startResume(channel: string, subscriber: Subscriber, prevId: string): void {
+    const topic = encodeResumeTopic(`${this.token}:${++this.replayCount}`, channel, prevId);
+    const resuming: Resuming = {
+      topic,
+      channel,
+      subscriber,
+      queued: [],
+      status: undefined,
+      items: [],
+      timer: setTimeout(() => {
+        this.log.warn({ channel }, 'no resume answer from the handler; holding without it');
+        this.endResume(resuming);
+      }, resumeWaitMs),
+    };
+    resuming.timer.unref();
+    this.resumes.set(topic, resuming);
+    let byChannel = this.resumingByChannel.get(channel);
+    if (!byChannel) {
+      byChannel = new Map();
+      this.resumingByChannel.set(channel, byChannel);
+    }
+    byChannel.set(subscriber, resuming);
+    this.socket.subscribe(topic);
+  }
+
+  private onResumeAnswer(resuming: Resuming, frames: Buffer[]): void {
+    if (!resuming.status) {
+      resuming.status = frames.length === 2 ? decodeResumeStatus(frames[1]!) : undefined;
+      if (!resuming.status) {
+        this.log.warn({ channel: resuming.channel }, 'ignored a malformed resume answer');
+        this.endResume(resuming);
+        return;
+      }
+    } else {
+      const delivery = decodeDelivery(frames, resuming.channel);
+      if (delivery) resuming.items.push(delivery);
+      else resuming.status = { kind: 'unknown' }; // hold without it rather than lose order
+    }
+    const status = resuming.status;
+    if (status.kind !== 'after' || resuming.items.length >= status.count) this.endResume(resuming);
+  }
+
+  /** The answer is complete (or will not come): resumed items first, then live ones. */
+  private endResume(resuming: Resuming): void {
+    this.forgetResume(resuming);
+    const { channel, subscriber, status, items, queued } = resuming;
+    try {
+      if (status?.kind === 'gap') {
+        subscriber.resume?.(channel, { kind: 'gap' });
+        return;
+      }
+      if (status?.kind === 'after') {
+        subscriber.resume?.(channel, { kind: 'after', items });
+        let seen = status.seq;
+        for (const item of items) seen = Math.max(seen, item.header.seq);
+        for (const delivery of queued) {
+          if (delivery.header.seq > seen) this.handTo(subscriber, delivery, false);
+        }
+        return;
+      }
+    } catch (err) {
+      this.log.error({ err, channel }, 'resuming a subscriber failed');
+      return;
+    }
+    // History knows nothing of the channel: what an ordinary subscriber would have got.
+    const bySeq = new Map<number, Delivery>();
+    for (const delivery of [...(this.recent.get(channel) ?? []), ...queued]) {
+      bySeq.set(delivery.header.seq, delivery);
+    }
+    for (const seq of [...bySeq.keys()].sort((a, b) => a - b)) {
+      this.deliver(subscriber, bySeq.get(seq)!, false);
+    }
+  }
+
+  private forgetResume(resuming: Resuming): void {
+    clearTimeout(resuming.timer);
+    if (!this.resumes.delete(resuming.topic)) return;
+    const byChannel = this.resumingByChannel.get(resuming.channel);
+    byChannel?.delete(resuming.subscriber);
+    if (byChannel?.size === 0) this.resumingByChannel.delete(resuming.channel);
+    if (!this.isClosed) this.socket.unsubscribe(resuming.topic);
   }
 
   private awaitReplay(channel: string): void {

@@ -6,7 +6,7 @@ import {
 } from '../../src/grip/filters.js';
 import type { GripInstruction, StoredResponse } from '../../src/grip/instruct-types.js';
 import type { Delivery } from '../../src/ipc/delivery.js';
-import type { Subscriber } from '../bus/channel-subscriptions.js';
+import type { ResumeAnswer, Subscriber } from '../bus/channel-subscriptions.js';
 import type { ForwardedRequest } from '../http/forwarded-request.js';
 import { warnUnsupportedFilters, type Hold, type HoldHost } from './hold.js';
 import { sendCompleteResponse } from '../http/response-headers.js';
@@ -48,7 +48,25 @@ export class ResponseHold implements Subscriber, Hold {
       this.instruction.timeout * 1000,
     );
     for (const channel of this.instruction.channels) {
-      this.host.subscriptions.add(channel.name, this);
+      this.host.subscriptions.add(channel.name, this, channel.prevId);
+    }
+  }
+
+  /**
+   * History answered for a channel the backend gave a prev-id: the first item after it is
+   * the answer; a gap history cannot fill goes back to the backend at once (Grip-Last), as
+   * Pushpin retries when the channel's last id is not the hold's prev-id.
+   */
+  resume(_channel: string, answer: ResumeAnswer): void {
+    if (answer.kind === 'gap') {
+      this.retry();
+      return;
+    }
+    for (const item of answer.items) {
+      if (this.isDone) return;
+      // A hint published before the request left is answered by the backend's answer.
+      if (item.header.response?.action !== 'send' && item.header.time < this.since) continue;
+      this.take(item, true);
     }
   }
 
@@ -58,11 +76,16 @@ export class ResponseHold implements Subscriber, Hold {
   }
 
   deliver(delivery: Delivery): void {
+    this.take(delivery, false);
+  }
+
+  /** `isInOrder`: history says the item follows the hold's position, whatever its prev-id. */
+  private take(delivery: Delivery, isInOrder: boolean): void {
     const format = delivery.header.response;
     if (!format || this.isDone) return;
     if (format.action !== 'send' && format.action !== 'hint') return; // close/refresh: nothing to do
     const expected = this.prevIds.get(delivery.channel);
-    if (expected !== undefined && delivery.header.prevId !== expected) {
+    if (!isInOrder && expected !== undefined && delivery.header.prevId !== expected) {
       this.retry(); // a gap: the backend knows what the client missed
       return;
     }

@@ -13,7 +13,7 @@ import type {
 } from '../../src/grip/instruct-types.js';
 import { preciseNow } from '../../src/ipc/clock.js';
 import type { Delivery } from '../../src/ipc/delivery.js';
-import type { Subscriber } from '../bus/channel-subscriptions.js';
+import type { ResumeAnswer, Subscriber } from '../bus/channel-subscriptions.js';
 import type { ForwardedRequest } from '../http/forwarded-request.js';
 import { warnRefusedFilters, warnUnsupportedFilters, type Hold, type HoldHost } from './hold.js';
 import { writeRelayedHeaders } from '../http/response-headers.js';
@@ -142,7 +142,28 @@ export class StreamHold implements Subscriber, Hold {
     return position !== undefined && delivery.header.prevId === position;
   }
 
+  /**
+   * History answered for a channel the backend gave a prev-id: the items after it go out
+   * now, in order; a gap history cannot fill is fetched from the next link (recovery).
+   */
+  resume(_channel: string, answer: ResumeAnswer): void {
+    if (answer.kind === 'gap') {
+      this.followNextLink();
+      return;
+    }
+    for (const item of answer.items) {
+      // A hint or close published before the request left is answered by the backend's answer.
+      if (item.header.stream?.action !== 'send' && item.header.time < this.since) continue;
+      this.take(item, true);
+    }
+  }
+
   deliver(delivery: Delivery): void {
+    this.take(delivery, false);
+  }
+
+  /** `isInOrder`: history says the item follows the hold's position, whatever its prev-id. */
+  private take(delivery: Delivery, isInOrder: boolean): void {
     const format = delivery.header.stream;
     if (!format || this.isDone || this.isFollowing) return; // items during a fetch come with it
     if (format.action === 'refresh') return;
@@ -151,7 +172,7 @@ export class StreamHold implements Subscriber, Hold {
     const expected = format.action === 'send' ? this.prevIds?.get(channel) : undefined;
     // The id this item moves its channel's position to, if it does (build-id writes it).
     const itemId = expected === undefined ? undefined : id;
-    if (expected !== undefined && delivery.header.prevId !== expected) {
+    if (!isInOrder && expected !== undefined && delivery.header.prevId !== expected) {
       this.followNextLink(); // a gap: the next link's answer covers what was missed
       return;
     }
@@ -231,7 +252,8 @@ export class StreamHold implements Subscriber, Hold {
 
   /** Takes over channels, prev-ids, keep-alive and next link from (new) instructions. */
   private apply(next: GripInstruction): void {
-    if (this.channels.length > 0) {
+    const isFirst = this.channels.length === 0;
+    if (!isFirst) {
       const wanted = new Set(next.channels.map((c) => c.name));
       for (const channel of this.channels) {
         if (!wanted.has(channel.name)) this.host.subscriptions.remove(channel.name, this);
@@ -260,7 +282,11 @@ export class StreamHold implements Subscriber, Hold {
         next.channels,
       );
     }
-    for (const channel of next.channels) this.host.subscriptions.add(channel.name, this);
+    // The first instructions' prev-ids resume from history; a next link's answer is the
+    // backend's own catch-up.
+    for (const channel of next.channels) {
+      this.host.subscriptions.add(channel.name, this, isFirst ? channel.prevId : undefined);
+    }
     clearTimeout(this.keepAliveTimer);
     this.armKeepAlive();
     if (!next.nextLink) {

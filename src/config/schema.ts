@@ -57,6 +57,21 @@ export const settingsSchema = {
     default: '',
     help: 'comma list of Redis Cluster seed nodes (host:port): many nodes through sharded pub/sub',
   },
+  historySize: {
+    type: 'count',
+    default: 100,
+    help: 'items kept per channel for resume (prev-id, Last-Event-ID); shared through Redis with --redis',
+  },
+  historyTtl: {
+    type: 'seconds',
+    default: 300,
+    help: 'seconds a published item stays in its channel history',
+  },
+  historyMaxBytes: {
+    type: 'bytes',
+    default: 1048576,
+    help: "payload bytes kept per channel's history (on this node); the oldest items go first",
+  },
   bus: {
     type: 'zmq',
     default: 'tcp://127.0.0.1:5564',

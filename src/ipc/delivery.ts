@@ -299,3 +299,72 @@ export function splitBusMessage(message: Buffer): Buffer[][] | undefined {
   }
   return deliveries.length > 0 ? deliveries : undefined;
 }
+
+/*
+ * Resume: a hold whose backend gave `prev-id` asks the handler what followed that id on
+ * the channel, by subscribing a one-off topic naming both. The handler answers on that
+ * topic, in one send: a status delivery [topic, status JSON], then `count` deliveries
+ * whose first frame is the topic instead of the channel. Any worker may see the answer;
+ * only the one that asked knows the topic.
+ */
+export const resumePrefix = '\u0000resume:';
+
+export type ResumeStatus =
+  /** `count` items follow; `seq` is the bus seq of the prev-id item itself. */
+  | { kind: 'after'; count: number; seq: number }
+  /** History does not reach the prev-id, and the channel's last id is `lastId`. */
+  | { kind: 'gap'; lastId: string }
+  | { kind: 'unknown' };
+
+export function encodeResumeTopic(token: string, channel: string, prevId: string): string {
+  return resumePrefix + JSON.stringify([token, channel, prevId]);
+}
+
+/** The channel and prev-id a resume topic asks about; undefined when it is malformed. */
+export function decodeResumeTopic(topic: string): { channel: string; prevId: string } | undefined {
+  if (!topic.startsWith(resumePrefix)) return undefined;
+  let parts: unknown;
+  try {
+    parts = JSON.parse(topic.slice(resumePrefix.length));
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(parts) || parts.length !== 3) return undefined;
+  const [, channel, prevId] = parts as unknown[];
+  if (typeof channel !== 'string' || typeof prevId !== 'string' || channel === '') return undefined;
+  return { channel, prevId };
+}
+
+export function encodeResumeAnswer(
+  topic: string,
+  status: ResumeStatus,
+  deliveries: readonly Buffer[][],
+): Buffer[][] {
+  const name = Buffer.from(topic);
+  const out: Buffer[][] = [[name, Buffer.from(JSON.stringify(status))]];
+  for (const frames of deliveries) out.push([name, ...frames.slice(1)]);
+  return out;
+}
+
+export function decodeResumeStatus(frame: Buffer): ResumeStatus | undefined {
+  let status: unknown;
+  try {
+    status = JSON.parse(frame.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (typeof status !== 'object' || status === null) return undefined;
+  const value = status as Record<string, unknown>;
+  if (value['kind'] === 'unknown') return { kind: 'unknown' };
+  if (value['kind'] === 'gap' && typeof value['lastId'] === 'string') {
+    return { kind: 'gap', lastId: value['lastId'] };
+  }
+  if (
+    value['kind'] === 'after' &&
+    Number.isInteger(value['count']) &&
+    typeof value['seq'] === 'number'
+  ) {
+    return { kind: 'after', count: value['count'] as number, seq: value['seq'] };
+  }
+  return undefined;
+}
