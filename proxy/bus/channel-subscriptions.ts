@@ -42,7 +42,10 @@ export interface Subscriber {
   resume?(channel: string, answer: ResumeAnswer): void;
 }
 
-export type ResumeAnswer = { kind: 'after'; items: Delivery[] } | { kind: 'gap' };
+export type ResumeAnswer =
+  | { kind: 'after'; items: Delivery[] }
+  /** `lastId`: the channel's last item, which the backend can catch the client up to. */
+  | { kind: 'gap'; lastId: string };
 
 /** A subscriber waiting for the handler's answer to its resume. */
 interface Resuming {
@@ -294,7 +297,7 @@ export class ChannelSubscriptions {
     const { channel, subscriber, status, items, queued } = resuming;
     try {
       if (status?.kind === 'gap') {
-        subscriber.resume?.(channel, { kind: 'gap' });
+        subscriber.resume?.(channel, { kind: 'gap', lastId: status.lastId });
         return;
       }
       if (status?.kind === 'after') {

@@ -94,7 +94,7 @@ export class GripResponder implements HoldHost {
     if (instruction.hold === 'response') {
       hold = new ResponseHold(this, request, instruction, since);
     } else {
-      hold = new StreamHold(this, request, instruction, since);
+      hold = new StreamHold(this, request, instruction, since, lastEventId(request));
       request.forgetResendState();
     }
     this.holds.add(hold);
@@ -270,4 +270,13 @@ function withoutPrefix(prevIds: ReadonlyMap<string, string>, prefix: string): Ma
     out.set(prefix && channel.startsWith(prefix) ? channel.slice(prefix.length) : channel, id);
   }
   return out;
+}
+
+/** The client's `Last-Event-ID`, on a route that resumes SSE clients by it (sse_resume). */
+function lastEventId(request: ForwardedRequest): string | undefined {
+  if (!request.route.isSseResume) return undefined;
+  for (const [name, value] of request.client.headers) {
+    if (name === 'last-event-id' && value !== '') return value;
+  }
+  return undefined;
 }

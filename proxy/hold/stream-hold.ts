@@ -74,6 +74,8 @@ export class StreamHold implements Subscriber, Hold {
     private readonly request: ForwardedRequest,
     instruction: GripInstruction,
     since: number,
+    /** sse_resume: the client's Last-Event-ID, for channels the backend gave no prev-id. */
+    private readonly lastEventId?: string,
   ) {
     this.initial = instruction;
     this.code = instruction.response.code;
@@ -146,9 +148,16 @@ export class StreamHold implements Subscriber, Hold {
    * History answered for a channel the backend gave a prev-id: the items after it go out
    * now, in order; a gap history cannot fill is fetched from the next link (recovery).
    */
-  resume(_channel: string, answer: ResumeAnswer): void {
+  resume(channel: string, answer: ResumeAnswer): void {
     if (answer.kind === 'gap') {
-      this.followNextLink();
+      if (this.prevIds?.has(channel) || !this.lastEventId) {
+        this.followNextLink();
+        return;
+      }
+      // sse_resume: the backend gave no position to catch up from; the client is told
+      // (README, Resume) rather than left to believe it missed nothing.
+      const gap = JSON.stringify({ channel: this.unprefixed(channel), 'last-id': answer.lastId });
+      this.request.res.cork(() => this.write(Buffer.from(`event: gap\ndata: ${gap}\n\n`)));
       return;
     }
     for (const item of answer.items) {
@@ -285,7 +294,8 @@ export class StreamHold implements Subscriber, Hold {
     // The first instructions' prev-ids resume from history; a next link's answer is the
     // backend's own catch-up.
     for (const channel of next.channels) {
-      this.host.subscriptions.add(channel.name, this, isFirst ? channel.prevId : undefined);
+      const from = isFirst ? (channel.prevId ?? this.lastEventId) : undefined;
+      this.host.subscriptions.add(channel.name, this, from);
     }
     clearTimeout(this.keepAliveTimer);
     this.armKeepAlive();
@@ -361,6 +371,11 @@ export class StreamHold implements Subscriber, Hold {
         this.linkTimer = setTimeout(() => this.followNextLink(), delay);
       },
     );
+  }
+
+  private unprefixed(channel: string): string {
+    const prefix = this.request.route.channelPrefix;
+    return channel.startsWith(prefix) ? channel.slice(prefix.length) : channel;
   }
 
   /** Pushpin ends the stream when a backend body fails its response filters. */

@@ -17,7 +17,7 @@ import {
 } from '../../src/grip/ws-control.js';
 import type { Delivery } from '../../src/ipc/delivery.js';
 import type { Route } from '../../src/routes/route.js';
-import type { Subscriber } from '../bus/channel-subscriptions.js';
+import type { ResumeAnswer, Subscriber } from '../bus/channel-subscriptions.js';
 import { closeCodes, type WsHost, type WsUserData } from './session.js';
 import { preciseNow } from '../../src/ipc/clock.js';
 import { CorkSlot } from '../cork-slot.js';
@@ -45,11 +45,18 @@ class ChannelListener implements Subscriber {
     private readonly client: WsClient,
     readonly channel: string,
     public filters: string[],
+    /** Waiting for history after a prev-id: out of the topic, so nothing overtakes it. */
+    public isResuming = false,
   ) {}
 
   deliver(delivery: Delivery, isBroadcast: boolean): void {
     if (isBroadcast && this.isTopicMember) this.client.afterBroadcast();
     else this.client.deliverPublished(this.channel, delivery);
+  }
+
+  resume(_channel: string, answer: ResumeAnswer): void {
+    this.isResuming = false;
+    this.client.onResumed(this, answer);
   }
 }
 
@@ -310,7 +317,7 @@ export class WsClient {
           this.close(closeCodes.internal, 'too many filters', 'failure');
           return;
         }
-        this.subscribe(prefix + message.channel, message.filters);
+        this.subscribe(prefix + message.channel, message.filters, message.prevId);
         return;
       case 'unsubscribe':
         this.unsubscribe(prefix + message.channel);
@@ -331,7 +338,29 @@ export class WsClient {
     }
   }
 
-  private subscribe(channel: string, filters: string[]): void {
+  /** History answered a subscribe with prev-id: the missed items, or the gap signal. */
+  onResumed(listener: ChannelListener, answer: ResumeAnswer): void {
+    if (this.isClosed || this.listeners.get(listener.channel) !== listener) return;
+    if (answer.kind === 'gap') {
+      // Documented in the README (Resume): the client learns what it cannot be given.
+      const prefix = this.route.channelPrefix;
+      const gap = {
+        type: 'gap',
+        channel: listener.channel.slice(prefix.length),
+        'last-id': answer.lastId,
+      };
+      this.send(Buffer.from(JSON.stringify(gap)), false);
+    } else {
+      for (const item of answer.items) {
+        // A refresh or close published before the subscription is not replayed.
+        if (item.header.ws?.action !== 'send' && item.header.time < listener.since) continue;
+        this.deliverPublished(listener.channel, item);
+      }
+    }
+    this.syncTopic(listener);
+  }
+
+  private subscribe(channel: string, filters: string[], prevId?: string): void {
     if (this.isClosed) return;
     const existing = this.listeners.get(channel);
     if (existing) {
@@ -346,10 +375,11 @@ export class WsClient {
       );
       return;
     }
-    const listener = new ChannelListener(this.controlSince, this, channel, filters);
+    const isResuming = prevId !== undefined;
+    const listener = new ChannelListener(this.controlSince, this, channel, filters, isResuming);
     this.listeners.set(channel, listener);
     this.prepare();
-    this.host.subscriptions.add(channel, listener);
+    this.host.subscriptions.add(channel, listener, prevId);
   }
 
   private unsubscribe(channel: string): void {
@@ -375,7 +405,8 @@ export class WsClient {
   /** In the channel's uWS topic exactly while the socket is open and has no filters there. */
   private syncTopic(listener: ChannelListener): void {
     const ws = this.isClosed ? undefined : this.ws;
-    const isWanted = ws !== undefined && !this.filters?.byChannel.has(listener.channel);
+    const isWanted =
+      ws !== undefined && !listener.isResuming && !this.filters?.byChannel.has(listener.channel);
     if (isWanted === listener.isTopicMember) return;
     listener.isTopicMember = isWanted;
     if (isWanted) this.host.topics.join(ws!, listener.channel, listener.since);

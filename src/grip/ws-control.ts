@@ -24,7 +24,11 @@ export interface WsKeepAlive {
 }
 
 export type WsControlMessage =
-  | { type: 'subscribe'; channel: string; filters: string[] }
+  /**
+   * `prevId` (`"prev-id"`, a thumbtack extension): the last item the backend already sent
+   * this client on the channel; items after it come from history before live ones.
+   */
+  | { type: 'subscribe'; channel: string; filters: string[]; prevId?: string }
   | { type: 'unsubscribe'; channel: string }
   | { type: 'detach' }
   | { type: 'set-meta'; name: string; value: string | undefined }
@@ -95,12 +99,21 @@ export function parseWsControlMessage(json: Buffer | string): WsControlMessage {
   const message = value as Record<string, unknown>;
   const type = message['type'];
   switch (type) {
-    case 'subscribe':
-      return {
+    case 'subscribe': {
+      const subscribe: WsControlMessage = {
         type,
         channel: requireChannel(message, type),
         filters: readFilters(message['filters']),
       };
+      const prevId = message['prev-id'];
+      if (prevId !== undefined && prevId !== null) {
+        if (typeof prevId !== 'string' || prevId === '') {
+          throw new WsControlError("subscribe 'prev-id' must be a non-empty string");
+        }
+        subscribe.prevId = prevId;
+      }
+      return subscribe;
+    }
     case 'unsubscribe':
       return { type, channel: requireChannel(message, type) };
     case 'detach':

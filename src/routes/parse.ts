@@ -33,6 +33,7 @@ const conditionOptions = new Map<string, OptionKind>([
   ['header', 'repeated'],
   ['debug', 'flag'],
   ['log_level', 'value'],
+  ['sse_resume', 'flag'],
 ]);
 
 // Pushpin options thumbtack does not implement: refused so that none is silently ignored.
@@ -294,6 +295,7 @@ function interpretRoute(
     setHeaders,
     removeHeaders,
     isDebug: options.has('debug'),
+    isSseResume: options.has('sse_resume'),
     logLevel: logLevelText === undefined ? undefined : Number(logLevelText),
     targets,
   };

@@ -69,6 +69,11 @@ export interface Route {
   removeHeaders: string[];
   /** `debug`: detailed error bodies. */
   isDebug: boolean;
+  /**
+   * `sse_resume` (thumbtack): a stream hold whose channels have no prev-id resumes them
+   * from the client's `Last-Event-ID`, from channel history.
+   */
+  isSseResume: boolean;
   /** `log_level=`: accepted and stored; Pushpin's numeric per-route level. */
   logLevel?: number;
 

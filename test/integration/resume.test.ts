@@ -10,6 +10,13 @@ import {
 import { closeAllHeldClients, openHeldClient } from '../support/held-client.js';
 import { startRedisServer, stopAllRedisServers } from '../support/redis-server.js';
 import { startThumbtack, stopAllThumbtacks, type Thumbtack } from '../support/thumbtack.js';
+import {
+  closeAllWsClients,
+  connectWs,
+  startWohBackend,
+  type WohBackend,
+  type WsTestClient,
+} from '../support/ws.js';
 
 /*
  * Resume from channel history: a hold whose backend names the last item it included
@@ -20,6 +27,7 @@ import { startThumbtack, stopAllThumbtacks, type Thumbtack } from '../support/th
  */
 
 let backend: PathBackend;
+let woh: WohBackend;
 const streams: { close(): void }[] = [];
 
 /*
@@ -36,6 +44,7 @@ function item(channel: string, n: number, isChained = false): Record<string, unk
     formats: {
       'http-response': { body: `item-${n}\n` },
       'http-stream': { content: `item-${n}\n` },
+      'ws-message': { content: `item-${n}` },
     },
   };
 }
@@ -57,7 +66,29 @@ function lines(from: number, to: number): string {
 }
 
 beforeAll(async () => {
+  // A WebSocket-over-HTTP backend that subscribes the client from the position in its URL
+  // (?ch=&from=), with the thumbtack extension `prev-id` on the subscribe control message.
+  woh = await startWohBackend((ws, req) => {
+    if (!ws.isOpening()) return;
+    ws.accept();
+    const url = new URL(req.url!, 'http://backend');
+    const channel = url.searchParams.get('ch')!;
+    const from = url.searchParams.get('from');
+    ws.sendControl(
+      JSON.stringify({ type: 'subscribe', channel, ...(from ? { 'prev-id': from } : {}) }),
+    );
+  });
   backend = await startPathBackend();
+  // GET /events?ch=: an SSE stream whose backend knows nothing of positions (sse_resume).
+  backend.on('/events', (req, res) => {
+    const channel = new URL(req.url!, 'http://backend').searchParams.get('ch')!;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'grip-hold': 'stream',
+      'grip-channel': channel,
+    });
+    res.end(':open\n\n');
+  });
   // GET /poll?ch=&from=: a long-poll that already included item `from`; once asked with
   // Grip-Last it answers at once with what it has (a backend catching the client up).
   backend.on('/poll', (req, res) => {
@@ -104,6 +135,7 @@ beforeAll(async () => {
 
 afterEach(() => {
   closeAllHeldClients();
+  closeAllWsClients();
   for (const stream of streams.splice(0)) stream.close();
 });
 
@@ -184,6 +216,66 @@ describe('one node, history in memory', () => {
     streams.push(stream);
     await stream.waitForText(`next link asked with ${channel}; last-id=4\n`);
     expect(stream.text()).not.toContain('item-');
+  });
+});
+
+describe('WebSocket and SSE', () => {
+  let tt: Thumbtack;
+
+  beforeAll(async () => {
+    tt = await startThumbtack({
+      routes: `*,path_beg=/ws ${woh.target},over_http\n*,path_beg=/events,sse_resume ${backend.target}\n`,
+      args: ['--history-size', '20', '--log-level', 'debug'],
+    });
+  });
+
+  async function texts(client: WsTestClient, count: number): Promise<string[]> {
+    const out: string[] = [];
+    for (let i = 0; i < count; i++) out.push((await client.next()).text);
+    return out;
+  }
+
+  test('a WebSocket-over-HTTP subscribe with prev-id gets the missed items from history, then live ones', async () => {
+    const channel = uniqueName('resume-ws');
+    await publishRange(tt, channel, 1, 8);
+    const client = await connectWs(`${tt.url.replace(/^http/, 'ws')}/ws?ch=${channel}&from=5`);
+    expect(await texts(client, 3)).toEqual(['item-6', 'item-7', 'item-8']);
+    await publishOk(tt, item(channel, 9, true));
+    expect(await texts(client, 1)).toEqual(['item-9']);
+    expect(client.pending).toEqual([]);
+  });
+
+  test('a WebSocket whose prev-id history no longer reaches gets the gap message, then live items', async () => {
+    const channel = uniqueName('resume-ws-gap');
+    await publishRange(tt, channel, 1, 30);
+    const client = await connectWs(`${tt.url.replace(/^http/, 'ws')}/ws?ch=${channel}&from=3`);
+    const [gap] = await texts(client, 1);
+    expect(JSON.parse(gap!)).toEqual({ type: 'gap', channel, 'last-id': '30' });
+    await publishOk(tt, item(channel, 31, true));
+    expect(await texts(client, 1)).toEqual(['item-31']);
+  });
+
+  test('sse_resume: an SSE client reconnecting with Last-Event-ID gets what it missed though the backend names no prev-id; past history it gets a gap event', async () => {
+    const channel = uniqueName('resume-auto');
+    await publishRange(tt, channel, 1, 25); // history keeps 6..25
+    const resumed = await openStream(`${tt.url}/events?ch=${channel}`, {
+      headers: { 'last-event-id': '22' },
+    });
+    streams.push(resumed);
+    await resumed.waitForText('item-25\n');
+    expect(resumed.text()).toBe(`:open\n\n${lines(23, 25)}`);
+    const tooOld = await openStream(`${tt.url}/events?ch=${channel}`, {
+      headers: { 'last-event-id': '2' },
+    });
+    streams.push(tooOld);
+    await tooOld.waitForText('\n\n', 5_000);
+    await tooOld.waitForText('event: gap\n');
+    expect(tooOld.text()).toBe(
+      `:open\n\nevent: gap\ndata: ${JSON.stringify({ channel, 'last-id': '25' })}\n\n`,
+    );
+    await publishOk(tt, item(channel, 26));
+    await tooOld.waitForText('item-26\n');
+    await resumed.waitForText('item-26\n');
   });
 });
 

@@ -83,6 +83,11 @@ describe('parseWsControlMessage', () => {
       { type: 'subscribe', channel: 'c', filters: ['skip-self', 'var-subst'] },
     ],
     [
+      'subscribe from a position (thumbtack resume)',
+      '{"type":"subscribe","channel":"c","prev-id":"42"}',
+      { type: 'subscribe', channel: 'c', filters: [], prevId: '42' },
+    ],
+    [
       'unsubscribe',
       '{"type":"unsubscribe","channel":"news"}',
       { type: 'unsubscribe', channel: 'news' },
@@ -170,6 +175,8 @@ describe('parseWsControlMessage', () => {
     ['subscribe with a NUL in the channel', '{"type":"subscribe","channel":"a\\u0000b"}'],
     ['unsubscribe with a NUL in the channel', '{"type":"unsubscribe","channel":"\\u0000x"}'],
     ['subscribe with a numeric channel', '{"type":"subscribe","channel":5}'],
+    ['subscribe with a numeric prev-id', '{"type":"subscribe","channel":"c","prev-id":42}'],
+    ['subscribe with an empty prev-id', '{"type":"subscribe","channel":"c","prev-id":""}'],
     ['subscribe with non-string filters', '{"type":"subscribe","channel":"c","filters":[1]}'],
     [
       'subscribe with filters not an array',

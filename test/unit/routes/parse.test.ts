@@ -106,6 +106,7 @@ describe('parseRoutes: condition', () => {
       setHeaders: [],
       removeHeaders: [],
       isDebug: false,
+      isSseResume: false,
       logLevel: undefined,
       targets: [
         {
@@ -191,6 +192,7 @@ describe('parseRoutes: condition', () => {
       { setHeaders: [{ name: 'x-url', value: 'http://a' }] },
     ],
     ['debug', '*,debug localhost:1', { isDebug: true }],
+    ['sse_resume', '*,sse_resume localhost:1', { isSseResume: true }],
     ['log_level', '*,log_level=3 localhost:1', { logLevel: 3 }],
   ])('%s', (_name, line, expected) => {
     expect(parseLine(line)).toMatchObject(expected);
