@@ -1,0 +1,224 @@
+import { Agent, request } from 'undici';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import WebSocket from 'ws';
+import { stopAllBackends } from '../support/backend.js';
+import { publishOk, startPathBackend, uniqueName, type PathBackend } from '../support/grip.js';
+import { startRedisServer, stopAllRedisServers } from '../support/redis-server.js';
+import { startThumbtack, stopAllThumbtacks, type Thumbtack } from '../support/thumbtack.js';
+import { startWohBackend, type WohBackend } from '../support/ws.js';
+
+/*
+ * The drop test (after AnyCable's): two nodes and one Redis; 200 clients per transport
+ * (SSE, long-poll, WebSocket) spread over both nodes, each dropping its connection every
+ * 2 s and reconnecting from the last item it got, while node A takes a 30 s publish
+ * stream. Every client must end with every item exactly once, in order.
+ */
+
+const clientsPerTransport = 200;
+const streamMs = 30_000;
+const publishEveryMs = 200;
+const dropEveryMs = 2_000;
+
+let backend: PathBackend;
+let woh: WohBackend;
+let nodes: Thumbtack[];
+const channel = uniqueName('drops');
+const agent = new Agent({ connections: 1_000, pipelining: 0 });
+
+beforeAll(async () => {
+  const redis = await startRedisServer();
+  backend = await startPathBackend();
+  // SSE: the backend names no position; the route's sse_resume takes Last-Event-ID.
+  backend.on('/events', (_req, res) => {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'grip-hold': 'stream',
+      'grip-channel': channel,
+    });
+    res.end(':open\n\n');
+  });
+  // Long-poll: the backend holds from the id the client last got (the one-line pattern).
+  backend.on('/poll', (req, res) => {
+    const from = new URL(req.url!, 'http://backend').searchParams.get('from')!;
+    res.writeHead(200, {
+      'content-type': 'text/plain',
+      'grip-hold': 'response',
+      'grip-channel': `${channel}; prev-id=${from}`,
+      'grip-timeout': '20',
+    });
+    res.end('');
+  });
+  woh = await startWohBackend((ws, req) => {
+    if (!ws.isOpening()) return;
+    ws.accept();
+    const from = new URL(req.url!, 'http://backend').searchParams.get('from')!;
+    ws.sendControl(JSON.stringify({ type: 'subscribe', channel, 'prev-id': from }));
+  });
+  const routes = `*,path_beg=/ws ${woh.target},over_http\n*,path_beg=/events,sse_resume ${backend.target}\n* ${backend.target}\n`;
+  const args = ['--redis', redis.url, '--max-connections', '5000'];
+  nodes = [await startThumbtack({ routes, args }), await startThumbtack({ routes, args })];
+});
+
+afterAll(async () => {
+  await stopAllThumbtacks();
+  await stopAllBackends();
+  await stopAllRedisServers();
+  await agent.close();
+});
+
+function item(n: number): Record<string, unknown> {
+  return {
+    channel,
+    id: String(n),
+    'prev-id': String(n - 1),
+    formats: {
+      'http-stream': { content: `id: ${n}\ndata: item-${n}\n\n` },
+      'http-response': { body: `item-${n}` },
+      'ws-message': { content: `item-${n}` },
+    },
+  };
+}
+
+/** One client's items, as numbers, in the order they arrived (duplicates kept). */
+interface Client {
+  received: number[];
+  /** Connections made (each drop makes another). */
+  connects: number;
+  last(): number;
+}
+
+function newClient(): Client {
+  const received: number[] = [];
+  return { received, connects: 0, last: () => received.at(-1) ?? 0 };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Runs one client until `isDone()`: connect from its last item, drop after ~2 s, repeat. */
+async function runSse(node: Thumbtack, client: Client, isDone: () => boolean): Promise<void> {
+  while (!isDone()) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), dropEveryMs * (0.5 + Math.random()));
+    client.connects++;
+    try {
+      const res = await request(`${node.url}/events`, {
+        dispatcher: agent,
+        signal: controller.signal,
+        headers: { 'last-event-id': String(client.last()) },
+      });
+      let text = '';
+      for await (const chunk of res.body) {
+        text += (chunk as Buffer).toString();
+        let end: number;
+        while ((end = text.indexOf('\n\n')) >= 0) {
+          const match = /^id: (\d+)\n/.exec(text.slice(0, end + 1));
+          if (match) client.received.push(Number(match[1]));
+          text = text.slice(end + 2);
+        }
+        if (isDone()) controller.abort();
+      }
+    } catch {
+      // dropped (aborted): reconnect
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+async function runPoll(node: Thumbtack, client: Client, isDone: () => boolean): Promise<void> {
+  let connectedAt = Date.now();
+  let dropAfter = dropEveryMs * (0.5 + Math.random());
+  while (!isDone()) {
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(),
+      Math.max(1, dropAfter - (Date.now() - connectedAt)),
+    );
+    try {
+      const res = await request(`${node.url}/poll?from=${client.last()}`, {
+        dispatcher: agent,
+        signal: controller.signal,
+      });
+      const body = await res.body.text();
+      const match = /^item-(\d+)$/.exec(body);
+      if (match) client.received.push(Number(match[1]));
+    } catch {
+      client.connects++;
+      connectedAt = Date.now(); // dropped: the next poll is a new connection's
+      dropAfter = dropEveryMs * (0.5 + Math.random());
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+async function runWs(node: Thumbtack, client: Client, isDone: () => boolean): Promise<void> {
+  while (!isDone()) {
+    await new Promise<void>((resolve) => {
+      const url = `${node.url.replace(/^http/, 'ws')}/ws?from=${client.last()}`;
+      client.connects++;
+      const socket = new WebSocket(url, { perMessageDeflate: false });
+      const timer = setTimeout(() => socket.terminate(), dropEveryMs * (0.5 + Math.random()));
+      const check = setInterval(() => {
+        if (isDone()) socket.terminate();
+      }, 200);
+      socket.on('message', (data) => {
+        const match = /^item-(\d+)$/.exec(data.toString());
+        if (match) client.received.push(Number(match[1]));
+      });
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        clearTimeout(timer);
+        clearInterval(check);
+        resolve();
+      });
+    });
+  }
+}
+
+test(
+  '200 clients per transport dropped every 2 s during a 30 s publish stream get every item exactly once, in order',
+  { timeout: 120_000 },
+  async () => {
+    const [a] = nodes as [Thumbtack, Thumbtack];
+    await publishOk(a, item(0)); // the position every client starts from
+    let total = 0;
+    const transports = { sse: runSse, poll: runPoll, ws: runWs };
+    const clients = new Map<string, Client[]>();
+    const loops: Promise<void>[] = [];
+    let stopAt = Infinity;
+    // A client stops once it has the last item, or 20 s after the stream (then it fails).
+    const isDone = (client: Client) => () =>
+      Date.now() >= stopAt && (client.last() >= total || Date.now() > stopAt + 20_000);
+    for (const [name, run] of Object.entries(transports)) {
+      const list: Client[] = [];
+      clients.set(name, list);
+      for (let i = 0; i < clientsPerTransport; i++) {
+        const client = newClient();
+        list.push(client);
+        loops.push(run(nodes[i % 2]!, client, isDone(client)));
+      }
+    }
+    const started = Date.now();
+    while (Date.now() - started < streamMs) {
+      total++;
+      await publishOk(a, item(total));
+      await sleep(publishEveryMs);
+    }
+    // Every client stops once it has the last item (bounded by the test's timeout).
+    stopAt = Date.now();
+    await Promise.all(loops);
+    const expected = Array.from({ length: total }, (_, i) => i + 1);
+    for (const [name, list] of clients) {
+      // The drops happened: about one per 2 s of the 30 s stream, for every client.
+      expect(Math.min(...list.map((client) => client.connects)), name).toBeGreaterThan(8);
+      const wrong = list.filter((client) => client.received.join() !== expected.join());
+      expect(
+        wrong.map((client) => client.received.join()).slice(0, 2),
+        `${name}: ${wrong.length} of ${list.length} clients`,
+      ).toEqual([]);
+    }
+  },
+);
