@@ -23,10 +23,12 @@ import {
   type RedisServer,
 } from '../support/redis-server.js';
 import {
+  childPid,
   runThumbtackToExit,
   startThumbtack,
   stopAllThumbtacks,
   type Thumbtack,
+  waitForRestart,
   waitUntil,
 } from '../support/thumbtack.js';
 import { closeAllWsClients, connectWs, startWohBackend, type WohBackend } from '../support/ws.js';
@@ -144,6 +146,39 @@ describe('three nodes and one Redis', () => {
       for (let n = 1; n <= 40; n++) texts.push((await ws.next(10_000)).text);
       expect(texts.join(',')).toBe(expected(1, 40, ','));
     }
+  });
+
+  test('an item id published on two nodes is delivered once, on every node', async () => {
+    const [a, b, c] = nodes as [Thumbtack, Thumbtack, Thumbtack];
+    const channel = uniqueName('dedupe');
+    const stream = await openStream(`${c.url}/stream?ch=${channel}`);
+    await waitForSubscribed(c, channel);
+    await publishOk(a, streamItem(channel, 'once\n', { id: 'x1' }));
+    await publishOk(b, streamItem(channel, 'once\n', { id: 'x1' }));
+    await publishOk(b, streamItem(channel, 'next\n', { id: 'x2' }));
+    await stream.waitForText('next\n');
+    expect(stream.text()).toBe('open\nonce\nnext\n');
+    stream.close();
+  });
+
+  test("killing one node's handler and worker does not disturb the others", async () => {
+    const [a, b, c] = nodes as [Thumbtack, Thumbtack, Thumbtack];
+    const channel = uniqueName('isolation');
+    const stream = await openStream(`${b.url}/stream?ch=${channel}`);
+    await waitForSubscribed(b, channel);
+    const handlerPid = childPid(c, 'handler')!;
+    const workerPid = childPid(c, 'proxy-0')!;
+    process.kill(handlerPid, 'SIGKILL');
+    process.kill(workerPid, 'SIGKILL');
+    for (let n = 1; n <= 20; n++) await publishOk(a, streamItem(channel, `item-${n}\n`));
+    await stream.waitForText('item-20\n');
+    expect(stream.text()).toBe(`open\n${expected(1, 20, '\n')}\n`);
+    stream.close();
+    // Node C comes back by itself and serves again.
+    await waitForRestart(c, 'handler', handlerPid);
+    await waitForRestart(c, 'proxy-0', workerPid);
+    await c.waitForLog((line) => line.msg === 'handler ready' && line.pid !== handlerPid);
+    await c.waitForLog((line) => line.msg === 'proxy ready' && line.pid !== workerPid);
   });
 
   test('the control port says the node runs with Redis and is connected', async () => {
