@@ -206,6 +206,33 @@ describe('one node, history in memory', () => {
     expect(stream.text()).toBe(`open\n${lines(6, 8)}`);
   });
 
+  test('a long-poll client that missed 50 items gets exactly those 50, one per poll from its last id, then a live one', async () => {
+    const channel = uniqueName('resume-polls');
+    const node = await startThumbtack({
+      routes: `* ${backend.target}\n`,
+      args: ['--history-size', '100', '--log-level', 'debug'],
+    });
+    await publishRange(node, channel, 1, 60);
+    const got: string[] = [];
+    for (let last = 10; last < 60; last++) {
+      const poll = openHeldClient(`${node.url}/poll?ch=${channel}&from=${last}`);
+      await poll.closed;
+      got.push(poll.text());
+    }
+    expect(got.join('')).toBe(lines(11, 60));
+    const live = openHeldClient(`${node.url}/poll?ch=${channel}&from=60`);
+    await node.waitForLog(
+      (line) =>
+        line['event'] === 'channel.resumed' &&
+        line['channel'] === channel &&
+        line['prevId'] === '60',
+    );
+    await publishOk(node, item(channel, 61, true));
+    await live.closed;
+    expect(live.text()).toBe('item-61\n');
+    await node.stop();
+  });
+
   test('when history no longer reaches the prev-id, a long-poll asks the backend at once with Grip-Last and a stream fetches its next link', async () => {
     const channel = uniqueName('resume-gap');
     await publishRange(tt, channel, 1, 30); // history keeps the last 20: 11..30
@@ -235,14 +262,21 @@ describe('WebSocket and SSE', () => {
     return out;
   }
 
-  test('a WebSocket-over-HTTP subscribe with prev-id gets the missed items from history, then live ones', async () => {
+  test('a WebSocket-over-HTTP subscribe with prev-id gets the 50 missed items from history, then live ones', async () => {
     const channel = uniqueName('resume-ws');
-    await publishRange(tt, channel, 1, 8);
-    const client = await connectWs(`${tt.url.replace(/^http/, 'ws')}/ws?ch=${channel}&from=5`);
-    expect(await texts(client, 3)).toEqual(['item-6', 'item-7', 'item-8']);
-    await publishOk(tt, item(channel, 9, true));
-    expect(await texts(client, 1)).toEqual(['item-9']);
+    const node = await startThumbtack({
+      routes: `* ${woh.target},over_http\n`,
+      args: ['--history-size', '100'],
+    });
+    await publishRange(node, channel, 1, 55);
+    const client = await connectWs(`${node.url.replace(/^http/, 'ws')}/ws?ch=${channel}&from=5`);
+    const expected = Array.from({ length: 50 }, (_, i) => `item-${i + 6}`);
+    expect(await texts(client, 50)).toEqual(expected);
+    await publishOk(node, item(channel, 56, true));
+    expect(await texts(client, 1)).toEqual(['item-56']);
     expect(client.pending).toEqual([]);
+    client.socket.close();
+    await node.stop();
   });
 
   test('a WebSocket whose prev-id history no longer reaches gets the gap message, then live items', async () => {

@@ -76,4 +76,65 @@ describe('History', () => {
     history.prune();
     expect(history.size).toBe(0);
   });
+
+  it('keeps a day of history per channel but replays only the last 5 s on a subscription', () => {
+    const c = clock();
+    const history = new History({ maxAgeMs: 300_000, now: c.now });
+    history.add('a', frames('old'), { seq: 1, id: '1' });
+    c.advance(6_000);
+    history.add('a', frames('new'), { seq: 2, id: '2' });
+    expect(texts(history.recent('a'))).toEqual(['new']);
+    expect(history.resume('a', '1')).toMatchObject({ kind: 'after', seq: 1 });
+  });
+
+  it('answers a resume with the items after the prev-id, none when it is the last, a gap when history does not reach it', () => {
+    const history = new History({ perChannelMax: 3 });
+    for (let i = 1; i <= 5; i++) history.add('a', frames(`a${i}`), { seq: 10 + i, id: String(i) });
+    const after = history.resume('a', '3');
+    expect(after.kind).toBe('after');
+    if (after.kind === 'after') {
+      expect(texts(after.frames)).toEqual(['a4', 'a5']);
+      expect(after.seq).toBe(13);
+    }
+    expect(history.resume('a', '5')).toEqual({ kind: 'after', frames: [], seq: 15 });
+    expect(history.resume('a', '1')).toEqual({ kind: 'gap', lastId: '5' });
+    expect(history.resume('none', '1')).toEqual({ kind: 'unknown' });
+  });
+
+  it('knows nothing to resume from when the last item has no id', () => {
+    const history = new History();
+    history.add('a', frames('a1'), { seq: 1, id: '1' });
+    history.add('a', frames('a2'), { seq: 2 });
+    expect(history.resume('a', '7')).toEqual({ kind: 'unknown' });
+  });
+
+  it('bounds bytes per channel, leaving other channels alone', () => {
+    const history = new History({ perChannelBytesMax: 8 });
+    history.add('a', frames('aaaa'));
+    history.add('b', frames('bbbb'));
+    history.add('a', frames('AAAA'));
+    history.add('a', frames('xxxx'));
+    expect(texts(history.recent('a'))).toEqual(['AAAA', 'xxxx']);
+    expect(texts(history.recent('b'))).toEqual(['bbbb']);
+    history.add('a', frames('way too large'));
+    expect(texts(history.recent('a'))).toEqual(['AAAA', 'xxxx']);
+  });
+
+  it('bounds the items kept over all channels', () => {
+    const history = new History({ totalEntriesMax: 3 });
+    for (let i = 1; i <= 5; i++) history.add(`c${i}`, frames(`c${i}`));
+    expect(history.size).toBe(3);
+    expect(history.recent('c1')).toEqual([]);
+    expect(texts(history.recent('c5'))).toEqual(['c5']);
+  });
+
+  it('keeps an item read back from Redis once: a position not after the last is refused', () => {
+    const history = new History();
+    expect(history.add('a', frames('p1'), { seq: 1, position: '100-0' })).toBe(true);
+    expect(history.add('a', frames('p2'), { seq: 2, position: '100-1' })).toBe(true);
+    expect(history.add('a', frames('again'), { seq: 3, position: '100-1' })).toBe(false);
+    expect(history.add('a', frames('older'), { seq: 4, position: '99-5' })).toBe(false);
+    expect(texts(history.recent('a'))).toEqual(['p1', 'p2']);
+    expect(history.lastPosition('a')).toBe('100-1');
+  });
 });
