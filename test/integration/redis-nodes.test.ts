@@ -58,28 +58,28 @@ async function startNode(extra: string[] = []): Promise<Thumbtack> {
   });
 }
 
+/** Answers with a hold on the request's `?ch=` channel; returns the channel. */
+function hold(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  kind: 'stream' | 'response',
+): string {
+  const channel = new URL(req.url!, 'http://backend').searchParams.get('ch')!;
+  res.writeHead(200, {
+    'content-type': 'text/plain',
+    'grip-hold': kind,
+    'grip-channel': channel,
+    ...(kind === 'response' ? { 'grip-timeout': '20' } : {}),
+  });
+  res.end(kind === 'stream' ? 'open\n' : 'timed out\n');
+  return channel;
+}
+
 beforeAll(async () => {
   redis = await startRedisServer();
   backend = await startPathBackend();
-  backend.on('/stream', (req, res) => {
-    const channel = new URL(req.url!, 'http://backend').searchParams.get('ch')!;
-    res.writeHead(200, {
-      'content-type': 'text/plain',
-      'grip-hold': 'stream',
-      'grip-channel': channel,
-    });
-    res.end('open\n');
-  });
-  backend.on('/poll', (req, res) => {
-    const channel = new URL(req.url!, 'http://backend').searchParams.get('ch')!;
-    res.writeHead(200, {
-      'content-type': 'text/plain',
-      'grip-hold': 'response',
-      'grip-channel': channel,
-      'grip-timeout': '20',
-    });
-    res.end('timed out\n');
-  });
+  backend.on('/stream', (req, res) => hold(req, res, 'stream'));
+  backend.on('/poll', (req, res) => hold(req, res, 'response'));
   woh = await startWohBackend(wohScenario);
 });
 
@@ -192,14 +192,8 @@ describe('three nodes and one Redis', () => {
     const prefix = uniqueName('race');
     const failures: string[] = [];
     backend.on('/race', (req, res) => {
-      const channel = new URL(req.url!, 'http://backend').searchParams.get('ch')!;
-      res.writeHead(200, {
-        'content-type': 'text/plain',
-        'grip-hold': 'response',
-        'grip-channel': channel,
-        'grip-timeout': '20',
-      });
-      res.end('timed out\n', () => {
+      const channel = hold(req, res, 'response');
+      res.on('finish', () => {
         publish(a, [item(channel, 1)]).then(
           (result) => {
             if (result.status !== 200) failures.push(`${result.status} ${result.text}`);
