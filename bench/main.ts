@@ -23,6 +23,7 @@ import { startThumbtack } from './sut/thumbtack.js';
 import { channelsWorkload } from './workloads/channels.js';
 import { fanoutWorkload } from './workloads/fanout.js';
 import { holdWorkload } from './workloads/hold.js';
+import { nodesWorkload } from './workloads/nodes.js';
 import { addBackendShare, proxyWorkload } from './workloads/proxy.js';
 import type { Workload, WorkloadResult } from './workloads/workload.js';
 import { wsWorkload } from './workloads/ws.js';
@@ -31,6 +32,15 @@ const backendEntry = fileURLToPath(new URL('./backend.js', import.meta.url));
 
 /** Everything started by this run, stopped in reverse order on exit or interrupt. */
 const cleanups: (() => Promise<void>)[] = [];
+
+/** Has `stop` run on exit or interrupt until the returned function forgets it. */
+function track(stop: () => Promise<void>): () => void {
+  cleanups.push(stop);
+  return () => {
+    const i = cleanups.indexOf(stop);
+    if (i >= 0) cleanups.splice(i, 1);
+  };
+}
 
 function progress(line: string): void {
   process.stderr.write(`  · ${line}\n`);
@@ -52,6 +62,8 @@ function buildWorkload(name: WorkloadName, options: BenchOptions): Workload {
       return channelsWorkload(options);
     case 'ws':
       return wsWorkload(options);
+    case 'nodes':
+      return nodesWorkload(options);
   }
 }
 
@@ -134,6 +146,17 @@ async function runOne(
   backend: { port: number; pid: number },
   profiles: Record<string, unknown>,
 ): Promise<WorkloadResult> {
+  const missing = sutName === 'backend' ? undefined : workload.unavailable?.(sutName);
+  if (missing !== undefined) {
+    return {
+      workload: workload.name,
+      sut: sutName,
+      status: 'not available',
+      note: missing,
+      metrics: {},
+      summary: `not available: ${missing}`,
+    };
+  }
   let sut: Sut;
   try {
     sut =
@@ -151,8 +174,9 @@ async function runOne(
       summary: note,
     };
   }
-  const stop = () => sut.stop();
-  cleanups.push(stop);
+  const forget = track(() => sut.stop());
+  // Taken now: a workload may stop its system before it returns (nodes).
+  const roles = new Map(sut.processes().map((pid) => [pid, commandLine(pid)]));
   let result: WorkloadResult;
   try {
     result = await workload.run({
@@ -160,6 +184,9 @@ async function runOne(
       fleet,
       options: run.options,
       log: (line) => progress(`[${sutName}] ${line}`),
+      backendPort: run.backendPort,
+      workDir: run.workDir,
+      track,
     });
   } catch (err) {
     const note = `failed: ${(err as Error).message}`;
@@ -175,9 +202,8 @@ async function runOne(
   }
   await fleet.closeAll().catch(() => undefined);
   await fleet.reset().catch(() => undefined);
-  const roles = new Map(sut.processes().map((pid) => [pid, commandLine(pid)]));
-  await stop();
-  cleanups.splice(cleanups.indexOf(stop), 1);
+  await sut.stop();
+  forget();
   if (sutName === 'thumbtack' && run.profileDir) {
     const summaries = summariseProfiles(
       path.join(run.profileDir, workload.name),

@@ -10,6 +10,7 @@ export const workloadNames = [
   'channels',
   'ws',
   'zmq',
+  'nodes',
 ] as const;
 export type WorkloadName = (typeof workloadNames)[number];
 
@@ -43,6 +44,10 @@ export interface BenchOptions {
   ws: number;
   wsWindow: number;
   wsBurst: number;
+  /** Subscribers for `nodes`, half on each of the two nodes (and all on the single node). */
+  nodeSubscribers: number;
+  /** Proxy workers per node in the two-node run of `nodes` (the single node gets `workers`). */
+  nodeWorkers: number;
   /** thumbtack proxy workers; 0 = thumbtack's default (one per CPU), raised for large holds. */
   workers: number;
   /** ref processes; 0 = as many as thumbtack has workers, so both use the same cores. */
@@ -88,6 +93,8 @@ export const defaults: BenchOptions = {
   ws: 1_000,
   wsWindow: 1,
   wsBurst: 10,
+  nodeSubscribers: 10_000,
+  nodeWorkers: 1,
   workers: 0,
   refWorkers: 0,
   refForwarder: 'raw',
@@ -111,6 +118,7 @@ const quick: Partial<BenchOptions> = {
   channelRates: [2_000, 5_000],
   channelStep: 2,
   ws: 200,
+  nodeSubscribers: 1_000,
 };
 
 export const usage = `Usage: npm run bench -- [options]
@@ -131,6 +139,8 @@ export const usage = `Usage: npm run bench -- [options]
   --ws N                   WebSocket clients (${defaults.ws})
   --ws-window W            echo messages in flight per client (${defaults.wsWindow})
   --ws-burst B             messages every client sends at once in the burst phase (${defaults.wsBurst})
+  --node-subscribers N     subscribers for "nodes": all on one node, then half on each of two (${defaults.nodeSubscribers})
+  --node-workers N         proxy workers per node in the two-node run of "nodes" (${defaults.nodeWorkers})
   --workers N              thumbtack workers (0: one per CPU, more if a workload needs over 18000 connections per worker)
   --ref-workers N          ref processes (0: as many as thumbtack's workers)
   --ref-forwarder KIND     how the ref forwards "proxy" requests: raw (hand-written keep-alive sockets) or undici (${defaults.refForwarder})
@@ -226,6 +236,7 @@ export function generatorCount(options: BenchOptions): number {
     options.fanout,
     options.channels,
     options.ws,
+    options.nodeSubscribers,
     ...options.proxyConnections,
   );
   return Math.max(2, Math.ceil(largest / 15_000));

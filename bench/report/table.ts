@@ -62,7 +62,8 @@ export function markdownTable(rows: TableRow[], suts: string[]): string {
   ];
   for (const row of rows) {
     const arrow = row.metric.better === 'higher' ? ' ↑' : row.metric.better === 'lower' ? ' ↓' : '';
-    const unit = row.metric.unit === 'count' ? '' : ` (${row.metric.unit})`;
+    const unit =
+      row.metric.unit === 'count' || row.metric.unit === '' ? '' : ` (${row.metric.unit})`;
     const cells = [`${row.metric.label}${unit}${arrow}`, ...suts.map((s) => cell(row.values[s]))];
     if (hasPushpin) cells.push(ratio(row.values.thumbtack, row.values.pushpin, row.metric));
     if (hasRef) cells.push(ratio(row.values.thumbtack, row.values.ref, row.metric));

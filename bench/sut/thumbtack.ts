@@ -18,9 +18,10 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.
  * Runs thumbtack from this checkout's build: normally its runner (`bin/thumbtack.js`, which
  * starts the handler and the workers). Node refuses --cpu-prof in NODE_OPTIONS, so with
  * `profileDir` the bench starts the handler and each worker itself, as the runner would
- * (same flags, a private bus), each with --cpu-prof.
+ * (same flags, a private bus), each with --cpu-prof. With `redis`, the node shares
+ * publishes with every other node on that Redis (`--redis`).
  */
-export async function startThumbtack(options: SutOptions): Promise<Sut> {
+export async function startThumbtack(options: SutOptions & { redis?: string }): Promise<Sut> {
   const [port, controlPort, pullPort, subPort] = await freePorts(4);
   const routes = path.join(options.workDir, 'routes');
   fs.writeFileSync(
@@ -32,6 +33,7 @@ export async function startThumbtack(options: SutOptions): Promise<Sut> {
     ...['--routes', routes, '--port', String(port), '--control-port', String(controlPort)],
     ...['--zmq-pull', `tcp://127.0.0.1:${pullPort}`, '--zmq-sub', `tcp://127.0.0.1:${subPort}`],
     ...['--workers', String(options.workers), '--host', '127.0.0.1'],
+    ...(options.redis ? ['--redis', options.redis] : []),
   ];
   const roots: number[] = [];
   const { profileDir } = options;
@@ -92,7 +94,9 @@ export async function startThumbtack(options: SutOptions): Promise<Sut> {
     publishUrl: `http://127.0.0.1:${controlPort}/publish/`,
     zmqSub: `tcp://127.0.0.1:${subPort}`,
     processes: () => roots.flatMap((pid) => processTree(pid)),
-    description: `${options.workers} workers${profileDir ? ', CPU-profiled' : ''}`,
+    description:
+      `${options.workers} worker${options.workers > 1 ? 's' : ''}` +
+      `${options.redis ? `, --redis ${options.redis}` : ''}${profileDir ? ', CPU-profiled' : ''}`,
     logFile,
     logFiles: [logFile],
     stop,

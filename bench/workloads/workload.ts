@@ -1,6 +1,6 @@
 import type { Fleet, OpenOptions } from '../loadgen/fleet.js';
 import type { BenchOptions, WorkloadName } from '../options.js';
-import type { Sut } from '../sut/sut.js';
+import type { Sut, SutName } from '../sut/sut.js';
 
 /** How a metric reads in the table and chart. */
 export interface MetricSpec {
@@ -36,6 +36,12 @@ export interface WorkloadContext {
   options: BenchOptions;
   /** Progress lines while a workload runs (not results). */
   log(line: string): void;
+  /** For workloads that start systems of their own (`nodes`): the bench backend's port. */
+  backendPort: number;
+  /** The run's work directory, for those systems' private directories. */
+  workDir: string;
+  /** Has `stop` run if the bench is interrupted; the returned function forgets it. */
+  track(stop: () => Promise<void>): () => void;
 }
 
 export interface Workload {
@@ -43,6 +49,8 @@ export interface Workload {
   metrics: MetricSpec[];
   /** Connections it holds at once, to size workers. */
   connections: number;
+  /** Why it cannot run on `sut` (checked before that system is started), or undefined. */
+  unavailable?(sut: SutName): string | undefined;
   run(ctx: WorkloadContext): Promise<WorkloadResult>;
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaults, parseOptions, usage } from '../../../bench/options.js';
+import { defaults, generatorCount, parseOptions, usage } from '../../../bench/options.js';
 
 describe('bench parseOptions', () => {
   it('gives the defaults without arguments', () => {
@@ -48,6 +48,43 @@ describe('bench parseOptions', () => {
     expect(options.profile).toBe(true);
     expect(options.warmup).toBe(0);
     expect(options.workers).toBe(0);
+  });
+
+  it('runs nodes by default, last, with 10,000 subscribers and one worker per node', () => {
+    const options = parseOptions([]);
+    expect(options.workloads.at(-1)).toBe('nodes');
+    expect(options.nodeSubscribers).toBe(10_000);
+    expect(options.nodeWorkers).toBe(1);
+    expect(parseOptions(['--quick']).nodeSubscribers).toBe(1_000);
+  });
+
+  it('takes --node-subscribers and --node-workers, and nodes alone as a workload', () => {
+    const options = parseOptions([
+      '--workloads',
+      'nodes',
+      '--node-subscribers=3000',
+      '--node-workers',
+      '2',
+    ]);
+    expect(options.workloads).toEqual(['nodes']);
+    expect(options.nodeSubscribers).toBe(3_000);
+    expect(options.nodeWorkers).toBe(2);
+    expect(usage).toContain('--node-subscribers N');
+    expect(usage).toContain('--node-workers N');
+  });
+
+  it('sizes the generators for --node-subscribers like the other connection counts', () => {
+    const options = parseOptions(['--quick', '--node-subscribers', '40000']);
+    expect(generatorCount(options)).toBe(3);
+  });
+
+  it('refuses 0 subscribers or workers per node', () => {
+    expect(() => parseOptions(['--node-subscribers', '0'])).toThrow(
+      '--node-subscribers wants a positive number, not "0"',
+    );
+    expect(() => parseOptions(['--node-workers=0'])).toThrow(
+      '--node-workers wants a positive number, not "0"',
+    );
   });
 
   it('refuses an unknown flag, naming it, with the usage', () => {
