@@ -137,4 +137,11 @@ describe('History', () => {
     expect(texts(history.recent('a'))).toEqual(['p1', 'p2']);
     expect(history.lastPosition('a')).toBe('100-1');
   });
+
+  it('does not keep entries evicted by a channel bound for the rest of their age', () => {
+    const history = new History({ perChannelMax: 2, maxAgeMs: 300_000 });
+    for (let i = 0; i < 100_000; i++) history.add(`c${i % 10}`, frames(String(i)));
+    expect(history.size).toBe(20);
+    expect(history.queueLength).toBeLessThan(5_000);
+  });
 });
