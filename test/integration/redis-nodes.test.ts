@@ -158,7 +158,18 @@ describe('three nodes and one Redis', () => {
     await publishOk(b, streamItem(channel, 'next\n', { id: 'x2' }));
     await stream.waitForText('next\n');
     expect(stream.text()).toBe('open\nonce\nnext\n');
+    // Node C listens in Redis while it holds the channel, and leaves with its last client.
+    const listening = (): string =>
+      spawnSync(
+        'redis-cli',
+        ['-p', String(redis.port), 'pubsub', 'channels', `thumbtack:{${channel}}`],
+        {
+          encoding: 'utf8',
+        },
+      ).stdout.trim();
+    expect(listening()).toBe(`thumbtack:{${channel}}`);
     stream.close();
+    await waitUntil(() => listening() === '');
   });
 
   test("killing one node's handler and worker does not disturb the others", async () => {
