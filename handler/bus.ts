@@ -13,6 +13,7 @@ import {
   type ResumeStatus,
 } from '../src/ipc/delivery.js';
 import type { Logger } from '../src/log.js';
+import { positionSeq } from '../src/ipc/redis-entry.js';
 import { History } from './history.js';
 
 /*
@@ -118,7 +119,7 @@ export class Bus extends EventEmitter<BusEvents> {
    * `position`: its place in Redis (many nodes), which keeps it from being kept twice.
    */
   deliver(item: PublishItem, time: number, position?: string): void {
-    const seq = ++this.seq;
+    const seq = this.nextSeq(item.channel, position);
     const frames = encodeDelivery(item, seq, time);
     const isNew = this.history.add(item.channel, frames, { seq, id: item.id, position });
     if (isNew) this.enqueue(frames);
@@ -130,9 +131,17 @@ export class Bus extends EventEmitter<BusEvents> {
    * in Date.now() terms, so that it ages out on time.
    */
   remember(item: PublishItem, time: number, position: string, addedAt: number): void {
-    const seq = ++this.seq;
+    const seq = this.nextSeq(item.channel, position);
     const frames = encodeDelivery(item, seq, time);
     this.history.add(item.channel, frames, { seq, id: item.id, position }, addedAt);
+  }
+
+  /** From the Redis position when there is one: the same item keeps its seq across restarts. */
+  private nextSeq(channel: string, position: string | undefined): number {
+    if (position === undefined) return ++this.seq;
+    const seq = positionSeq(position);
+    const last = this.history.lastSeq(channel);
+    return last !== undefined && seq <= last ? last + 1 : seq;
   }
 
   async close(): Promise<void> {

@@ -158,6 +158,12 @@ export class History {
     return { kind: 'gap', lastId: last.id };
   }
 
+  /** The seq of the channel's last entry, if any. */
+  lastSeq(channel: string): number | undefined {
+    const list = this.byChannel.get(channel);
+    return list?.[list.length - 1]?.seq;
+  }
+
   /** The position of the channel's last entry read from Redis, if any. */
   lastPosition(channel: string): string | undefined {
     const list = this.byChannel.get(channel);

@@ -80,3 +80,16 @@ export function comparePositions(a: string, b: string): number {
   if (ms !== 0) return ms;
   return Number(a.slice(dashA + 1)) - Number(b.slice(dashB + 1));
 }
+
+/**
+ * The bus seq of an item read from Redis, derived from its position so that a restarted
+ * handler gives a replayed item the seq it had before, and workers recognise it. Up to 2,048
+ * items per millisecond per channel get distinct values (the caller moves a later one past
+ * its channel's last seq); exact as a double until the year 2109.
+ */
+export function positionSeq(position: string): number {
+  const dash = position.indexOf('-');
+  const ms = Number(position.slice(0, dash));
+  const n = Number(position.slice(dash + 1));
+  return ms * 2048 + Math.min(n, 2047);
+}

@@ -192,6 +192,25 @@ describe('three nodes and one Redis', () => {
     await c.waitForLog((line) => line.msg === 'proxy ready' && line.pid !== workerPid);
   });
 
+  test("a node's restarted handler reads the channel back from Redis without repeating what its clients had", async () => {
+    const [a, b] = nodes as [Thumbtack, Thumbtack];
+    const channel = uniqueName('restart');
+    const stream = await openStream(`${b.url}/stream?ch=${channel}`);
+    await waitForSubscribed(b, channel);
+    await publishOk(a, streamItem(channel, 'before\n', { id: 'r1' }));
+    await stream.waitForText('before\n');
+    const handlerPid = childPid(b, 'handler')!;
+    const linesBefore = b.logs.length;
+    process.kill(handlerPid, 'SIGKILL');
+    await waitForRestart(b, 'handler', handlerPid);
+    // The worker resubscribes on the new handler, which reads the channel's stream again.
+    await waitForSubscribed(b, channel, { since: linesBefore });
+    await publishOk(a, streamItem(channel, 'after\n', { id: 'r2' }));
+    await stream.waitForText('after\n');
+    expect(stream.text()).toBe('open\nbefore\nafter\n');
+    stream.close();
+  });
+
   test('the control port says the node runs with Redis and is connected', async () => {
     const res = await request(`${nodes[1]!.controlUrl}/status`);
     expect(res.statusCode).toBe(200);

@@ -7,6 +7,7 @@ import {
   decodeRedisPayload,
   decodeStreamEntry,
   encodeRedisPayload,
+  positionSeq,
 } from '../../../src/ipc/redis-entry.js';
 
 const full: PublishItem = {
@@ -81,6 +82,14 @@ describe('Redis entries', () => {
       decodeRedisMessage(Buffer.concat([Buffer.from('1-0 1.5 '), payload]), 'news'),
     ).toBeUndefined();
     expect(decodeStreamEntry('1-0', ['t', '12'], 'news')).toBeUndefined();
+  });
+
+  it('derives a bus seq from a position that orders as the positions do', () => {
+    expect(positionSeq('1700000000000-0')).toBe(1700000000000 * 2048);
+    expect(positionSeq('1700000000000-5')).toBeLessThan(positionSeq('1700000000001-0'));
+    expect(positionSeq('1700000000000-5')).toBeGreaterThan(positionSeq('1700000000000-4'));
+    expect(positionSeq('1700000000000-9999')).toBeLessThan(positionSeq('1700000000001-0'));
+    expect(Number.isSafeInteger(positionSeq('4398046511103-2047'))).toBe(true);
   });
 
   it('orders positions by time, then by sequence within the millisecond', () => {
