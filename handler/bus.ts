@@ -121,7 +121,12 @@ export class Bus extends EventEmitter<BusEvents> {
   deliver(item: PublishItem, time: number, position?: string): void {
     const seq = this.nextSeq(item.channel, position);
     const frames = encodeDelivery(item, seq, time);
-    const isNew = this.history.add(item.channel, frames, { seq, id: item.id, position });
+    const isNew = this.history.add(item.channel, frames, {
+      seq,
+      id: item.id,
+      prevId: item.prevId,
+      position,
+    });
     if (isNew) this.enqueue(frames);
   }
 
@@ -133,7 +138,12 @@ export class Bus extends EventEmitter<BusEvents> {
   remember(item: PublishItem, time: number, position: string, addedAt: number): void {
     const seq = this.nextSeq(item.channel, position);
     const frames = encodeDelivery(item, seq, time);
-    this.history.add(item.channel, frames, { seq, id: item.id, position }, addedAt);
+    this.history.add(
+      item.channel,
+      frames,
+      { seq, id: item.id, prevId: item.prevId, position },
+      addedAt,
+    );
   }
 
   /** From the Redis position when there is one: the same item keeps its seq across restarts. */

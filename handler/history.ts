@@ -36,6 +36,8 @@ export interface EntryInfo {
   seq: number;
   /** The item's id, which a hold's prev-id names. */
   id?: string;
+  /** The item's prev-id: a hold at that position is followed by this item. */
+  prevId?: string;
   /** Its position in Redis (many nodes): an entry already kept is not added twice. */
   position?: string;
 }
@@ -105,6 +107,7 @@ export class History {
     const entry: Entry = {
       seq: info.seq,
       id: info.id,
+      prevId: info.prevId,
       position: info.position,
       channel,
       frames,
@@ -151,9 +154,12 @@ export class History {
     if (!list || !last || last.id === undefined) return { kind: 'unknown' };
     for (let at = list.length - 1; at >= 0; at--) {
       const entry = list[at]!;
-      if (entry.id !== prevId) continue;
-      const after = list.slice(at + 1);
-      return { kind: 'after', frames: after.map((e) => e.frames), seq: entry.seq };
+      // The prev-id item itself, or (when it never passed through here, e.g. the backend
+      // wrote it into its answer) the item that names it as its prev-id.
+      const from = entry.id === prevId ? at + 1 : entry.prevId === prevId ? at : -1;
+      if (from < 0) continue;
+      const seq = from > 0 ? list[from - 1]!.seq : 0;
+      return { kind: 'after', frames: list.slice(from).map((e) => e.frames), seq };
     }
     return { kind: 'gap', lastId: last.id };
   }

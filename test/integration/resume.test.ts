@@ -165,6 +165,15 @@ describe('one node, history in memory', () => {
     expect(backend.requestsTo('/poll').length).toBe(before + 1);
   });
 
+  test('a long-poll whose prev-id item never passed through thumbtack gets the item that names it as prev-id, not a gap', async () => {
+    const channel = uniqueName('resume-poll');
+    // Item 1 was the backend's own (in its answer, never published); 2 follows it.
+    await publishOk(tt, item(channel, 2, true));
+    const poll = openHeldClient(`${tt.url}/poll?ch=${channel}&from=1`);
+    await poll.closed;
+    expect(poll.text()).toBe('item-2\n');
+  });
+
   test('a long-poll whose prev-id is the last item waits for the next one', async () => {
     const channel = uniqueName('resume-poll');
     await publishRange(tt, channel, 1, 3);

@@ -101,6 +101,15 @@ describe('History', () => {
     expect(history.resume('none', '1')).toEqual({ kind: 'unknown' });
   });
 
+  it('resumes from the item whose prev-id is asked for when that item itself never passed here', () => {
+    const history = new History();
+    history.add('a', frames('a2'), { seq: 7, id: '2', prevId: '1' });
+    history.add('a', frames('a3'), { seq: 8, id: '3', prevId: '2' });
+    const after = history.resume('a', '1');
+    expect(after.kind).toBe('after');
+    if (after.kind === 'after') expect(texts(after.frames)).toEqual(['a2', 'a3']);
+  });
+
   it('knows nothing to resume from when the last item has no id', () => {
     const history = new History();
     history.add('a', frames('a1'), { seq: 1, id: '1' });
