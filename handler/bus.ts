@@ -89,6 +89,9 @@ export class Bus extends EventEmitter<BusEvents> {
       linger: 0,
       // A burst of publishes must not be cut at libzmq's default of 1000 per worker.
       sendHighWaterMark: 100_000,
+      // Workers' (un)subscriptions, two per resume, reach us as messages, and libzmq drops
+      // a subscription silently when that pipe is full: 0 leaves it unbounded both ways.
+      receiveHighWaterMark: 0,
     });
     this.socket.verbosity = 'allSubsUnsubs';
   }

@@ -84,6 +84,8 @@ interface Client {
   received: number[];
   /** Connections made (each drop makes another). */
   connects: number;
+  /** What the last answer without an item was, for a failure's message. */
+  problem?: string;
   last(): number;
 }
 
@@ -144,6 +146,7 @@ async function runPoll(node: Thumbtack, client: Client, isDone: () => boolean): 
       const body = await res.body.text();
       const match = /^item-(\d+)$/.exec(body);
       if (match) client.received.push(Number(match[1]));
+      else client.problem = `${res.statusCode} ${JSON.stringify(body.slice(0, 80))}`;
     } catch {
       client.connects++;
       connectedAt = Date.now(); // dropped: the next poll is a new connection's
@@ -211,13 +214,19 @@ test(
     stopAt = Date.now();
     await Promise.all(loops);
     const expected = Array.from({ length: total }, (_, i) => i + 1);
+    // On a failure, the nodes' warnings say what went wrong.
+    const warnings = nodes.flatMap((node, i) =>
+      node.logs
+        .filter((line) => Number(line.level) >= 40)
+        .map((line) => `node ${i}: ${JSON.stringify(line)}`),
+    );
     for (const [name, list] of clients) {
       // The drops happened: about one per 2 s of the 30 s stream, for every client.
       expect(Math.min(...list.map((client) => client.connects)), name).toBeGreaterThan(8);
       const wrong = list.filter((client) => client.received.join() !== expected.join());
       expect(
-        wrong.map((client) => client.received.join()).slice(0, 2),
-        `${name}: ${wrong.length} of ${list.length} clients`,
+        wrong.map((client) => `${client.received.join()} (${client.problem ?? ''})`).slice(0, 2),
+        `${name}: ${wrong.length} of ${list.length} clients; warnings: ${warnings.slice(0, 20).join('\n')}`,
       ).toEqual([]);
     }
   },
