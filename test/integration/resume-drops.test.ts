@@ -132,12 +132,15 @@ async function runSse(node: Thumbtack, client: Client, isDone: () => boolean): P
 async function runPoll(node: Thumbtack, client: Client, isDone: () => boolean): Promise<void> {
   let connectedAt = Date.now();
   let dropAfter = dropEveryMs * (0.5 + Math.random());
+  // A connection is dropped only once it had an answer: on a loaded machine a poll's round
+  // trip (backend and resume) can outlast the drop interval, and a client dropped before
+  // every first answer would never move on, which says nothing about thumbtack.
+  let hasAnswer = false;
   while (!isDone()) {
     const controller = new AbortController();
-    const timer = setTimeout(
-      () => controller.abort(),
-      Math.max(1, dropAfter - (Date.now() - connectedAt)),
-    );
+    const timer = hasAnswer
+      ? setTimeout(() => controller.abort(), Math.max(1, dropAfter - (Date.now() - connectedAt)))
+      : undefined;
     try {
       const res = await request(`${node.url}/poll?from=${client.last()}`, {
         dispatcher: agent,
@@ -147,10 +150,12 @@ async function runPoll(node: Thumbtack, client: Client, isDone: () => boolean): 
       const match = /^item-(\d+)$/.exec(body);
       if (match) client.received.push(Number(match[1]));
       else client.problem = `${res.statusCode} ${JSON.stringify(body.slice(0, 80))}`;
+      hasAnswer = true;
     } catch {
       client.connects++;
       connectedAt = Date.now(); // dropped: the next poll is a new connection's
       dropAfter = dropEveryMs * (0.5 + Math.random());
+      hasAnswer = false;
     } finally {
       clearTimeout(timer);
     }
@@ -223,10 +228,15 @@ test(
     // Every transport is checked before the test fails, so a failure shows them all.
     const failures: string[] = [];
     for (const [name, list] of clients) {
-      // The drops happened: about one per 2 s of the 30 s stream, for every client.
-      const fewestConnects = Math.min(...list.map((client) => client.connects));
-      if (fewestConnects <= 8)
-        failures.push(`${name}: a client connected only ${fewestConnects} times`);
+      // The drops happened: about one per 2 s of the 30 s stream on average, and to every
+      // client (a loaded machine's slow polls make some long-poll clients' drops rarer).
+      const connects = list.map((client) => client.connects);
+      const average = connects.reduce((sum, n) => sum + n, 0) / connects.length;
+      if (average <= 8 || Math.min(...connects) < 2) {
+        failures.push(
+          `${name}: ${average} connections per client, fewest ${Math.min(...connects)}`,
+        );
+      }
       const wrong = list.filter((client) => client.received.join() !== expected.join());
       if (wrong.length > 0) {
         const samples = wrong
