@@ -103,7 +103,7 @@ export class History {
     for (const frame of frames) bytes += frame.length;
     if (bytes > this.totalBytesMax || bytes > this.perChannelBytesMax) return true;
     // Every field written, in one order: one object shape (a spread of `info` made each
-    // add a slow copy, the handler's top cost at 60,000 items/s).
+    // add a slow copy).
     const entry: Entry = {
       seq: info.seq,
       id: info.id,
