@@ -59,12 +59,19 @@ function busSubscriber(handler: HandlerProcess, ...channels: string[]): zmq.Subs
 
 const busChannels = new WeakMap<zmq.Subscriber, Set<string>>();
 const pendingDeliveries = new WeakMap<zmq.Subscriber, Delivery[]>();
+const seenSeqs = new WeakMap<zmq.Subscriber, Set<number>>();
 
-/** The next delivery on one of the subscriber's channels; one bus message may carry several. */
+/**
+ * The next delivery on one of the subscriber's channels; one bus message may carry several.
+ * A channel subscription that reaches the handler after an item makes it send that item
+ * again (the subscribe-race replay); like a worker, this drops the second copy by seq.
+ */
 async function nextDelivery(sub: zmq.Subscriber): Promise<Delivery> {
   const channels = busChannels.get(sub)!;
   let pending = pendingDeliveries.get(sub);
   if (!pending) pendingDeliveries.set(sub, (pending = []));
+  let seen = seenSeqs.get(sub);
+  if (!seen) seenSeqs.set(sub, (seen = new Set()));
   while (pending.length === 0) {
     const [message] = await sub.receive();
     const deliveries = message ? splitBusMessage(message) : undefined;
@@ -72,7 +79,9 @@ async function nextDelivery(sub: zmq.Subscriber): Promise<Delivery> {
     for (const frames of deliveries) {
       const delivery = decodeDelivery(frames);
       if (!delivery) throw new Error('received frames that are not a delivery');
-      if (channels.has(delivery.channel)) pending.push(delivery);
+      if (!channels.has(delivery.channel) || seen.has(delivery.header.seq)) continue;
+      seen.add(delivery.header.seq);
+      pending.push(delivery);
     }
   }
   return pending.shift()!;
