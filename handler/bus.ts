@@ -122,15 +122,8 @@ export class Bus extends EventEmitter<BusEvents> {
    * `position`: its place in Redis (many nodes), which keeps it from being kept twice.
    */
   deliver(item: PublishItem, time: number, position?: string): void {
-    const seq = this.nextSeq(item.channel, position);
-    const frames = encodeDelivery(item, seq, time);
-    const isNew = this.history.add(item.channel, frames, {
-      seq,
-      id: item.id,
-      prevId: item.prevId,
-      position,
-    });
-    if (isNew) this.enqueue(frames);
+    const frames = this.keep(item, time, position);
+    if (frames) this.enqueue(frames);
   }
 
   /**
@@ -139,14 +132,20 @@ export class Bus extends EventEmitter<BusEvents> {
    * in Date.now() terms, so that it ages out on time.
    */
   remember(item: PublishItem, time: number, position: string, addedAt: number): void {
+    this.keep(item, time, position, addedAt);
+  }
+
+  /** Encodes the item and adds it to history; undefined when history had it already. */
+  private keep(
+    item: PublishItem,
+    time: number,
+    position: string | undefined,
+    addedAt?: number,
+  ): Buffer[] | undefined {
     const seq = this.nextSeq(item.channel, position);
     const frames = encodeDelivery(item, seq, time);
-    this.history.add(
-      item.channel,
-      frames,
-      { seq, id: item.id, prevId: item.prevId, position },
-      addedAt,
-    );
+    const info = { seq, id: item.id, prevId: item.prevId, position };
+    return this.history.add(item.channel, frames, info, addedAt) ? frames : undefined;
   }
 
   /** From the Redis position when there is one: the same item keeps its seq across restarts. */
