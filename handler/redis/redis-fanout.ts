@@ -286,29 +286,31 @@ export class RedisFanout {
   }
 
   private async unsubscribeNames(channels: string[]): Promise<void> {
-    const names = channels.map(pubsubName);
     try {
-      if (this.isCluster) {
-        const cluster = this.subscriber as Cluster;
-        await Promise.all(names.map((name) => cluster.sunsubscribe(name)));
-      } else {
-        await (this.subscriber as Redis).unsubscribe(...names);
-      }
+      await this.setSubscribed(channels, false);
     } catch {
       // Down: the subscription ends with the connection, and it is not renewed.
     }
   }
 
+  /** Sharded pub/sub in a cluster (a channel lives on its slot's shard), classic otherwise. */
+  private async setSubscribed(channels: string[], isOn: boolean): Promise<void> {
+    const names = channels.map(pubsubName);
+    if (this.isCluster) {
+      const cluster = this.subscriber as Cluster;
+      await Promise.all(
+        names.map((name) => (isOn ? cluster.ssubscribe(name) : cluster.sunsubscribe(name))),
+      );
+      return;
+    }
+    const redis = this.subscriber as Redis;
+    await (isOn ? redis.subscribe(...names) : redis.unsubscribe(...names));
+  }
+
   private async subscribeAndCatchUp(channels: string[], shouldSubscribe: boolean): Promise<void> {
     if (shouldSubscribe) {
-      const names = channels.map(pubsubName);
       try {
-        if (this.isCluster) {
-          const cluster = this.subscriber as Cluster;
-          await Promise.all(names.map((name) => cluster.ssubscribe(name)));
-        } else {
-          await (this.subscriber as Redis).subscribe(...names);
-        }
+        await this.setSubscribed(channels, true);
       } catch (err) {
         // Redis is down: onReady subscribes these again and catches up.
         this.options.logger.debug({ err: (err as Error).message }, 'Redis subscribe failed');
