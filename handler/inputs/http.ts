@@ -224,7 +224,7 @@ export class HttpInput implements PublishInput {
       if (failed) {
         const reason: unknown = failed.reason;
         if (!(reason instanceof RedisUnavailableError)) throw reason;
-        const taken = results.length - results.filter((r) => r.status === 'rejected').length;
+        const taken = results.filter((r) => r.status === 'fulfilled').length;
         const note = taken > 0 ? ` (${taken} of ${results.length} items were stored)` : '';
         this.respond(req, res, 503, `${reason.message}${note}\n`, 'text/plain', {
           'Retry-After': '1',
