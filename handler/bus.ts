@@ -109,6 +109,11 @@ export class Bus extends EventEmitter<BusEvents> {
   }
 
   /** Proxy workers connected to the bus now. */
+  /** Channels with a listener on any worker. */
+  get channelCount(): number {
+    return this.listenerCounts.size;
+  }
+
   get workerCount(): number {
     return this.workers;
   }

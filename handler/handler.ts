@@ -13,6 +13,12 @@ import { ZmqPullInput } from './inputs/zmq-pull.js';
 import { ZmqSubInput } from './inputs/zmq-sub.js';
 import { RedisFanout } from './redis/redis-fanout.js';
 import { Sequencer } from './sequencer.js';
+import { childRestarts } from '../src/runner/child-env.js';
+import { ControlPages } from './control-pages.js';
+import { HandlerStats } from './metrics/handler-stats.js';
+import { WorkerReports } from './metrics/worker-reports.js';
+import { startMetricsPort } from './metrics/metrics-port.js';
+import type { OutcomeCounter } from './inputs/publish-input.js';
 
 /*
  * The handler's wiring: every input hands items to the sequencer, which releases them in
@@ -29,6 +35,10 @@ export interface RunningHandler {
 }
 
 export async function startHandler(settings: Settings, logger: Logger): Promise<RunningHandler> {
+  const stats = new HandlerStats();
+  const countRedis = stats.counter('redis');
+  const countPull = stats.counter('zmq-pull');
+  const countSub = stats.counter('zmq-sub');
   const history = new History({
     maxAgeMs: settings.historyTtl * 1000,
     perChannelMax: settings.historySize,
@@ -41,6 +51,7 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
         settings,
         logger: logger.child({ component: 'handler.redis' }),
         onItem: (item, time, position, ageMs) => {
+          countRedis('accepted');
           // Older than the subscribe race: history for resumes, not for any hold here.
           if (ageMs > subscribeReplayMs) bus.remember(item, time, position, Date.now() - ageMs);
           else sequence(item, time, position);
@@ -60,8 +71,10 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
     release: (item, time, position) => bus.deliver(item, time, position),
   });
   function sequence(item: PublishItem, time: number, position?: string): void {
+    const isListened = bus.hasSubscribers(item.channel);
+    if (!isListened) stats.noListener++;
     try {
-      sequencer.add(item, time, !item.noSeq && bus.hasSubscribers(item.channel), position);
+      sequencer.add(item, time, !item.noSeq && isListened, position);
     } catch (err) {
       logger.error({ err, channel: item.channel }, 'publish failed');
     }
@@ -73,10 +86,15 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
   // ZeroMQ publishers get no answer: an item Redis did not take is reported in the log.
   let lostLoggedAt = 0;
   let lost = 0;
-  const publishUnanswered = (item: PublishItem): void => {
+  const publishUnanswered = (item: PublishItem, count: OutcomeCounter): void => {
     const result = publish(item);
-    if (!result) return;
+    if (!result) {
+      count('accepted');
+      return;
+    }
+    result.then(() => count('accepted'));
     result.catch((err: unknown) => {
+      count('unavailable');
       lost++;
       if (Date.now() - lostLoggedAt < 5_000) return;
       lostLoggedAt = Date.now();
@@ -91,7 +109,23 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
     isConnect: settings.zmqSubConnect,
     maxMessageSize: settings.publishBodyMax,
     logger: logger.child({ component: 'handler.zmq-sub' }),
-    publish: publishUnanswered,
+    publish: (item) => publishUnanswered(item, countSub),
+    onInvalid: () => countSub('invalid'),
+  });
+  const auth = createControlAuth({ token: settings.controlToken, jwtKey: settings.controlJwtKey });
+  const reports = new WorkerReports(settings.stats, logger.child({ component: 'handler.stats' }));
+  const pages = new ControlPages({
+    stats,
+    reports,
+    state: () => ({
+      mode: redis?.mode ?? 'single',
+      workers: bus.workerCount,
+      channels: bus.channelCount,
+      isRedisConnected: redis?.isConnected,
+      restarts: childRestarts(),
+    }),
+    isMetricsOn: settings.metrics,
+    isStatusPageOn: settings.statusPage,
   });
   const httpInput = new HttpInput({
     host: settings.controlHost,
@@ -105,24 +139,22 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
       sequencer.recover();
       logger.info("recover: forgot every channel's last id");
     },
-    auth: createControlAuth({ token: settings.controlToken, jwtKey: settings.controlJwtKey }),
+    auth,
+    count: stats.counter('http'),
+    page: pages.page,
     readiness: () => {
       const workers = bus.workerCount;
       const problems = workers > 0 ? [] : ['no proxy worker is connected to the handler bus'];
       if (redis && !redis.isConnected) problems.push('Redis is unreachable');
       return { problems, detail: { workers } };
     },
-    status: () => ({
-      mode: redis?.mode ?? 'single',
-      ...(redis ? { redis: { connected: redis.isConnected } } : {}),
-      workers: bus.workerCount,
-    }),
   });
   const pullInput = new ZmqPullInput({
     endpoint: settings.zmqPull,
     maxMessageSize: settings.publishBodyMax,
     logger: logger.child({ component: 'handler.zmq-pull' }),
-    publish: publishUnanswered,
+    publish: (item) => publishUnanswered(item, countPull),
+    onInvalid: () => countPull('invalid'),
   });
   // HTTP starts last: a 200 is only given once every input is up, so a handler that fails
   // to start never acknowledged a publish it then took down with it.
@@ -138,19 +170,30 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
     redis?.unsubscribe(channel);
   });
 
+  let metricsPort: Awaited<ReturnType<typeof startMetricsPort>> | undefined;
   // Every part's close() is safe before or after a failed start.
   const close = async (): Promise<void> => {
     sequencer.close();
     // Inputs first, so nothing is accepted that the bus could no longer send.
     const results = await Promise.allSettled(inputs.map((input) => input.close()));
-    results.push(...(await Promise.allSettled([bus.close(), redis?.close()])));
+    const parts = [bus.close(), redis?.close(), reports.close(), metricsPort?.close()];
+    results.push(...(await Promise.allSettled(parts)));
     for (const result of results) {
       if (result.status === 'rejected') logger.warn({ err: result.reason }, 'close failed');
     }
   };
   try {
     await bus.start();
+    await reports.start();
     for (const input of inputs) await input.start();
+    if (settings.metrics && settings.metricsPort > 0) {
+      metricsPort = await startMetricsPort({
+        host: settings.controlHost,
+        port: settings.metricsPort,
+        auth,
+        metrics: () => pages.metrics(),
+      });
+    }
   } catch (err) {
     await close();
     throw err;
@@ -161,6 +204,8 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
     zmqPull: pullInput.address,
     zmqSub: subInput.address,
     bus: bus.address,
+    stats: reports.address,
+    ...(metricsPort ? { metrics: metricsPort.address } : {}),
   };
   return { addresses, close };
 }

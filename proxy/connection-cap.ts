@@ -27,7 +27,9 @@ export class ConnectionCap {
   private readonly baseline: number;
   private counted: number;
   private arrivedSinceCount = 0;
-  private isPaused = false;
+  isPaused = false;
+  /** Times the cap stopped accepting (the kernel refuses the connections, so they cannot be counted). */
+  timesReached = 0;
   private timer: NodeJS.Timeout;
 
   constructor(
@@ -62,6 +64,7 @@ export class ConnectionCap {
     this.arrivedSinceCount = 0;
     if (!this.isPaused && this.counted >= this.limit) {
       this.isPaused = true;
+      this.timesReached++;
       this.listener.pauseAccepting();
       this.log.warn(
         { connections: this.counted, limit: this.limit },

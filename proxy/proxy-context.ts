@@ -7,6 +7,7 @@ import type { BackendPools } from './backend/backend-pools.js';
 import type { ForwardedRequest } from './http/forwarded-request.js';
 import type { RouteSigners } from './backend/route-signers.js';
 import { TargetCursor } from './backend/target-cursor.js';
+import type { WorkerStats } from './worker-stats.js';
 import {
   buildBackendHeaders,
   canonicalIp,
@@ -30,6 +31,7 @@ export class ProxyContext {
     routes: RouteTable,
     readonly pools: BackendPools,
     readonly signers: RouteSigners,
+    readonly stats: WorkerStats,
   ) {
     this.routes = routes;
     this.trustedProxies = new Set(settings.trustedProxies.map(canonicalIp));
@@ -101,6 +103,7 @@ export class ProxyContext {
     durationMs: number,
   ): void {
     this.inFlight.delete(request);
+    this.stats.onResponse(request.route.id, status);
     this.log.info(
       {
         method: request.client.method,

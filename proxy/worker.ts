@@ -9,6 +9,9 @@ import { GripResponder } from './hold/grip-responder.js';
 import { ClientServer } from './http/client-server.js';
 import { startHealthProbe } from './health-probe.js';
 import { ProxyContext } from './proxy-context.js';
+import { labelPerWorker, metricsContentType, renderMetrics } from '../src/metrics/metric-json.js';
+import { StatsReport, startStatsReporting } from './stats-report.js';
+import { WorkerStats } from './worker-stats.js';
 
 /*
  * What one proxy worker owns and how it stops. It owns: the client listener (ClientServer,
@@ -36,9 +39,11 @@ export async function startWorker(settings: Settings, log: Logger): Promise<Runn
   const signers = new RouteSigners(settings.sigKey, settings.sigIss);
   await signers.prepare(table);
   const pools = new BackendPools(Math.round(settings.backendTimeout * 1000));
+  const stats = new WorkerStats();
   const subscriptions = new ChannelSubscriptions(
     settings.bus,
     log.child({ component: 'proxy.subscriptions' }),
+    stats,
   );
   const ctx = new ProxyContext(
     settings,
@@ -46,6 +51,7 @@ export async function startWorker(settings: Settings, log: Logger): Promise<Runn
     table,
     pools,
     signers,
+    stats,
   );
   const grip = new GripResponder(
     ctx,
@@ -65,17 +71,40 @@ export async function startWorker(settings: Settings, log: Logger): Promise<Runn
     );
   }
 
+  const report = new StatsReport({
+    stats,
+    ctx,
+    grip,
+    subscriptions,
+    webSockets: server.webSockets,
+    cap: () => server.connectionCap,
+  });
+  const stopReporting =
+    settings.metrics || settings.statusPage
+      ? startStatsReporting(settings.stats, report, log.child({ component: 'proxy.stats' }))
+      : undefined;
+  const renderOwnMetrics = async (): Promise<{ text: string; contentType: string }> => {
+    const built = await report.build();
+    const text = await renderMetrics([labelPerWorker(built.metrics, built.worker)]);
+    return { text, contentType: metricsContentType };
+  };
+
   let isDraining = false;
   const probe =
     settings.healthPort > 0
-      ? await startHealthProbe(settings.host, settings.healthPort, () => {
-          const problems: string[] = [];
-          if (isDraining) problems.push('draining: this worker is stopping');
-          if (!subscriptions.isBusConnected) {
-            problems.push('not connected to the handler bus: publishes cannot reach this worker');
-          }
-          return problems;
-        })
+      ? await startHealthProbe(
+          settings.host,
+          settings.healthPort,
+          () => {
+            const problems: string[] = [];
+            if (isDraining) problems.push('draining: this worker is stopping');
+            if (!subscriptions.isBusConnected) {
+              problems.push('not connected to the handler bus: publishes cannot reach this worker');
+            }
+            return problems;
+          },
+          settings.metrics ? renderOwnMetrics : undefined,
+        )
       : undefined;
 
   const reloadRoutes = async (): Promise<void> => {
@@ -106,10 +135,11 @@ export async function startWorker(settings: Settings, log: Logger): Promise<Runn
     isDraining = true;
     server.stopListening();
     grip.isDraining = true;
-    for (const hold of [...grip.holds]) hold.end();
+    for (const hold of [...grip.holds]) hold.end('drain');
     for (const session of [...server.webSockets]) session.shutdown();
     await waitForInFlight(ctx, settings.drainTimeout * 1000, log);
     subscriptions.close();
+    stopReporting?.();
     signers.close();
     server.connectionCap?.close();
     probe?.close();

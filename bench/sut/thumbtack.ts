@@ -39,11 +39,12 @@ export async function startThumbtack(options: SutOptions & { redis?: string }): 
   const { profileDir } = options;
   if (profileDir) {
     const bus = `ipc://${path.join(options.workDir, 'bus')}`;
+    const stats = `ipc://${path.join(options.workDir, 'stats')}`;
     const node = [process.execPath, '--cpu-prof', `--cpu-prof-dir=${profileDir}`];
     roots.push(
       spawnLogged(
         node[0],
-        [...node.slice(1), 'dist/handler/main.js', ...flags, '--bus', bus],
+        [...node.slice(1), 'dist/handler/main.js', ...flags, '--bus', bus, '--stats', stats],
         logFile,
         process.env,
         root,
@@ -53,7 +54,7 @@ export async function startThumbtack(options: SutOptions & { redis?: string }): 
       roots.push(
         spawnLogged(
           node[0],
-          [...node.slice(1), 'dist/proxy/main.js', ...flags, '--bus', bus],
+          [...node.slice(1), 'dist/proxy/main.js', ...flags, '--bus', bus, '--stats', stats],
           logFile,
           process.env,
           root,

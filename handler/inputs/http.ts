@@ -5,7 +5,7 @@ import { PublishFormatError, RedisUnavailableError } from '../../src/errors.js';
 import { parsePublishBody } from '../../src/grip/publish-item.js';
 import type { Logger } from '../../src/log.js';
 import type { ControlAuth } from '../control-auth.js';
-import type { PublishInput, PublishSink } from './publish-input.js';
+import type { OutcomeCounter, PublishInput, PublishSink } from './publish-input.js';
 
 /*
  * The HTTP control API, shaped like Pushpin's (protocol 2.1): `Content-Length` on every
@@ -31,11 +31,20 @@ export interface HttpInputOptions {
   publish: PublishSink;
   /** What keeps this node from serving (`GET /readyz`); empty when it is ready. */
   readiness?: () => { problems: string[]; detail: Record<string, unknown> };
-  /** `GET /status`: which mode the node runs in, and the state of its links. */
-  status?: () => Record<string, unknown>;
   /** `POST /recover`. */
   recover: () => void;
   auth?: ControlAuth;
+  count?: OutcomeCounter;
+  /**
+   * Operator pages (`/metrics`, `/status`...), behind the same auth as `/publish/`: the
+   * page's renderer, undefined for a path it does not serve (404).
+   */
+  page?: (path: string) => (() => Promise<ControlPage>) | undefined;
+}
+
+export interface ControlPage {
+  body: string | Buffer;
+  contentType: string;
 }
 
 type BodyType = 'text/plain' | 'application/json';
@@ -124,6 +133,7 @@ export class HttpInput implements PublishInput {
     const length = lengthHeader === undefined ? 0 : Number(lengthHeader);
     if (length > this.options.bodyMax) {
       this.refuse(req, res, 413, 'Request body too large.\n', !isExpecting);
+      this.options.count?.('too_large');
       this.logger.warn(
         { url: req.url, contentLength: length, bodyMax: this.options.bodyMax },
         'control request body over --publish-body-max, refused',
@@ -159,6 +169,13 @@ export class HttpInput implements PublishInput {
       this.respondHealth(req, res, path);
       return;
     }
+    const render = this.options.page?.(path);
+    if (render && (req.method === 'GET' || req.method === 'HEAD')) {
+      if (!(await this.isAuthorized(req, res))) return;
+      const page = await render();
+      this.respond(req, res, 200, page.body, page.contentType);
+      return;
+    }
     const bodyType = negotiate(req.headers['accept']);
     if (bodyType === undefined) {
       this.respond(
@@ -173,11 +190,6 @@ export class HttpInput implements PublishInput {
       this.respond(req, res, 200, 'Pushpin API\n');
       return;
     }
-    if (path === '/status') {
-      const status = JSON.stringify(this.options.status?.() ?? { mode: 'single' });
-      this.respond(req, res, 200, status + '\n', 'application/json');
-      return;
-    }
     if (path !== '/publish' && path !== '/recover') {
       this.respond(req, res, 404, 'Not Found\n');
       return;
@@ -188,14 +200,9 @@ export class HttpInput implements PublishInput {
       });
       return;
     }
-    if (this.options.auth) {
-      const problem = await this.options.auth.check(req.headers['authorization']);
-      if (problem !== undefined) {
-        this.respond(req, res, 401, problem + '\n', 'text/plain', {
-          'WWW-Authenticate': 'Bearer',
-        });
-        return;
-      }
+    if (!(await this.isAuthorized(req, res))) {
+      if (path === '/publish') this.options.count?.('unauthorized');
+      return;
     }
 
     if (path === '/recover') {
@@ -209,6 +216,7 @@ export class HttpInput implements PublishInput {
     } catch (err) {
       if (!(err instanceof PublishFormatError)) throw err;
       this.respond(req, res, 400, err.message + '\n');
+      this.options.count?.('invalid');
       return;
     }
     // Like Pushpin, success means "parsed": the answer goes out before delivery. With
@@ -229,10 +237,25 @@ export class HttpInput implements PublishInput {
         this.respond(req, res, 503, `${reason.message}${note}\n`, 'text/plain', {
           'Retry-After': '1',
         });
+        this.options.count?.('accepted', taken);
+        this.options.count?.('unavailable', results.length - taken);
         return;
       }
     }
     this.respondMessage(req, res, bodyType, 'Published', items.length);
+    this.options.count?.('accepted', items.length);
+  }
+
+  /** Answers 401 and returns false when auth is on and the request's credentials fail. */
+  private async isAuthorized(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+  ): Promise<boolean> {
+    if (!this.options.auth) return true;
+    const problem = await this.options.auth.check(req.headers['authorization']);
+    if (problem === undefined) return true;
+    this.respond(req, res, 401, problem + '\n', 'text/plain', { 'WWW-Authenticate': 'Bearer' });
+    return false;
   }
 
   /**
@@ -310,12 +333,12 @@ export class HttpInput implements PublishInput {
     req: http.IncomingMessage,
     res: http.ServerResponse,
     status: number,
-    body: string,
-    contentType: BodyType = 'text/plain',
+    body: string | Buffer,
+    contentType: string = 'text/plain',
     headers: Record<string, string> = {},
     items?: number,
   ): void {
-    const bytes = Buffer.from(body, 'utf8');
+    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     res.sendDate = false; // Pushpin sends no Date either
     res.writeHead(status, {
       ...headers,

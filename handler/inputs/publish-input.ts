@@ -7,6 +7,12 @@ import type { PublishItem } from '../../src/grip/publish-types.js';
  */
 export type PublishSink = (item: PublishItem) => Promise<void> | void;
 
+/** How a publish ended, for thumbtack_publishes_total{input,outcome}. */
+export type PublishOutcome = 'accepted' | 'invalid' | 'unauthorized' | 'too_large' | 'unavailable';
+
+/** Counts `items` publishes (requests, for refusals) with one outcome. */
+export type OutcomeCounter = (outcome: PublishOutcome, items?: number) => void;
+
 /**
  * One way publishes reach the handler (HTTP control API, ZeroMQ PULL, ZeroMQ SUB, ...).
  * An input validates what it receives, reports bad input to its sender or its log, and

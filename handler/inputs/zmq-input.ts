@@ -8,6 +8,8 @@ export interface ZmqInputOptions {
   maxMessageSize: number;
   logger: Logger;
   publish: PublishSink;
+  /** Told of each message refused as invalid. */
+  onInvalid?: () => void;
 }
 
 /**
@@ -20,6 +22,7 @@ export abstract class ZmqInput<S extends zmq.Socket & zmq.Readable> implements P
   protected readonly maxMessageSize: number;
   protected readonly logger: Logger;
   protected readonly publish: PublishSink;
+  protected readonly onInvalid: () => void;
   protected isClosed = false;
   protected boundAddress = '';
   private receiving: Promise<void> | undefined;
@@ -35,6 +38,7 @@ export abstract class ZmqInput<S extends zmq.Socket & zmq.Readable> implements P
     this.maxMessageSize = options.maxMessageSize;
     this.logger = options.logger;
     this.publish = options.publish;
+    this.onInvalid = options.onInvalid ?? (() => {});
   }
 
   get address(): string {

@@ -14,12 +14,14 @@ export class ZmqPullInput extends ZmqInput<zmq.Pull> {
   protected handle(message: Buffer[]): void {
     if (message.length !== 1) {
       this.logger.warn({ parts: message.length }, 'zmq pull: message with parts != 1, skipping');
+      this.onInvalid();
       return;
     }
     try {
       this.publish(parsePublishMessage(message[0]!));
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'zmq pull: invalid publish item, skipping');
+      this.onInvalid();
     }
   }
 }

@@ -62,6 +62,7 @@ export class ZmqSubInput extends ZmqInput<UnboundedSubscriber> {
   protected handle(message: Buffer[]): void {
     if (message.length !== 2) {
       this.logger.warn({ parts: message.length }, 'zmq sub: message with parts != 2, skipping');
+      this.onInvalid();
       return;
     }
     const channel = message[0]!.toString('utf8');
@@ -72,6 +73,7 @@ export class ZmqSubInput extends ZmqInput<UnboundedSubscriber> {
         { channel, err: (err as Error).message },
         'zmq sub: invalid publish item, skipping',
       );
+      this.onInvalid();
     }
   }
 }

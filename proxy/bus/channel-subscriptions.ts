@@ -10,6 +10,7 @@ import {
   type ResumeStatus,
 } from '../../src/ipc/delivery.js';
 import { preciseNow } from '../../src/ipc/clock.js';
+import type { WorkerStats } from '../worker-stats.js';
 import type { Logger } from '../../src/log.js';
 
 /** Something held in this worker that listens on channels (a response or stream hold). */
@@ -123,6 +124,7 @@ export class ChannelSubscriptions {
   constructor(
     busSpec: string,
     private readonly log: Logger,
+    private readonly stats: WorkerStats,
   ) {
     this.socket.events.on('connect', () => (this.isBusConnected = true));
     this.socket.events.on('disconnect', () => (this.isBusConnected = false));
@@ -135,6 +137,11 @@ export class ChannelSubscriptions {
 
   get channelCount(): number {
     return this.subscribers.size;
+  }
+
+  /** Subscribers per channel, for the stats report (once a second, not per delivery). */
+  listenerCounts(): IterableIterator<[string, Set<Subscriber>]> {
+    return this.subscribers.entries();
   }
 
   /** Set once the worker's uWS app exists (its WebSocket behaviour is registered). */
@@ -225,7 +232,9 @@ export class ChannelSubscriptions {
     if (!this.remember(delivery)) return;
     if (this.awaitingReplay.has(channel)) return;
     const isBroadcast = this.broadcaster?.publish(channel, delivery) ?? false;
+    const before = this.stats.deliveries;
     for (const subscriber of set) this.deliver(subscriber, delivery, isBroadcast);
+    this.stats.onHandedOut(delivery.header.time, this.stats.deliveries - before);
   }
 
   private deliver(subscriber: Subscriber, delivery: Delivery, isBroadcast: boolean): void {

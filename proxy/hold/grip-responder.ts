@@ -15,6 +15,7 @@ import { decodeGripReply } from './grip-content-encoding.js';
 import type { ChannelSubscriptions } from '../bus/channel-subscriptions.js';
 import { gripBufferMax, type ForwardedRequest } from '../http/forwarded-request.js';
 import { warnRefusedFilters, type Hold, type HoldHost } from './hold.js';
+import type { WorkerStats } from '../worker-stats.js';
 import type { ProxyContext } from '../proxy-context.js';
 import { ResponseHold } from './response-hold.js';
 import { sendCompleteResponse } from '../http/response-headers.js';
@@ -30,6 +31,7 @@ const maxRetries = 10;
  */
 export class GripResponder implements HoldHost {
   readonly holds = new Set<Hold>();
+  readonly stats: WorkerStats;
   slowClients = 0;
   /** Set on SIGTERM: holds end as soon as they start. */
   isDraining = false;
@@ -44,7 +46,9 @@ export class GripResponder implements HoldHost {
     readonly log: Logger,
     readonly streamBufferMax: number,
     private readonly subscriptionMax: number,
-  ) {}
+  ) {
+    this.stats = ctx.stats;
+  }
 
   onSlowClient(): void {
     this.slowClients++;
@@ -102,7 +106,7 @@ export class GripResponder implements HoldHost {
     request.markHeld();
     hold.start();
     // A request that was already with the backend when draining began gets no hold either.
-    if (this.isDraining) hold.end();
+    if (this.isDraining) hold.end('drain');
   };
 
   retry(request: ForwardedRequest, prevIds: ReadonlyMap<string, string>): void {

@@ -3,12 +3,15 @@ import type { ChannelSubscription, GripInstruction } from '../../src/grip/instru
 import type { Logger } from '../../src/log.js';
 import type { ChannelSubscriptions } from '../bus/channel-subscriptions.js';
 import type { ForwardedRequest } from '../http/forwarded-request.js';
+import type { DisconnectReason, WorkerStats } from '../worker-stats.js';
 
 /** A hold that the worker can end on drain. */
 export interface Hold {
+  /** For the connections gauge: a long-poll is `http`. */
+  readonly transport: 'http' | 'stream' | 'sse';
   start(): void;
   /** Finish the response now as gracefully as its kind allows. */
-  end(): void;
+  end(reason: DisconnectReason): void;
   /** The client is gone: release everything without writing. */
   abort(): void;
 }
@@ -19,6 +22,7 @@ export interface HoldHost {
   readonly holds: Set<Hold>;
   readonly log: Logger;
   readonly streamBufferMax: number;
+  readonly stats: WorkerStats;
   /** Counts slow clients cut off at the buffer bound. */
   onSlowClient(): void;
   /**

@@ -10,6 +10,7 @@ import type { ResumeAnswer, Subscriber } from '../bus/channel-subscriptions.js';
 import type { ForwardedRequest } from '../http/forwarded-request.js';
 import { warnUnsupportedFilters, type Hold, type HoldHost } from './hold.js';
 import { sendCompleteResponse } from '../http/response-headers.js';
+import type { DisconnectReason } from '../worker-stats.js';
 
 /**
  * A long-poll: nothing is sent until an `http-response` item arrives on one of the
@@ -17,6 +18,7 @@ import { sendCompleteResponse } from '../http/response-headers.js';
  * A hint, or an item that does not follow the hold's prev-id, makes it retry the request.
  */
 export class ResponseHold implements Subscriber, Hold {
+  readonly transport = 'http';
   private timer: NodeJS.Timeout | undefined;
   private isDone = false;
   /** Channels whose position the backend gave (prev-id): their items must follow on. */
@@ -44,7 +46,7 @@ export class ResponseHold implements Subscriber, Hold {
   start(): void {
     warnUnsupportedFilters(this.host.log, this.request.route.id, this.instruction.channels);
     this.timer = setTimeout(
-      () => this.respond(this.instruction.response),
+      () => this.respond(this.instruction.response, 'timeout'),
       this.instruction.timeout * 1000,
     );
     for (const channel of this.instruction.channels) {
@@ -86,6 +88,7 @@ export class ResponseHold implements Subscriber, Hold {
     if (format.action !== 'send' && format.action !== 'hint') return; // close/refresh: nothing to do
     const expected = this.prevIds.get(delivery.channel);
     if (!isInOrder && expected !== undefined && delivery.header.prevId !== expected) {
+      this.host.stats.drop('sequencing_gap', delivery.channel);
       this.retry(); // a gap: the backend knows what the client missed
       return;
     }
@@ -101,6 +104,7 @@ export class ResponseHold implements Subscriber, Hold {
         expected === undefined ? undefined : delivery.header.id,
       );
       if (isFilterDrop(outcome)) {
+        this.host.stats.drop('filter', delivery.channel);
         this.host.log.debug(
           { route: this.request.route.id, channel: delivery.channel, reason: outcome.reason },
           'item not delivered to a held response',
@@ -118,18 +122,20 @@ export class ResponseHold implements Subscriber, Hold {
       ([name]) => !published.has(name.toLowerCase()),
     );
     for (const [name, value] of format.headers) headers.push([name, toLatin1(value)]);
-    this.respond({ code: format.code, reason: format.reason, headers, body });
+    this.host.stats.deliveries++;
+    this.respond({ code: format.code, reason: format.reason, headers, body }, 'answered');
   }
 
   abort(): void {
     if (this.isDone) return;
     this.release();
+    this.host.stats.disconnect('client');
     this.host.onHoldEnded(this.request);
   }
 
   /** Drain: answer now with what the backend gave as the timeout response. */
-  end(): void {
-    this.respond(this.instruction.response);
+  end(reason: DisconnectReason): void {
+    this.respond(this.instruction.response, reason);
   }
 
   private retry(): void {
@@ -138,10 +144,11 @@ export class ResponseHold implements Subscriber, Hold {
     this.host.retry(this.request, this.prevIds);
   }
 
-  private respond(response: StoredResponse): void {
+  private respond(response: StoredResponse, reason: DisconnectReason): void {
     if (this.isDone) return;
     sendCompleteResponse(this.request.res, response);
     this.release();
+    this.host.stats.disconnect(reason);
     this.request.markResponded(response.code, response.body.length);
     this.host.onHoldEnded(this.request);
   }

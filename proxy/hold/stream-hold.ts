@@ -19,6 +19,7 @@ import { warnRefusedFilters, warnUnsupportedFilters, type Hold, type HoldHost } 
 import { writeRelayedHeaders } from '../http/response-headers.js';
 import { flushAtTurnEnd } from '../turn-flush.js';
 import { CorkSlot } from '../cork-slot.js';
+import type { DisconnectReason } from '../worker-stats.js';
 
 const EMPTY = Buffer.alloc(0);
 const noPrevIds: ReadonlyMap<string, string> = new Map();
@@ -41,6 +42,7 @@ export class StreamHold implements Subscriber, Hold {
   private static readonly queueWrite = new CorkSlot<StreamHold>((hold) => hold.writeQueued());
 
   since: number;
+  readonly transport: 'stream' | 'sse';
   /** The backend's answer, until start() has sent it: a hold may last hours. */
   private initial: GripInstruction | undefined;
   /** The status the client got, for the access line. */
@@ -80,6 +82,7 @@ export class StreamHold implements Subscriber, Hold {
     this.initial = instruction;
     this.code = instruction.response.code;
     this.since = since;
+    this.transport = isEventStream(instruction.response.headers) ? 'sse' : 'stream';
   }
 
   start(): void {
@@ -109,7 +112,7 @@ export class StreamHold implements Subscriber, Hold {
     const problem = findStreamHoldProblem(instruction);
     if (problem) {
       this.host.log.warn({ route: this.request.route.id, problem }, 'ending a stream hold');
-      this.end();
+      this.end('error');
       return;
     }
     this.apply(instruction);
@@ -182,6 +185,7 @@ export class StreamHold implements Subscriber, Hold {
     // The id this item moves its channel's position to, if it does (build-id writes it).
     const itemId = expected === undefined ? undefined : id;
     if (!isInOrder && expected !== undefined && delivery.header.prevId !== expected) {
+      this.host.stats.drop('sequencing_gap', channel);
       this.followNextLink(); // a gap: the next link's answer covers what was missed
       return;
     }
@@ -199,6 +203,7 @@ export class StreamHold implements Subscriber, Hold {
       if (isFilterDrop(outcome)) {
         // A deliberate drop still moves the channel's position on; a filter error does not.
         if (!outcome.isError && itemId !== undefined) this.prevIds!.set(channel, itemId);
+        this.host.stats.drop('filter', channel);
         this.host.log.debug(
           { route: this.request.route.id, channel, reason: outcome.reason },
           'item not delivered to a stream',
@@ -208,7 +213,7 @@ export class StreamHold implements Subscriber, Hold {
       content = outcome;
     }
     if (format.action === 'close') {
-      this.end();
+      this.end('backend_close');
       return;
     }
     if (format.action === 'hint') {
@@ -218,6 +223,7 @@ export class StreamHold implements Subscriber, Hold {
     if (itemId !== undefined) this.prevIds!.set(channel, itemId);
     this.armLinkTimer();
     if (content.length === 0) return;
+    this.host.stats.deliveries++;
     if (this.queued) {
       this.queued.push(content);
     } else {
@@ -248,15 +254,15 @@ export class StreamHold implements Subscriber, Hold {
   }
 
   abort(): void {
-    this.finish();
+    this.finish('client');
   }
 
-  end(): void {
+  end(reason: DisconnectReason): void {
     if (this.isDone) return;
     this.flush();
     if (this.isDone) return; // the flush found a client too slow and cut it
     this.request.res.cork(() => this.request.res.end());
-    this.finish();
+    this.finish(reason);
   }
 
   /** Takes over channels, prev-ids, keep-alive and next link from (new) instructions. */
@@ -301,7 +307,7 @@ export class StreamHold implements Subscriber, Hold {
     this.armKeepAlive();
     if (!next.nextLink) {
       clearTimeout(this.linkTimer);
-      if (!next.hold) this.end(); // paging is over
+      if (!next.hold) this.end('backend_close'); // paging is over
       return;
     }
     if (!next.hold) this.followNextLink();
@@ -324,7 +330,7 @@ export class StreamHold implements Subscriber, Hold {
           ? warnRefusedFilters(this.host.log, this.request.route.id, instruction.channels)
           : [];
         if (refused.length > 0) {
-          this.end(); // the client has its head already: too late for a 502
+          this.end('error'); // the client has its head already: too late for a 502
           return;
         }
         const filtered = instruction
@@ -336,7 +342,7 @@ export class StreamHold implements Subscriber, Hold {
         }
         if (filtered.length > 0) this.request.res.cork(() => this.write(filtered));
         if (!instruction) {
-          this.end(); // neither hold nor next link: the response is complete
+          this.end('backend_close'); // neither hold nor next link: the response is complete
           return;
         }
         if (instruction.hold === 'response') {
@@ -344,7 +350,7 @@ export class StreamHold implements Subscriber, Hold {
             { route: this.request.route.id },
             'Next link returned non-stream hold.',
           );
-          this.end();
+          this.end('error');
           return;
         }
         this.since = preciseNow(); // the handler's clock (src/ipc/clock)
@@ -364,7 +370,7 @@ export class StreamHold implements Subscriber, Hold {
           'next link request failed',
         );
         if (this.linkFailures > linkRetries) {
-          this.end();
+          this.end('error');
           return;
         }
         const delay = linkBackoffMs * 2 ** (this.linkFailures - 1) + Math.random() * 1000;
@@ -384,7 +390,7 @@ export class StreamHold implements Subscriber, Hold {
       { route: this.request.route.id, err: reason },
       'filter error in a backend response; ending the stream',
     );
-    this.end();
+    this.end('error');
   }
 
   /** Idle recovery: refetch the next link when no item arrived for its timeout. */
@@ -422,7 +428,8 @@ export class StreamHold implements Subscriber, Hold {
       },
       'disconnecting a stream client that reads too slowly',
     );
-    this.finish();
+    this.host.stats.drop('slow_client', this.channels[0]?.name);
+    this.finish('slow_client');
     this.request.res.close();
   }
 
@@ -451,9 +458,10 @@ export class StreamHold implements Subscriber, Hold {
     this.armKeepAlive();
   }
 
-  private finish(): void {
+  private finish(reason: DisconnectReason): void {
     if (this.isDone) return;
     this.isDone = true;
+    this.host.stats.disconnect(reason);
     this.queued = undefined;
     clearTimeout(this.keepAliveTimer);
     clearTimeout(this.linkTimer);
@@ -464,4 +472,11 @@ export class StreamHold implements Subscriber, Hold {
     this.request.markResponded(this.code, this.bytes);
     this.host.onHoldEnded(this.request);
   }
+}
+
+function isEventStream(headers: readonly (readonly [string, string])[]): boolean {
+  return headers.some(
+    ([name, value]) =>
+      name.toLowerCase() === 'content-type' && value.toLowerCase().startsWith('text/event-stream'),
+  );
 }

@@ -186,6 +186,7 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
     statusMessage?: string,
   ): void {
     if (statusCode < 200) return; // 1xx: uWS cannot relay interim responses; wait for the final one
+    this.ctx.stats.onBackendHead(this.route.id, (performance.now() - this.startedAt) / 1000);
     this.status = statusCode;
     this.reason = statusMessage ?? '';
     this.rawHeaders = (controller.rawHeaders as (Buffer | string)[] | null) ?? noRawHeaders;
@@ -337,7 +338,9 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
     const debugText = this.route.isDebug
       ? `${code || error.message} (target ${target})`
       : undefined;
-    this.respondError(isTimeout ? 504 : 502, debugText);
+    const status = isTimeout ? 504 : 502;
+    this.ctx.stats.onGatewayError(this.route.id, status);
+    this.respondError(status, debugText);
   }
 
   private canRetryBody(): boolean {

@@ -21,6 +21,7 @@ import type { ResumeAnswer, Subscriber } from '../bus/channel-subscriptions.js';
 import { closeCodes, type WsHost, type WsUserData } from './session.js';
 import { preciseNow } from '../../src/ipc/clock.js';
 import { CorkSlot } from '../cork-slot.js';
+import type { DisconnectReason } from '../worker-stats.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -33,7 +34,17 @@ export interface BackendSide {
 }
 
 /** Why the proxy, not the client, ended the client connection. */
-export type ProxyCloseCause = 'backend' | 'publish' | 'failure' | 'limit' | 'shutdown';
+export type ProxyCloseCause = 'backend' | 'publish' | 'failure' | 'limit' | 'slow' | 'shutdown';
+
+/** The disconnect reason a close counts as in the metrics; undefined: the client closed. */
+const disconnectReasons: Record<ProxyCloseCause, DisconnectReason> = {
+  backend: 'backend_close',
+  publish: 'backend_close',
+  failure: 'error',
+  limit: 'limit',
+  slow: 'slow_client',
+  shutdown: 'drain',
+};
 
 /** One channel subscription of a client: its own `since`, so each channel replays correctly. */
 class ChannelListener implements Subscriber {
@@ -204,6 +215,9 @@ export class WsClient {
     if (this.isClosed) return;
     this.isClosed = true;
     this.ws = undefined;
+    this.host.ctx.stats.disconnect(
+      this.closeCause === undefined ? 'client' : disconnectReasons[this.closeCause],
+    );
     clearTimeout(this.keepAliveTimer);
     for (const [channel, listener] of this.listeners) {
       if (listener.isTopicMember) this.host.topics.leave(undefined, channel);
@@ -227,6 +241,7 @@ export class WsClient {
             format.contentFilters,
           );
           if (isFilterDrop(outcome)) {
+            this.host.ctx.stats.drop('filter', channel);
             this.host.log.debug(
               { cid: this.cid, channel, reason: outcome.reason },
               'filtered out a published message',
@@ -235,6 +250,7 @@ export class WsClient {
           }
           content = outcome;
         }
+        this.host.ctx.stats.deliveries++;
         this.sendTyped(content, format.type);
         return;
       }
@@ -256,6 +272,7 @@ export class WsClient {
    * at the next item's check.
    */
   afterBroadcast(): void {
+    this.host.ctx.stats.deliveries++;
     this.sendStatus = 1;
     this.afterSend();
   }
@@ -291,7 +308,8 @@ export class WsClient {
       { cid: this.cid, route: this.route.id, buffered, limit: this.host.limits.bufferMax },
       'closing a WebSocket client that reads too slowly',
     );
-    this.close(closeCodes.policy, 'client too slow', 'limit');
+    this.host.ctx.stats.drop('buffer_limit');
+    this.close(closeCodes.policy, 'client too slow', 'slow');
   }
 
   private onControl(json: Buffer): void {

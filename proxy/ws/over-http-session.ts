@@ -46,6 +46,7 @@ const EMPTY = Buffer.alloc(0);
  * retries) or answers badly closes the client with 1014.
  */
 export class WsOverHttpSession implements WsSession, BackendSide {
+  readonly transport = 'ws-over-http';
   private readonly client: WsClient;
   private readonly backend: WsOverHttpBackend;
   private readonly startedAt = Date.now();

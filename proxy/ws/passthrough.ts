@@ -27,6 +27,7 @@ import type { TargetCursor } from '../backend/target-cursor.js';
  * messages go through the GRIP rules. Pings are relayed; each hop answers pongs itself.
  */
 export class WsPassthroughSession implements WsSession, BackendSide {
+  readonly transport = 'ws';
   private readonly client: WsClient;
   private readonly startedAt = Date.now();
   private res: HttpResponse | undefined;

@@ -30,6 +30,8 @@ export interface WsUserData {
 
 /** One proxied WebSocket; uWS's behaviour callbacks are forwarded to it. */
 export interface WsSession {
+  /** For the connections gauge. */
+  readonly transport: 'ws' | 'ws-over-http';
   onOpen(ws: WebSocket<WsUserData>): void;
   onMessage(message: ArrayBuffer, isBinary: boolean): void;
   onPing(message: ArrayBuffer): void;

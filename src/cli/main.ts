@@ -67,6 +67,9 @@ async function main(argv: string[]): Promise<number> {
     // A private bus per runner, so that several instances on one host never meet.
     childArgs.push('--bus', `ipc://${path.join(os.tmpdir(), `thumbtack-${process.pid}.bus`)}`);
   }
+  if (settings.stats === settingsSchema.stats.default) {
+    childArgs.push('--stats', `ipc://${path.join(os.tmpdir(), `thumbtack-${process.pid}.stats`)}`);
+  }
   const supervisor = new Supervisor(log);
   supervisor.start({
     name: 'handler',

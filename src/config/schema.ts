@@ -77,6 +77,26 @@ export const settingsSchema = {
     default: 'tcp://127.0.0.1:5564',
     help: 'internal handler XPUB that proxy workers subscribe to',
   },
+  stats: {
+    type: 'zmq',
+    default: 'tcp://127.0.0.1:5565',
+    help: 'internal handler PULL that proxy workers send their figures to (metrics, status page)',
+  },
+  metrics: {
+    type: 'boolean',
+    default: true,
+    help: 'serve Prometheus metrics at GET /metrics on the control port',
+  },
+  metricsPort: {
+    type: 'port',
+    default: 0,
+    help: 'also serve GET /metrics on this port of its own, on the control host (0 = off)',
+  },
+  statusPage: {
+    type: 'boolean',
+    default: true,
+    help: 'serve the live status page at GET /status (and /status.json) on the control port',
+  },
   backendTimeout: {
     type: 'seconds',
     default: 30,

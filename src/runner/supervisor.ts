@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../log.js';
+import { childNameVariable, childRestartsVariable } from './child-env.js';
 
 export interface ChildSpec {
   /** `handler` or `proxy-N`: appears in logs. */
@@ -46,6 +47,8 @@ export class Supervisor {
 class SupervisedChild {
   process: ChildProcess | undefined;
   private restarts = 0;
+  /** Every restart since the runner started (`restarts` starts over once a child is healthy). */
+  private restartsTotal = 0;
   private startedAt = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   private exited: Promise<void> = Promise.resolve();
@@ -60,7 +63,12 @@ class SupervisedChild {
     this.startedAt = Date.now();
     const child = spawn(process.execPath, [this.spec.entry, ...this.spec.args], {
       stdio: ['ignore', 'inherit', 'inherit'],
-      env: this.spec.env ?? process.env,
+      // The child's name and restart count label its metrics (thumbtack_restarts_total).
+      env: {
+        ...(this.spec.env ?? process.env),
+        [childNameVariable]: this.spec.name,
+        [childRestartsVariable]: String(this.restartsTotal),
+      },
     });
     this.process = child;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
@@ -74,6 +82,7 @@ class SupervisedChild {
     if (Date.now() - this.startedAt > healthyAfterMs) this.restarts = 0;
     const delay = Math.min(backoffMaxMs, backoffStartMs * 2 ** this.restarts);
     this.restarts++;
+    this.restartsTotal++;
     this.log.warn(
       {
         child: this.spec.name,

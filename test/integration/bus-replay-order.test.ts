@@ -3,6 +3,7 @@ import { afterEach, expect, test } from 'vitest';
 import * as zmq from 'zeromq';
 import type { PublishItem } from '../../src/grip/publish-types.js';
 import { encodeBusMessage, encodeDelivery, encodeReplayEnd } from '../../src/ipc/delivery.js';
+import { WorkerStats } from '../../proxy/worker-stats.js';
 import { ChannelSubscriptions, type Subscriber } from '../../proxy/bus/channel-subscriptions.js';
 
 /*
@@ -19,7 +20,11 @@ async function start(): Promise<{ xpub: zmq.XPublisher; subscriptions: ChannelSu
   const xpub = new zmq.XPublisher({ linger: 0, receiveTimeout: 5000 });
   xpub.verbosity = 'allSubsUnsubs';
   await xpub.bind('tcp://127.0.0.1:*');
-  const subscriptions = new ChannelSubscriptions(xpub.lastEndpoint!, pino({ level: 'silent' }));
+  const subscriptions = new ChannelSubscriptions(
+    xpub.lastEndpoint!,
+    pino({ level: 'silent' }),
+    new WorkerStats(),
+  );
   closers.push(
     () => subscriptions.close(),
     () => xpub.close(),

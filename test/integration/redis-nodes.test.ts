@@ -212,7 +212,7 @@ describe('three nodes and one Redis', () => {
   });
 
   test('the control port says the node runs with Redis and is connected', async () => {
-    const res = await request(`${nodes[1]!.controlUrl}/status`);
+    const res = await request(`${nodes[1]!.controlUrl}/status.json`);
     expect(res.statusCode).toBe(200);
     expect(await res.body.json()).toMatchObject({ mode: 'redis', redis: { connected: true } });
   });
@@ -273,7 +273,7 @@ describe('a Redis outage', () => {
     await a.waitForLog((line) => String(line.msg).startsWith('Redis reachable again'), 15_000);
     // The subscription is renewed before the catch-up read; a publish after both arrives.
     const status = async (): Promise<boolean> => {
-      const res = await request(`${b.controlUrl}/status`);
+      const res = await request(`${b.controlUrl}/status.json`);
       return ((await res.body.json()) as { redis: { connected: boolean } }).redis.connected;
     };
     expect(await status()).toBe(true);
@@ -296,7 +296,7 @@ describe('a Redis Cluster', () => {
         });
       const a = await start();
       const b = await start();
-      const status = await request(`${b.controlUrl}/status`);
+      const status = await request(`${b.controlUrl}/status.json`);
       expect(await status.body.json()).toMatchObject({
         mode: 'redis-cluster',
         redis: { connected: true },

@@ -279,6 +279,7 @@ describe('single-process commands', () => {
     const handler = startCommand([
       'handler', '--control-port', String(controlPort), '--zmq-pull', `tcp://127.0.0.1:${pullPort}`,
       '--zmq-sub', `tcp://127.0.0.1:${subPort}`, '--bus', `ipc://${path.join(tmpDir, 'alone.bus')}`,
+      '--stats', `ipc://${path.join(tmpDir, 'alone.stats')}`,
     ]);
     await handler.waitForLog('handler ready');
     await connectOnce(controlPort);

@@ -34,7 +34,8 @@ export interface HandlerOptions {
  * for its `handler ready` log line.
  */
 export async function startHandlerProcess(options: HandlerOptions = {}): Promise<HandlerProcess> {
-  const [controlPort, pullPort, subPort, busPort] = await Promise.all([
+  const [controlPort, pullPort, subPort, busPort, statsPort] = await Promise.all([
+    freePort(),
     freePort(),
     freePort(),
     freePort(),
@@ -56,6 +57,8 @@ export async function startHandlerProcess(options: HandlerOptions = {}): Promise
       zmqSub,
       '--bus',
       bus,
+      '--stats',
+      `tcp://127.0.0.1:${statsPort}`,
       // info, not warn: the ready line is an info line.
       '--log-level',
       'info',

@@ -1,3 +1,4 @@
+import { WorkerStats } from '../../../proxy/worker-stats.js';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BackendPools } from '../../../proxy/backend/backend-pools.js';
@@ -27,6 +28,7 @@ async function contextSigningWith(sigKey: string): Promise<ProxyContext> {
     table,
     new BackendPools(1000),
     signers,
+    new WorkerStats(),
   );
 }
 

@@ -1,3 +1,4 @@
+import { WorkerStats } from '../../../../proxy/worker-stats.js';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import * as zmq from 'zeromq';
@@ -113,7 +114,11 @@ beforeEach(async () => {
       done();
     },
   });
-  subscriptions = new ChannelSubscriptions(endpoint, pino({ level: 'debug' }, sink));
+  subscriptions = new ChannelSubscriptions(
+    endpoint,
+    pino({ level: 'debug' }, sink),
+    new WorkerStats(),
+  );
   // The worker's empty-topic subscription: connected, every bus message reaches it from now.
   expect(await bus.nextSubscription()).toEqual({ isSubscribe: true, topic: '' });
 });
