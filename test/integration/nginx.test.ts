@@ -64,7 +64,7 @@ ${locations}
 `;
   fs.writeFileSync(path.join(dir, 'nginx.conf'), config);
   const child: ChildProcess = spawn(
-    'nginx',
+    nginxBin,
     ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'],
     {
       stdio: ['ignore', 'ignore', 'pipe'],
