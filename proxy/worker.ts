@@ -12,14 +12,16 @@ import { ProxyContext } from './proxy-context.js';
 import { labelPerWorker, metricsContentType, renderMetrics } from '../src/metrics/metric-json.js';
 import { StatsReport, startStatsReporting } from './stats-report.js';
 import { WorkerStats } from './worker-stats.js';
+import { spreadOverWindow } from './drain-schedule.js';
 
 /*
  * What one proxy worker owns and how it stops. It owns: the client listener (ClientServer,
  * with its WebSocket sessions and the connection cap), the requests on their way to the
  * backend (ProxyContext.inFlight), the holds (GripResponder), the bus subscriptions
  * (ChannelSubscriptions), the backend pools and the route signers. Draining stops
- * accepting, ends every hold and WebSocket, lets in-flight requests finish until
- * --drain-timeout, then closes the rest.
+ * accepting, answers in-flight requests, and tells every held client to reconnect (SSE
+ * `retry:`, long-poll 503 + Retry-After, WebSocket 1012), spread over --drain-timeout
+ * (proxy/drain-schedule.ts); requests still running at its end are cut.
  */
 
 export interface RunningWorker {
@@ -135,9 +137,18 @@ export async function startWorker(settings: Settings, log: Logger): Promise<Runn
     isDraining = true;
     server.stopListening();
     grip.isDraining = true;
-    for (const hold of [...grip.holds]) hold.end('drain');
-    for (const session of [...server.webSockets]) session.shutdown();
-    await waitForInFlight(ctx, settings.drainTimeout * 1000, log);
+    const windowMs = settings.drainTimeout * 1000;
+    const hints = [
+      ...[...grip.holds].map((hold) => () => hold.drain()),
+      ...[...server.webSockets].map((session) => () => session.shutdown()),
+    ];
+    log.info({ clients: hints.length, windowMs }, 'telling held clients to reconnect');
+    await Promise.all([
+      spreadOverWindow(hints, windowMs),
+      waitForInFlight(ctx, windowMs, log),
+    ]);
+    // The last close frames and stream ends leave with the next loop turns.
+    await waitUntil(() => server.webSockets.size === 0, 1_000);
     subscriptions.close();
     stopReporting?.();
     signers.close();
@@ -147,6 +158,18 @@ export async function startWorker(settings: Settings, log: Logger): Promise<Runn
   };
 
   return { port, maxConnections, routeCount: table.routes.length, reloadRoutes, drain };
+}
+
+/** Resolves once `isDone()`, or after `timeoutMs`. */
+function waitUntil(isDone: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if (isDone() || Date.now() >= deadline) resolve();
+      else setTimeout(check, 20);
+    };
+    check();
+  });
 }
 
 /** Resolves once no request is in flight, or at the deadline (then says how many were cut). */

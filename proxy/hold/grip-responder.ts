@@ -106,7 +106,7 @@ export class GripResponder implements HoldHost {
     request.markHeld();
     hold.start();
     // A request that was already with the backend when draining began gets no hold either.
-    if (this.isDraining) hold.end('drain');
+    if (this.isDraining) hold.drain();
   };
 
   retry(request: ForwardedRequest, prevIds: ReadonlyMap<string, string>): void {

@@ -12,6 +12,8 @@ export interface Hold {
   start(): void;
   /** Finish the response now as gracefully as its kind allows. */
   end(reason: DisconnectReason): void;
+  /** Worker drain: tell the client to come back (SSE `retry:`, 503 Retry-After), then end. */
+  drain(): void;
   /** The client is gone: release everything without writing. */
   abort(): void;
 }

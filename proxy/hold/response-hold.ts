@@ -11,6 +11,7 @@ import type { ForwardedRequest } from '../http/forwarded-request.js';
 import { warnUnsupportedFilters, type Hold, type HoldHost } from './hold.js';
 import { sendCompleteResponse } from '../http/response-headers.js';
 import type { DisconnectReason } from '../worker-stats.js';
+import { reconnectDelayMs } from '../drain-schedule.js';
 
 /**
  * A long-poll: nothing is sent until an `http-response` item arrives on one of the
@@ -133,9 +134,24 @@ export class ResponseHold implements Subscriber, Hold {
     this.host.onHoldEnded(this.request);
   }
 
-  /** Drain: answer now with what the backend gave as the timeout response. */
+  /** Answers now with what the backend gave as the timeout response. */
   end(reason: DisconnectReason): void {
     this.respond(this.instruction.response, reason);
+  }
+
+  /** The worker is stopping: 503 with Retry-After, so the client polls again elsewhere. */
+  drain(): void {
+    const retryAfter = String(Math.ceil(reconnectDelayMs() / 1000));
+    const response = {
+      code: 503,
+      reason: 'Service Unavailable',
+      headers: [
+        ['Content-Type', 'text/plain'],
+        ['Retry-After', retryAfter],
+      ] as [string, string][],
+      body: drainBody,
+    };
+    this.respond(response, 'drain');
   }
 
   private retry(): void {
@@ -165,6 +181,7 @@ export class ResponseHold implements Subscriber, Hold {
 }
 
 const EMPTY = Buffer.alloc(0);
+const drainBody = Buffer.from('Service restarting: retry\n');
 
 /** Stored headers are latin1 byte strings (as undici reads them); published ones are text. */
 function toLatin1(value: string): string {

@@ -20,6 +20,7 @@ import { writeRelayedHeaders } from '../http/response-headers.js';
 import { flushAtTurnEnd } from '../turn-flush.js';
 import { CorkSlot } from '../cork-slot.js';
 import type { DisconnectReason } from '../worker-stats.js';
+import { reconnectDelayMs } from '../drain-schedule.js';
 
 const EMPTY = Buffer.alloc(0);
 const noPrevIds: ReadonlyMap<string, string> = new Map();
@@ -456,6 +457,16 @@ export class StreamHold implements Subscriber, Hold {
       this.afterWrite(keepAlive.data.length);
     }
     this.armKeepAlive();
+  }
+
+  drain(): void {
+    if (this.isDone) return;
+    if (this.transport === 'sse') {
+      const hint = Buffer.from(`retry: ${reconnectDelayMs()}\n\n`);
+      this.flush();
+      if (!this.isDone) this.request.res.cork(() => this.write(hint));
+    }
+    this.end('drain');
   }
 
   private finish(reason: DisconnectReason): void {

@@ -160,7 +160,7 @@ export class WsOverHttpSession implements WsSession, BackendSide {
   }
 
   shutdown(): void {
-    if (this.isOpen) this.client.close(closeCodes.goingAway, 'server shutting down', 'shutdown');
+    if (this.isOpen) this.client.close(closeCodes.serviceRestart, 'service restart', 'shutdown');
   }
 
   // BackendSide

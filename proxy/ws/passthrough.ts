@@ -318,7 +318,7 @@ export class WsPassthroughSession implements WsSession, BackendSide {
 
   shutdown(): void {
     if (!this.client.isClosed)
-      this.client.close(closeCodes.goingAway, 'server shutting down', 'shutdown');
+      this.client.close(closeCodes.serviceRestart, 'service restart', 'shutdown');
   }
 
   // BackendSide

@@ -6,8 +6,10 @@ import type { WsTopics } from './topics.js';
 
 /** Close codes the proxy itself sends to WebSocket clients. */
 export const closeCodes = {
-  /** Drain: the worker is stopping. */
+  /** To a passthrough backend whose client the proxy cut (limits, failure, drain). */
   goingAway: 1001,
+  /** The client is told to come back: the worker is stopping (drain). */
+  serviceRestart: 1012,
   /** The client's send queue or read speed broke a bound (`wsBufferMax`). */
   policy: 1008,
   /** A client message over `wsMaxMessageSize`. */
@@ -38,7 +40,7 @@ export interface WsSession {
   onPong(message: ArrayBuffer): void;
   onDrain(): void;
   onClose(code: number, reason: ArrayBuffer): void;
-  /** Worker drain: close the client with 1001 and tell the backend. */
+  /** Worker drain: close the client with 1012 (service restart) and tell the backend. */
   shutdown(): void;
 }
 

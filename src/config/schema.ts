@@ -102,7 +102,11 @@ export const settingsSchema = {
     default: 30,
     help: 'seconds to wait for a backend response head',
   },
-  drainTimeout: { type: 'seconds', default: 10, help: 'seconds in-flight requests get on SIGTERM' },
+  drainTimeout: {
+    type: 'seconds',
+    default: 10,
+    help: 'SIGTERM: seconds over which held clients are told to reconnect and in-flight requests may finish',
+  },
   xForwardedFor: {
     type: 'enum',
     values: ['append', 'replace', 'off'],

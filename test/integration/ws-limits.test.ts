@@ -110,12 +110,12 @@ describe('client limits', () => {
     expect(backend.calls.every((c) => c.headers['sec-websocket-extensions'] === 'grip')).toBe(true);
   });
 
-  test('stopping thumbtack closes its WebSockets with 1001', async () => {
+  test('stopping thumbtack closes its WebSockets with 1012 (service restart)', async () => {
     const backend = await startWohBackend(scenario);
     const tt = await startThumbtack({ routes: `* ${backend.target},over_http\n` });
     const client = await connectWs(`${wsUrlOf(tt.url)}/echo`);
     const stopped = tt.stop();
-    expect(await client.waitForClose()).toEqual({ code: 1001, reason: 'server shutting down' });
+    expect(await client.waitForClose()).toEqual({ code: 1012, reason: 'service restart' });
     expect(await stopped).toBe(0);
   });
 });
