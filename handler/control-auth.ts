@@ -20,6 +20,26 @@ export interface ControlAuth {
   check(authorization: string | undefined): Promise<string | undefined>;
 }
 
+/**
+ * The control API's auth as the settings say now: a reload (SIGHUP) swaps the credentials
+ * in place, for the next request.
+ */
+export class ReloadableAuth implements ControlAuth {
+  private auth: ControlAuth | undefined;
+
+  constructor(options: ControlAuthOptions) {
+    this.auth = createControlAuth(options);
+  }
+
+  set(options: ControlAuthOptions): void {
+    this.auth = createControlAuth(options);
+  }
+
+  check(authorization: string | undefined): Promise<string | undefined> {
+    return this.auth ? this.auth.check(authorization) : Promise.resolve(undefined);
+  }
+}
+
 /** Returns undefined when neither a token nor a JWT key is configured (auth off). */
 export function createControlAuth(options: ControlAuthOptions): ControlAuth | undefined {
   if (!options.token && !options.jwtKey) return undefined;

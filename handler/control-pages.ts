@@ -31,12 +31,17 @@ export interface ControlPagesOptions {
 
 export class ControlPages {
   private readonly startedAt = Date.now();
+  isMetricsOn: boolean;
+  isStatusPageOn: boolean;
 
-  constructor(private readonly options: ControlPagesOptions) {}
+  constructor(private readonly options: ControlPagesOptions) {
+    this.isMetricsOn = options.isMetricsOn;
+    this.isStatusPageOn = options.isStatusPageOn;
+  }
 
   /** The renderer for a path, or undefined when this port does not serve it (404). */
   readonly page = (path: string): (() => Promise<ControlPage>) | undefined => {
-    const { isMetricsOn, isStatusPageOn } = this.options;
+    const { isMetricsOn, isStatusPageOn } = this;
     if (path === '/metrics' && isMetricsOn) return () => this.metrics();
     if (path === '/status' && isStatusPageOn) return () => Promise.resolve(statusPage);
     if (path === '/status.json' && isStatusPageOn) return () => this.statusJson();

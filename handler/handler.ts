@@ -6,7 +6,9 @@ import type { Logger } from '../src/log.js';
 import { isRedisMode } from '../src/redis-connection.js';
 import { Bus } from './bus.js';
 import { History, subscribeReplayMs } from './history.js';
-import { createControlAuth } from './control-auth.js';
+import { ReloadableAuth } from './control-auth.js';
+import { describeChanges, reloadSettings } from '../src/config/reload.js';
+import { setLogLevel } from '../src/log.js';
 import { HttpInput } from './inputs/http.js';
 import type { PublishInput, PublishSink } from './inputs/publish-input.js';
 import { ZmqPullInput } from './inputs/zmq-pull.js';
@@ -31,6 +33,11 @@ import type { OutcomeCounter } from './inputs/publish-input.js';
 export interface RunningHandler {
   /** Bound addresses by role, for the ready log. */
   addresses: Record<string, string>;
+  /**
+   * SIGHUP: settings read again from their sources. Those that need a restart keep their
+   * old values (and are named in the log); the rest apply to the next publish or request.
+   */
+  reload(next: Settings): void;
   close(): Promise<void>;
 }
 
@@ -112,7 +119,7 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
     publish: (item) => publishUnanswered(item, countSub),
     onInvalid: () => countSub('invalid'),
   });
-  const auth = createControlAuth({ token: settings.controlToken, jwtKey: settings.controlJwtKey });
+  const auth = new ReloadableAuth({ token: settings.controlToken, jwtKey: settings.controlJwtKey });
   const reports = new WorkerReports(settings.stats, logger.child({ component: 'handler.stats' }));
   const pages = new ControlPages({
     stats,
@@ -207,5 +214,36 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
     stats: reports.address,
     ...(metricsPort ? { metrics: metricsPort.address } : {}),
   };
-  return { addresses, close };
+  let current = settings;
+  const reload = (next: Settings): void => {
+    const change = reloadSettings(current, next);
+    if (change.needsRestart.length > 0) {
+      logger.warn(
+        { settings: change.needsRestart },
+        'reload: these settings need a restart; keeping their old values',
+      );
+    }
+    const applied = change.settings;
+    auth.set({ token: applied.controlToken, jwtKey: applied.controlJwtKey });
+    history.setLimits({
+      maxAgeMs: applied.historyTtl * 1000,
+      perChannelMax: applied.historySize,
+      perChannelBytesMax: applied.historyMaxBytes,
+    });
+    if (redis) {
+      redis.historySize = applied.historySize;
+      redis.historyTtlMs = applied.historyTtl * 1000;
+    }
+    httpInput.setLimits({
+      bodyMax: applied.publishBodyMax,
+      readTimeout: applied.controlReadTimeout,
+      maxConnections: applied.controlMaxConnections,
+    });
+    pages.isMetricsOn = applied.metrics;
+    pages.isStatusPageOn = applied.statusPage;
+    setLogLevel(logger, applied.logLevel);
+    current = applied;
+    logger.info({ changed: describeChanges(change.applied, applied) }, 'reloaded settings');
+  };
+  return { addresses, close, reload };
 }

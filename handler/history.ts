@@ -61,10 +61,10 @@ interface Entry extends EntryInfo {
 }
 
 export class History {
-  private readonly maxAgeMs: number;
-  private readonly replayMs: number;
-  private readonly perChannelMax: number;
-  private readonly perChannelBytesMax: number;
+  private maxAgeMs: number;
+  private replayMs: number;
+  private perChannelMax: number;
+  private perChannelBytesMax: number;
   /** Bytes per channel, for perChannelBytesMax. */
   private readonly channelBytes = new Map<string, number>();
   private readonly totalBytesMax: number;
@@ -85,6 +85,20 @@ export class History {
     this.totalBytesMax = options.totalBytesMax ?? 64 * 1024 * 1024;
     this.totalEntriesMax = options.totalEntriesMax ?? 200_000;
     this.now = options.now ?? Date.now;
+  }
+
+  /** A reload's --history-* values: entries past them go at the next add or prune. */
+  setLimits(
+    options: Pick<HistoryOptions, 'maxAgeMs' | 'perChannelMax' | 'perChannelBytesMax'>,
+  ): void {
+    if (options.maxAgeMs !== undefined) {
+      this.maxAgeMs = options.maxAgeMs;
+      this.replayMs = Math.min(subscribeReplayMs, this.maxAgeMs);
+    }
+    if (options.perChannelMax !== undefined) this.perChannelMax = options.perChannelMax;
+    if (options.perChannelBytesMax !== undefined) {
+      this.perChannelBytesMax = options.perChannelBytesMax;
+    }
   }
 
   /**

@@ -49,9 +49,19 @@ const stop = (signal: NodeJS.Signals): void => {
 };
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
-// Node ends a process on SIGHUP by default; operators send it to every process to reload.
-// The routes are the workers'; the handler has nothing to reload yet.
-process.on('SIGHUP', () => logger.info('SIGHUP: the handler has nothing to reload; still serving'));
+// Node ends a process on SIGHUP by default; here it reloads the settings.
+process.on('SIGHUP', () => {
+  if (!handler) return;
+  let next;
+  try {
+    next = loadSettings(process.argv.slice(2)).settings;
+  } catch (err) {
+    const message = err instanceof ConfigError ? err.message : String(err);
+    logger.error({ err: message }, 'reload refused; keeping every setting');
+    return;
+  }
+  handler.reload(next);
+});
 
 try {
   handler = await startHandler(settings, logger);

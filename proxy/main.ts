@@ -2,6 +2,8 @@ import uws from 'uWebSockets.js';
 import { loadSettings } from '../src/config/load.js';
 import { ThumbtackError } from '../src/errors.js';
 import { createLogger } from '../src/log.js';
+import { childNameVariable } from '../src/runner/child-env.js';
+import { watchRoutesFile } from '../src/routes/watch.js';
 import { startWorker } from './worker.js';
 
 /*
@@ -11,7 +13,8 @@ import { startWorker } from './worker.js';
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const { settings } = loadSettings(argv[0] === 'proxy' ? argv.slice(1) : argv);
+  const args = argv[0] === 'proxy' ? argv.slice(1) : argv;
+  const { settings } = loadSettings(args);
   const log = createLogger('proxy', settings.logLevel);
   // A stray rejection in one request must not take every client connection of the worker
   // down with it (the handler does the same).
@@ -21,7 +24,7 @@ async function main(): Promise<void> {
       'uWebSockets.js fell back to its slow JavaScript emulation: its native binary did not load on this platform',
     );
   }
-  const worker = await startWorker(settings, log);
+  const worker = await startWorker(settings, log, () => loadSettings(args).settings);
   log.info(
     {
       host: settings.host,
@@ -32,7 +35,11 @@ async function main(): Promise<void> {
     'proxy ready',
   );
 
-  process.on('SIGHUP', () => void worker.reloadRoutes());
+  process.on('SIGHUP', () => void worker.reload());
+  // Under the runner, the runner watches the file (one reload, one log line for a broken edit).
+  if (settings.routesWatch && !process.env[childNameVariable]) {
+    watchRoutesFile(settings.routes, () => void worker.reload());
+  }
   let isStopping = false;
   const stop = (signal: string): void => {
     // Ctrl-C reaches the whole process group and the runner forwards SIGTERM too.

@@ -17,16 +17,16 @@ import {
 /** What every request handler of one worker shares: settings, routes, pools, signers, counts. */
 export class ProxyContext {
   routes: RouteTable;
-  readonly trustedProxies: ReadonlySet<string>;
-  readonly backendTimeoutMs: number;
+  trustedProxies: ReadonlySet<string>;
+  backendTimeoutMs: number;
   /** `--access-log-client`: the access line names the client's address and user agent. */
-  readonly isAccessLogClient: boolean;
+  isAccessLogClient: boolean;
   /** Requests between arrival and the end of their forwarding (holds are counted apart). */
   readonly inFlight = new Set<ForwardedRequest>();
   private readonly roundRobin = new Map<string, number>();
 
   constructor(
-    readonly settings: Settings,
+    public settings: Settings,
     readonly log: Logger,
     routes: RouteTable,
     readonly pools: BackendPools,
@@ -34,6 +34,14 @@ export class ProxyContext {
     readonly stats: WorkerStats,
   ) {
     this.routes = routes;
+    this.trustedProxies = new Set(settings.trustedProxies.map(canonicalIp));
+    this.backendTimeoutMs = Math.round(settings.backendTimeout * 1000);
+    this.isAccessLogClient = settings.accessLogClient;
+  }
+
+  /** A reload's settings, for the next request (requests read them, not copies). */
+  applySettings(settings: Settings): void {
+    this.settings = settings;
     this.trustedProxies = new Set(settings.trustedProxies.map(canonicalIp));
     this.backendTimeoutMs = Math.round(settings.backendTimeout * 1000);
     this.isAccessLogClient = settings.accessLogClient;

@@ -13,6 +13,8 @@ import { labelPerWorker, metricsContentType, renderMetrics } from '../src/metric
 import { StatsReport, startStatsReporting } from './stats-report.js';
 import { WorkerStats } from './worker-stats.js';
 import { spreadOverWindow } from './drain-schedule.js';
+import { describeChanges, reloadSettings } from '../src/config/reload.js';
+import { setLogLevel } from '../src/log.js';
 
 /*
  * What one proxy worker owns and how it stops. It owns: the client listener (ClientServer,
@@ -29,13 +31,24 @@ export interface RunningWorker {
   port: number;
   maxConnections: number | undefined;
   routeCount: number;
-  /** SIGHUP: the routes file again; a broken file keeps the old routes. */
-  reloadRoutes(): Promise<void>;
+  /**
+   * SIGHUP: the settings and the routes file again. A broken file or a bad value keeps
+   * everything as it was; settings that need a restart keep their old values.
+   */
+  reload(): Promise<void>;
   /** Stops accepting, ends holds and WebSockets, waits for in-flight requests, closes. */
   drain(signal: string): Promise<void>;
 }
 
-export async function startWorker(settings: Settings, log: Logger): Promise<RunningWorker> {
+/**
+ * `readSettings`: the settings from their sources (flags, environment, config file), read
+ * again on each reload; throws ConfigError for a bad value.
+ */
+export async function startWorker(
+  settings: Settings,
+  log: Logger,
+  readSettings: () => Settings,
+): Promise<RunningWorker> {
   const { table, warnings } = loadRoutesFile(settings.routes);
   for (const warning of warnings) log.warn(warning);
   const signers = new RouteSigners(settings.sigKey, settings.sigIss);
@@ -81,9 +94,10 @@ export async function startWorker(settings: Settings, log: Logger): Promise<Runn
     webSockets: server.webSockets,
     cap: () => server.connectionCap,
   });
-  const stopReporting =
+  const statsLog = log.child({ component: 'proxy.stats' });
+  let stopReporting =
     settings.metrics || settings.statusPage
-      ? startStatsReporting(settings.stats, report, log.child({ component: 'proxy.stats' }))
+      ? startStatsReporting(settings.stats, report, statsLog)
       : undefined;
   const renderOwnMetrics = async (): Promise<{ text: string; contentType: string }> => {
     const built = await report.build();
@@ -109,16 +123,46 @@ export async function startWorker(settings: Settings, log: Logger): Promise<Runn
         )
       : undefined;
 
-  const reloadRoutes = async (): Promise<void> => {
+  let current = settings;
+  const reload = async (): Promise<void> => {
+    let change;
+    let loaded;
     try {
-      const loaded = loadRoutesFile(settings.routes);
-      for (const warning of loaded.warnings) log.warn(warning);
-      await signers.prepare(loaded.table);
-      ctx.routes = loaded.table;
-      log.info({ routes: loaded.table.routes.length }, 'routes reloaded');
+      change = reloadSettings(current, readSettings());
+      loaded = loadRoutesFile(change.settings.routes);
     } catch (err) {
-      log.error({ err: (err as Error).message }, 'routes reload failed; keeping the old routes');
+      log.error({ err: (err as Error).message }, 'reload refused; keeping every setting and route');
+      return;
     }
+    const next = change.settings;
+    if (change.needsRestart.length > 0) {
+      log.warn(
+        { settings: change.needsRestart },
+        'reload: these settings need a restart; keeping their old values',
+      );
+    }
+    for (const warning of loaded.warnings) log.warn(warning);
+    signers.defaultKey = next.sigKey;
+    signers.defaultIss = next.sigIss;
+    await signers.prepare(loaded.table);
+    ctx.routes = loaded.table;
+    ctx.applySettings(next);
+    pools.connectTimeoutMs = Math.round(next.backendTimeout * 1000);
+    grip.streamBufferMax = next.streamBufferMax;
+    grip.subscriptionMax = next.subscriptionMax;
+    setLogLevel(log, next.logLevel);
+    const isReporting = next.metrics || next.statusPage;
+    if (isReporting && !stopReporting) {
+      stopReporting = startStatsReporting(next.stats, report, statsLog);
+    } else if (!isReporting && stopReporting) {
+      stopReporting();
+      stopReporting = undefined;
+    }
+    current = next;
+    log.info(
+      { changed: describeChanges(change.applied, next), routes: loaded.table.routes.length },
+      'reloaded settings and routes',
+    );
   };
 
   const drain = async (signal: string): Promise<void> => {
@@ -137,16 +181,13 @@ export async function startWorker(settings: Settings, log: Logger): Promise<Runn
     isDraining = true;
     server.stopListening();
     grip.isDraining = true;
-    const windowMs = settings.drainTimeout * 1000;
+    const windowMs = current.drainTimeout * 1000;
     const hints = [
       ...[...grip.holds].map((hold) => () => hold.drain()),
       ...[...server.webSockets].map((session) => () => session.shutdown()),
     ];
     log.info({ clients: hints.length, windowMs }, 'telling held clients to reconnect');
-    await Promise.all([
-      spreadOverWindow(hints, windowMs),
-      waitForInFlight(ctx, windowMs, log),
-    ]);
+    await Promise.all([spreadOverWindow(hints, windowMs), waitForInFlight(ctx, windowMs, log)]);
     // The last close frames and stream ends leave with the next loop turns.
     await waitUntil(() => server.webSockets.size === 0, 1_000);
     subscriptions.close();
@@ -157,7 +198,7 @@ export async function startWorker(settings: Settings, log: Logger): Promise<Runn
     await pools.close();
   };
 
-  return { port, maxConnections, routeCount: table.routes.length, reloadRoutes, drain };
+  return { port, maxConnections, routeCount: table.routes.length, reload, drain };
 }
 
 /** Resolves once `isDone()`, or after `timeoutMs`. */

@@ -2,6 +2,9 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
+/** Every child of a process's logger, so that a reload can change their level too. */
+const children: Logger[] = [];
+
 /** One root logger per process, JSON lines with the level as a word (`"level":"warn"`). */
 export function createLogger(processName: string, level: string): Logger {
   return pino(
@@ -9,9 +12,17 @@ export function createLogger(processName: string, level: string): Logger {
       level,
       base: { pid: process.pid, process: processName },
       formatters: { level: (label) => ({ level: label }) },
+      // Components take their child loggers once, at start; they live as long as the process.
+      onChild: (child) => children.push(child),
     },
     stdoutPerTurn(),
   );
+}
+
+/** SIGHUP: a new --log-level for the logger and every child it gave out. */
+export function setLogLevel(logger: Logger, level: string): void {
+  logger.level = level;
+  for (const child of children) child.level = level;
 }
 
 /** A turn that logs more than this writes it out at once rather than holding it all. */

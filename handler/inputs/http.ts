@@ -57,7 +57,7 @@ const JSON_TYPES = new Set(['application/json', 'application/*']);
 const CLOSE = { Connection: 'close' };
 
 export class HttpInput implements PublishInput {
-  private readonly options: HttpInputOptions;
+  private options: HttpInputOptions;
   private readonly logger: Logger;
   private readonly server: http.Server;
   private boundAddress = '';
@@ -83,6 +83,16 @@ export class HttpInput implements PublishInput {
     // Decide on an oversized body before inviting the client to send it.
     this.server.on('checkContinue', (req, res) => this.onRequest(req, res, true));
     this.server.on('clientError', (err, socket) => this.onClientError(err, socket));
+  }
+
+  /** A reload's limits: for requests and connections from now on. */
+  setLimits(limits: Pick<HttpInputOptions, 'bodyMax' | 'readTimeout' | 'maxConnections'>): void {
+    this.options = { ...this.options, ...limits };
+    const readTimeoutMs = Math.ceil(limits.readTimeout * 1000);
+    this.server.headersTimeout = readTimeoutMs;
+    this.server.requestTimeout = readTimeoutMs;
+    // Node's default (no cap) is Infinity; 0 would refuse every connection.
+    this.server.maxConnections = limits.maxConnections > 0 ? limits.maxConnections : Infinity;
   }
 
   get address(): string {

@@ -100,8 +100,9 @@ export class RedisFanout {
   private isDown = false;
   private readonly clock: RedisClock;
   private readonly isCluster: boolean;
-  private readonly historySize: number;
-  private readonly historyTtlMs: number;
+  /** --history-size and --history-ttl for the streams' MAXLEN and expiry (a reload sets them). */
+  historySize: number;
+  historyTtlMs: number;
   private readonly idTtlMs: number;
   /** Resume waiters for channels whose subscription is still in the batch. */
   private readonly subscribing = new Map<string, (() => void)[]>();

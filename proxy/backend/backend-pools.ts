@@ -13,7 +13,8 @@ export class BackendPools {
   private readonly pools = new Map<string, Pool>();
   /** Each route target's pool, so a request does not build the target's key. */
   private readonly byTarget = new WeakMap<BackendTarget, Pool>();
-  private readonly connectTimeoutMs: number;
+  /** For pools made from now on (a reload changes it; open pools keep theirs). */
+  connectTimeoutMs: number;
 
   constructor(connectTimeoutMs: number) {
     this.connectTimeoutMs = connectTimeoutMs;

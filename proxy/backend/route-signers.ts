@@ -8,9 +8,10 @@ export class RouteSigners {
   /** The signer of each route of the current table: looked up on every GRIP request. */
   private byRoute = new Map<Route, GripSigner>();
 
+  /** --sig-key and --sig-iss: a reload sets them, then prepares the table again. */
   constructor(
-    private readonly defaultKey: string,
-    private readonly defaultIss: string,
+    public defaultKey: string,
+    public defaultIss: string,
   ) {}
 
   /** Creates signers for a (new) route table; resolves once each has a token. */

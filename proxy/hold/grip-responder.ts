@@ -44,8 +44,9 @@ export class GripResponder implements HoldHost {
     private readonly ctx: ProxyContext,
     readonly subscriptions: ChannelSubscriptions,
     readonly log: Logger,
-    readonly streamBufferMax: number,
-    private readonly subscriptionMax: number,
+    /** Both may change on reload (SIGHUP): holds read them when they need them. */
+    public streamBufferMax: number,
+    public subscriptionMax: number,
   ) {
     this.stats = ctx.stats;
   }

@@ -6,7 +6,9 @@ import { loadSettings } from '../config/load.js';
 import { connectRedis, isRedisMode } from '../redis-connection.js';
 import { defaultWorkers, envName, flagName, settingsSchema } from '../config/schema.js';
 import { ThumbtackError } from '../errors.js';
-import { createLogger } from '../log.js';
+import { createLogger, setLogLevel } from '../log.js';
+import { reloadSettings } from '../config/reload.js';
+import { watchRoutesFile } from '../routes/watch.js';
 import { loadRoutesFile } from '../routes/load.js';
 import { Supervisor } from '../runner/supervisor.js';
 import { runPublish } from './publish.js';
@@ -49,7 +51,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const args = argv[0] === 'run' ? argv.slice(1) : argv;
-  const { settings, positionals } = loadSettings(args);
+  const loaded = loadSettings(args);
+  let settings = loaded.settings;
+  const { positionals } = loaded;
   if (positionals.length > 0) {
     throw new ThumbtackError(
       'E_USAGE',
@@ -109,17 +113,26 @@ async function main(argv: string[]): Promise<number> {
         if (process.ppid !== parent) stop('parent exited');
       }, 250).unref();
     }
-    process.on('SIGHUP', () => {
-      // Validate here first, so a broken file is reported once and workers keep their routes.
+    const reload = (): void => {
+      // Validated here first, so a broken file is reported once and no child reloads it.
+      let change;
       try {
-        loadRoutesFile(settings.routes);
+        change = reloadSettings(settings, loadSettings(args).settings);
+        loadRoutesFile(change.settings.routes);
       } catch (err) {
-        log.error({ err: (err as Error).message }, 'routes reload refused; keeping the old routes');
+        log.error(
+          { err: (err as Error).message },
+          'reload refused; keeping every setting and route',
+        );
         return;
       }
-      log.info('reloading routes in every proxy worker');
-      supervisor.signal('SIGHUP', 'proxy-');
-    });
+      settings = change.settings;
+      setLogLevel(log, settings.logLevel);
+      log.info('reloading settings and routes in the handler and every proxy worker');
+      supervisor.signal('SIGHUP', '');
+    };
+    process.on('SIGHUP', reload);
+    if (settings.routesWatch) watchRoutesFile(settings.routes, reload);
   });
 }
 

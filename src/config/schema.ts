@@ -8,6 +8,11 @@ import os from 'node:os';
 export const settingsSchema = {
   config: { type: 'path', default: '', help: 'JSON config file (keys are the camelCase names)' },
   routes: { type: 'path', default: 'config/routes', help: 'Pushpin routes file' },
+  routesWatch: {
+    type: 'boolean',
+    default: false,
+    help: 'reload the routes file when it changes, as SIGHUP does (Pushpin watches it too)',
+  },
   host: { type: 'host', default: '0.0.0.0', help: 'client listen address (:: for IPv6)' },
   port: { type: 'port', default: 7999, help: 'client HTTP/WebSocket port' },
   healthPort: {
