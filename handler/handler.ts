@@ -7,6 +7,7 @@ import { isRedisMode } from '../src/redis-connection.js';
 import { Bus } from './bus.js';
 import { History, subscribeReplayMs } from './history.js';
 import { ReloadableAuth } from './control-auth.js';
+import { readControlTls } from './control-tls.js';
 import { describeChanges, reloadSettings } from '../src/config/reload.js';
 import { setLogLevel } from '../src/log.js';
 import { HttpInput } from './inputs/http.js';
@@ -119,6 +120,7 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
     publish: (item) => publishUnanswered(item, countSub),
     onInvalid: () => countSub('invalid'),
   });
+  const controlTls = readControlTls(settings.controlTlsCert, settings.controlTlsKey);
   const auth = new ReloadableAuth({ token: settings.controlToken, jwtKey: settings.controlJwtKey });
   const reports = new WorkerReports(settings.stats, logger.child({ component: 'handler.stats' }));
   const pages = new ControlPages({
@@ -147,6 +149,7 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
       logger.info("recover: forgot every channel's last id");
     },
     auth,
+    tls: controlTls,
     count: stats.counter('http'),
     page: pages.page,
     readiness: () => {
@@ -198,6 +201,7 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
         host: settings.controlHost,
         port: settings.metricsPort,
         auth,
+        tls: controlTls,
         metrics: () => pages.metrics(),
       });
     }

@@ -4,7 +4,9 @@ import type { Duplex } from 'node:stream';
 import { PublishFormatError, RedisUnavailableError } from '../../src/errors.js';
 import { parsePublishBody } from '../../src/grip/publish-item.js';
 import type { Logger } from '../../src/log.js';
-import type { ControlAuth } from '../control-auth.js';
+import type { AuthOutcome, ControlAuth } from '../control-auth.js';
+import { firstOutOfScope } from '../channel-scope.js';
+import { createControlServer, type ControlTls } from '../control-tls.js';
 import type { OutcomeCounter, PublishInput, PublishSink } from './publish-input.js';
 
 /*
@@ -35,6 +37,8 @@ export interface HttpInputOptions {
   recover: () => void;
   auth?: ControlAuth;
   count?: OutcomeCounter;
+  /** `--control-tls-cert`/`--control-tls-key`: HTTPS only. */
+  tls?: ControlTls;
   /**
    * Operator pages (`/metrics`, `/status`...), behind the same auth as `/publish/`: the
    * page's renderer, undefined for a path it does not serve (404).
@@ -69,7 +73,7 @@ export class HttpInput implements PublishInput {
     this.options = options;
     this.logger = options.logger;
     const readTimeoutMs = Math.ceil(options.readTimeout * 1000);
-    this.server = http.createServer({
+    this.server = createControlServer(options.tls, {
       maxHeaderSize: HEADER_MAX,
       headersTimeout: readTimeoutMs,
       requestTimeout: readTimeoutMs,
@@ -107,7 +111,7 @@ export class HttpInput implements PublishInput {
         this.server.on('error', (err) => this.logger.error({ err }, 'control server error'));
         const { address, port } = this.server.address() as AddressInfo;
         const host = address.includes(':') ? `[${address}]` : address;
-        this.boundAddress = `http://${host}:${port}`;
+        this.boundAddress = `${this.options.tls ? 'https' : 'http'}://${host}:${port}`;
         resolve();
       });
     });
@@ -181,7 +185,7 @@ export class HttpInput implements PublishInput {
     }
     const render = this.options.page?.(path);
     if (render && (req.method === 'GET' || req.method === 'HEAD')) {
-      if (!(await this.isAuthorized(req, res))) return;
+      if (!(await this.authorize(req, res))) return;
       const page = await render();
       this.respond(req, res, 200, page.body, page.contentType);
       return;
@@ -210,12 +214,17 @@ export class HttpInput implements PublishInput {
       });
       return;
     }
-    if (!(await this.isAuthorized(req, res))) {
+    const granted = await this.authorize(req, res);
+    if (!granted) {
       if (path === '/publish') this.options.count?.('unauthorized');
       return;
     }
 
     if (path === '/recover') {
+      if (granted.channels) {
+        this.respond(req, res, 403, 'Forbidden: a token with a channels claim cannot recover.\n');
+        return;
+      }
       this.respondMessage(req, res, bodyType, 'Updated');
       this.options.recover();
       return;
@@ -227,6 +236,19 @@ export class HttpInput implements PublishInput {
       if (!(err instanceof PublishFormatError)) throw err;
       this.respond(req, res, 400, err.message + '\n');
       this.options.count?.('invalid');
+      return;
+    }
+    const outside = granted.channels
+      ? firstOutOfScope(
+          items.map((item) => item.channel),
+          granted.channels,
+        )
+      : undefined;
+    if (outside !== undefined) {
+      // All or nothing: a publish is never half-accepted.
+      const text = `Forbidden: this token may not publish to channel "${outside}" (see its channels claim).\n`;
+      this.respond(req, res, 403, text);
+      this.options.count?.('forbidden');
       return;
     }
     // Like Pushpin, success means "parsed": the answer goes out before delivery. With
@@ -257,15 +279,17 @@ export class HttpInput implements PublishInput {
   }
 
   /** Answers 401 and returns false when auth is on and the request's credentials fail. */
-  private async isAuthorized(
+  /** What the credentials allow; undefined once a 401 was sent (auth on, and they fail). */
+  private async authorize(
     req: http.IncomingMessage,
     res: http.ServerResponse,
-  ): Promise<boolean> {
-    if (!this.options.auth) return true;
-    const problem = await this.options.auth.check(req.headers['authorization']);
-    if (problem === undefined) return true;
+  ): Promise<AuthOutcome | undefined> {
+    if (!this.options.auth) return {};
+    const outcome = await this.options.auth.verify(req.headers['authorization']);
+    if (outcome.problem === undefined) return outcome;
+    const problem = outcome.problem;
     this.respond(req, res, 401, problem + '\n', 'text/plain', { 'WWW-Authenticate': 'Bearer' });
-    return false;
+    return undefined;
   }
 
   /**

@@ -8,7 +8,8 @@ import type { PublishItem } from '../../src/grip/publish-types.js';
 export type PublishSink = (item: PublishItem) => Promise<void> | void;
 
 /** How a publish ended, for thumbtack_publishes_total{input,outcome}. */
-export type PublishOutcome = 'accepted' | 'invalid' | 'unauthorized' | 'too_large' | 'unavailable';
+export type PublishOutcome =
+  'accepted' | 'invalid' | 'unauthorized' | 'forbidden' | 'too_large' | 'unavailable';
 
 /** Counts `items` publishes (requests, for refusals) with one outcome. */
 export type OutcomeCounter = (outcome: PublishOutcome, items?: number) => void;

@@ -1,7 +1,7 @@
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ControlAuth } from '../control-auth.js';
 import type { ControlPage } from '../inputs/http.js';
+import { createControlServer, type ControlTls } from '../control-tls.js';
 
 /**
  * `--metrics-port`: GET /metrics on a port of its own (for clusters that scrape a
@@ -11,9 +11,10 @@ export async function startMetricsPort(options: {
   host: string;
   port: number;
   auth?: ControlAuth;
+  tls?: ControlTls;
   metrics: () => Promise<ControlPage>;
 }): Promise<{ address: string; close(): Promise<void> }> {
-  const server = http.createServer((req, res) => {
+  const server = createControlServer(options.tls, {}, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const answer = (status: number, body: string | Buffer, type: string, extra = {}): void => {
       res.writeHead(status, {
@@ -51,7 +52,7 @@ export async function startMetricsPort(options: {
   });
   const { address, port } = server.address() as AddressInfo;
   return {
-    address: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
+    address: `${options.tls ? 'https' : 'http'}://${address.includes(':') ? `[${address}]` : address}:${port}`,
     close: () =>
       new Promise((resolve) => {
         server.close(() => resolve());

@@ -95,6 +95,9 @@ export function loadSettings(
   if (Boolean(result.tlsCert) !== Boolean(result.tlsKey)) {
     throw new ConfigError('--tls-cert and --tls-key must be given together');
   }
+  if (Boolean(result.controlTlsCert) !== Boolean(result.controlTlsKey)) {
+    throw new ConfigError('--control-tls-cert and --control-tls-key must be given together');
+  }
   const extra: Record<string, string | boolean | undefined> = {};
   for (const key of Object.keys(extraOptions)) extra[key] = flags[key];
   return { settings: result, positionals: parsed.positionals, extra };

@@ -17,6 +17,8 @@ export const restartOnlySettings: ReadonlySet<SettingName> = new Set<SettingName
   'workers',
   'controlHost',
   'controlPort',
+  'controlTlsCert',
+  'controlTlsKey',
   'zmqPull',
   'zmqSub',
   'zmqSubConnect',

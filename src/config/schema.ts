@@ -25,6 +25,12 @@ export const settingsSchema = {
   workers: { type: 'count', default: 0, help: 'proxy worker processes (0 = one per CPU)' },
   controlHost: { type: 'host', default: '127.0.0.1', help: 'publish/control HTTP address' },
   controlPort: { type: 'port', default: 5561, help: 'publish/control HTTP port' },
+  controlTlsCert: {
+    type: 'path',
+    default: '',
+    help: 'PEM certificate: serve the control API (and --metrics-port) over HTTPS',
+  },
+  controlTlsKey: { type: 'path', default: '', help: 'PEM private key for --control-tls-cert' },
   controlToken: { type: 'string', default: '', help: 'require Authorization: Bearer <token>' },
   controlJwtKey: {
     type: 'string',

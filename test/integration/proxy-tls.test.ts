@@ -6,23 +6,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { startBackend, stopAllBackends, type Backend } from '../support/backend.js';
 import { send } from '../support/client.js';
+import { makeCertificate } from '../support/certificate.js';
 import { startThumbtack, stopAllThumbtacks, type Thumbtack } from '../support/thumbtack.js';
 
 // Real processes on a machine that may be busy: generous bounds, all still finite.
 vi.setConfig({ testTimeout: 40_000, hookTimeout: 60_000 });
-
-/** A self-signed certificate for localhost, 127.0.0.1 and ::1, made with openssl for this run. */
-function makeCertificate(dir: string): { certFile: string; keyFile: string } {
-  const certFile = path.join(dir, 'cert.pem');
-  const keyFile = path.join(dir, 'key.pem');
-  // prettier-ignore
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1',
-  ], { stdio: 'ignore' });
-  return { certFile, keyFile };
-}
 
 function hasOpenssl(): boolean {
   try {
