@@ -801,10 +801,10 @@ describe('handler process', () => {
     expect(await handler.stop()).toBe(0);
   });
 
-  it('run alone, it keeps serving after SIGHUP (Node would end it) and says why', async () => {
+  it('run alone, it keeps serving after SIGHUP (Node would end it): it reloads its settings', async () => {
     const handler = await startHandler();
     handler.process.kill('SIGHUP');
-    await handler.waitForLog((l) => l.msg.startsWith('SIGHUP'));
+    await handler.waitForLog((l) => l.msg === 'reloaded settings');
     expect(handler.process.exitCode).toBe(null);
     const res = await post(
       handler,

@@ -370,7 +370,7 @@ describe('supervision', () => {
     await waitUntil(() => tt.logs.slice(seen).some((l) => l.msg === 'handler ready'));
   });
 
-  test('SIGHUP reloads the routes in every worker without dropping requests or connections', async () => {
+  test('SIGHUP reloads the routes (and settings) in every worker without dropping requests or connections', async () => {
     const oldBackend = await startSlowBackend('old');
     const newBackend = await startSlowBackend('new');
     const tt = await startThumbtack({
@@ -390,7 +390,7 @@ describe('supervision', () => {
         `*,id=old,path_beg=/old/,no_grip ${oldBackend.target}\n*,id=new,path_beg=/new/,no_grip ${newBackend.target}\n`,
       );
       tt.process.kill('SIGHUP');
-      await waitUntil(() => tt.logs.filter((l) => l.msg === 'routes reloaded').length === 2);
+      await waitUntil(() => tt.logs.filter((l) => l.msg === 'reloaded settings and routes').length === 2);
 
       // Fresh connections land on either worker; every one of them must know the new route.
       for (let i = 0; i < 10; i++) {
