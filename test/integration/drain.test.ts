@@ -1,7 +1,7 @@
-import http from 'node:http';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket, { WebSocketServer } from 'ws';
+import WebSocket from 'ws';
+import { startGripWsBackend } from '../support/grip-ws-backend.js';
 import { closeAllHeldClients, openHeldClient, type HeldClient } from '../support/held-client.js';
 import { startThumbtack, stopAllThumbtacks } from '../support/thumbtack.js';
 
@@ -19,40 +19,10 @@ afterEach(async () => {
   await stopAllThumbtacks();
 });
 
-async function startGripBackend(): Promise<number> {
-  const server = http.createServer((req, res) => {
-    if (req.url!.startsWith('/sse')) {
-      res.writeHead(200, {
-        'Content-Type': 'text/event-stream',
-        'Grip-Hold': 'stream',
-        'Grip-Channel': 'd',
-      });
-      res.end(':open\n\n');
-    } else if (req.url!.startsWith('/stream')) {
-      res.writeHead(200, {
-        'Content-Type': 'text/plain',
-        'Grip-Hold': 'stream',
-        'Grip-Channel': 'd',
-      });
-      res.end('open\n');
-    } else {
-      res.writeHead(200, { 'Grip-Hold': 'response', 'Grip-Channel': 'd', 'Grip-Timeout': '120' });
-      res.end('timeout\n');
-    }
-  });
-  const wss = new WebSocketServer({ server });
-  wss.on('connection', (socket) => socket.on('error', () => undefined));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const client of wss.clients) client.terminate();
-        wss.close();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  return (server.address() as { port: number }).port;
+async function startBackend(): Promise<string> {
+  const backend = await startGripWsBackend('d');
+  cleanups.push(() => backend.close());
+  return backend.target;
 }
 
 async function openInBatches<T>(count: number, open: (i: number) => Promise<T>): Promise<T[]> {
@@ -66,10 +36,10 @@ async function openInBatches<T>(count: number, open: (i: number) => Promise<T>):
 
 describe('graceful drain', () => {
   it('1,000 held clients each get a reconnect hint, spread over the drain window, and the runner exits 0', async () => {
-    const backendPort = await startGripBackend();
+    const target = await startBackend();
     const windowS = 4;
     const tt = await startThumbtack({
-      routes: `* 127.0.0.1:${backendPort}\n`,
+      routes: `* ${target}\n`,
       workers: 1,
       args: ['--drain-timeout', String(windowS)],
     });

@@ -1,11 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket, { WebSocketServer } from 'ws';
+import WebSocket from 'ws';
+import { startGripWsBackend } from '../support/grip-ws-backend.js';
 import { freePort } from '../support/free-port.js';
 import { closeAllHeldClients, openHeldClient } from '../support/held-client.js';
 import { projectRoot, startThumbtack, stopAllThumbtacks } from '../support/thumbtack.js';
@@ -95,37 +95,9 @@ ${locations}
 
 describe('behind nginx, with the README configuration', () => {
   it('plain requests, an SSE stream with a publish, a long-poll and a WebSocket all pass through', async () => {
-    const backend = http.createServer((req, res) => {
-      if (req.url === '/sse') {
-        res.writeHead(200, {
-          'Content-Type': 'text/event-stream',
-          'Grip-Hold': 'stream',
-          'Grip-Channel': 'n',
-        });
-        res.end(':open\n\n');
-      } else if (req.url === '/poll') {
-        res.writeHead(200, { 'Grip-Hold': 'response', 'Grip-Channel': 'n', 'Grip-Timeout': '60' });
-        res.end('none\n');
-      } else {
-        res.end(`plain ${req.headers['host']}\n`);
-      }
-    });
-    const wss = new WebSocketServer({ server: backend });
-    wss.on('connection', (socket) =>
-      socket.on('message', (data) => socket.send(`echo ${String(data)}`)),
-    );
-    await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          for (const client of wss.clients) client.terminate();
-          wss.close();
-          backend.closeAllConnections();
-          backend.close(() => resolve());
-        }),
-    );
-    const backendPort = (backend.address() as { port: number }).port;
-    const tt = await startThumbtack({ routes: `* 127.0.0.1:${backendPort}\n` });
+    const backend = await startGripWsBackend('n');
+    cleanups.push(() => backend.close());
+    const tt = await startThumbtack({ routes: `* ${backend.target}\n` });
     const nginx = await startNginx(tt.port);
 
     for (let i = 0; i < 3; i++) {

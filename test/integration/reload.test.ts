@@ -1,10 +1,10 @@
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket, { WebSocketServer } from 'ws';
+import WebSocket from 'ws';
+import { startGripWsBackend } from '../support/grip-ws-backend.js';
 import { startBackend, stopAllBackends } from '../support/backend.js';
 import { startHandlerProcess, type HandlerProcess } from '../support/handler-process.js';
 import { closeAllHeldClients, openHeldClient } from '../support/held-client.js';
@@ -53,34 +53,9 @@ async function publish(controlUrl: string, token: string, content: string): Prom
 }
 
 async function startGripAndWsBackend(): Promise<string> {
-  const server = http.createServer((req, res) => {
-    if (req.url === '/sse') {
-      res.writeHead(200, {
-        'Content-Type': 'text/event-stream',
-        'Grip-Hold': 'stream',
-        'Grip-Channel': 'r',
-      });
-      res.end(':open\n\n');
-    } else {
-      res.writeHead(200, { 'Grip-Hold': 'response', 'Grip-Channel': 'r', 'Grip-Timeout': '120' });
-      res.end('timeout\n');
-    }
-  });
-  const wss = new WebSocketServer({ server });
-  wss.on('connection', (socket) =>
-    socket.on('message', (data) => socket.send(`echo ${String(data)}`)),
-  );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const client of wss.clients) client.terminate();
-        wss.close();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  return `127.0.0.1:${(server.address() as { port: number }).port}`;
+  const backend = await startGripWsBackend('r');
+  cleanups.push(() => backend.close());
+  return backend.target;
 }
 
 function echo(socket: WebSocket, text: string): Promise<string> {

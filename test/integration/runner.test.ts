@@ -390,7 +390,9 @@ describe('supervision', () => {
         `*,id=old,path_beg=/old/,no_grip ${oldBackend.target}\n*,id=new,path_beg=/new/,no_grip ${newBackend.target}\n`,
       );
       tt.process.kill('SIGHUP');
-      await waitUntil(() => tt.logs.filter((l) => l.msg === 'reloaded settings and routes').length === 2);
+      await waitUntil(
+        () => tt.logs.filter((l) => l.msg === 'reloaded settings and routes').length === 2,
+      );
 
       // Fresh connections land on either worker; every one of them must know the new route.
       for (let i = 0; i < 10; i++) {
