@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import os from 'node:os';
+import { parseCfsQuota, parseCpuMax, workersForCpus } from './cpu-quota.js';
 
 /**
  * Every setting, defined once. Its config-file key is the camelCase name, its flag the
@@ -22,7 +24,11 @@ export const settingsSchema = {
   },
   tlsCert: { type: 'path', default: '', help: 'PEM certificate: serve clients over TLS' },
   tlsKey: { type: 'path', default: '', help: 'PEM private key for --tls-cert' },
-  workers: { type: 'count', default: 0, help: 'proxy worker processes (0 = one per CPU)' },
+  workers: {
+    type: 'count',
+    default: 0,
+    help: 'proxy worker processes (0 = one per CPU this process may use, within its cgroup CPU quota)',
+  },
   controlHost: { type: 'host', default: '127.0.0.1', help: 'publish/control HTTP address' },
   controlPort: { type: 'port', default: 5561, help: 'publish/control HTTP port' },
   controlTlsCert: {
@@ -242,6 +248,29 @@ export function envName(key: string): string {
   return 'THUMBTACK_' + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
 }
 
+/**
+ * One worker per CPU this process may use: the cores it may run on (affinity), capped by
+ * the CPU quota of its cgroup (Docker `--cpus`, a Kubernetes CPU limit). Docker and
+ * Kubernetes mount the container's own cgroup at /sys/fs/cgroup: v2's `cpu.max`, else v1's
+ * `cpu/cpu.cfs_quota_us`.
+ */
 export function defaultWorkers(): number {
-  return Math.max(1, os.availableParallelism());
+  const cpuMax = readOptional('/sys/fs/cgroup/cpu.max');
+  const cfsQuota = readOptional('/sys/fs/cgroup/cpu/cpu.cfs_quota_us');
+  const cfsPeriod = readOptional('/sys/fs/cgroup/cpu/cpu.cfs_period_us');
+  const cpus =
+    cpuMax !== undefined
+      ? parseCpuMax(cpuMax)
+      : cfsQuota !== undefined && cfsPeriod !== undefined
+        ? parseCfsQuota(cfsQuota, cfsPeriod)
+        : undefined;
+  return workersForCpus(os.availableParallelism(), cpus);
+}
+
+function readOptional(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
