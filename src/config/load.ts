@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
 import { MAX_TIMER_SECONDS } from '../timer-limit.js';
 import {
+  bindAllDefaults,
   envName,
   flagName,
   settingsSchema,
@@ -89,6 +90,12 @@ export function loadSettings(
       : coerce(spec, spec.default, `default of ${name}`);
   }
   const result = settings as Settings;
+  if (result.bindAll) {
+    // Only defaults move: a host or endpoint given anywhere (flag, env, file) stays as given.
+    if (!raw.has('controlHost')) result.controlHost = bindAllDefaults.controlHost;
+    if (!raw.has('zmqPull')) result.zmqPull = bindAllDefaults.zmqPull;
+    if (!raw.has('zmqSub') && !result.zmqSubConnect) result.zmqSub = bindAllDefaults.zmqSub;
+  }
   if (result.redis && result.redisCluster) {
     throw new ConfigError('--redis and --redis-cluster cannot be given together; choose one');
   }

@@ -16,6 +16,7 @@ export const restartOnlySettings: ReadonlySet<SettingName> = new Set<SettingName
   'tlsKey',
   'workers',
   'controlHost',
+  'bindAll',
   'controlPort',
   'controlTlsCert',
   'controlTlsKey',

@@ -64,6 +64,11 @@ export const settingsSchema = {
     default: false,
     help: "connect the SUB input to publishers' XPUB sockets instead of binding",
   },
+  bindAll: {
+    type: 'boolean',
+    default: false,
+    help: 'bind the control port and the ZeroMQ inputs on all interfaces (0.0.0.0) instead of 127.0.0.1, where not given explicitly; for containers',
+  },
   redis: {
     type: 'redisUrl',
     default: '',
@@ -205,6 +210,17 @@ export const settingsSchema = {
     help: 'log level',
   },
 } as const satisfies Record<string, SettingSpec>;
+
+/**
+ * The defaults `--bind-all` swaps in: the control port and the bound ZeroMQ inputs on every
+ * IPv4 interface, where a container's published ports reach them. A SUB input that
+ * connects (`--zmq-sub-connect`) keeps its address, which names a publisher.
+ */
+export const bindAllDefaults = {
+  controlHost: '0.0.0.0',
+  zmqPull: 'tcp://0.0.0.0:5560',
+  zmqSub: 'tcp://0.0.0.0:5562',
+} as const satisfies Partial<Record<keyof typeof settingsSchema, string>>;
 
 export type SettingType =
   | 'path'
