@@ -9,13 +9,27 @@ COPY src src
 COPY proxy proxy
 COPY handler handler
 COPY examples examples
-RUN npm run build && npm prune --omit=dev
+COPY bench bench
+COPY test test
+RUN npm run build
+
+# Production dependencies on top of the built dist/: scripts/prepare.js sees no TypeScript
+# and keeps dist/ as it is.
+FROM node:20-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY scripts scripts
+COPY --from=build /app/dist dist
+RUN npm ci --omit=dev --no-audit --no-fund
 
 # Runtime stage: production dependencies and compiled output only, as a non-root user.
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
+# In a container, publishers reach the control and ZeroMQ ports from outside: --bind-all
+# moves their defaults from 127.0.0.1 to 0.0.0.0 (explicit addresses still win).
+ENV THUMBTACK_BIND_ALL=true
 WORKDIR /app
-COPY --from=build /app/node_modules node_modules
+COPY --from=deps /app/node_modules node_modules
 COPY --from=build /app/dist dist
 COPY package.json ./
 COPY bin bin
@@ -23,10 +37,13 @@ COPY config config
 USER node
 # client, publish HTTP, ZeroMQ PULL, ZeroMQ SUB
 EXPOSE 7999 5561 5560 5562
-# The control API's /readyz is 200 once the handler is up and proxy workers are on its bus.
-# The proxy port is checked by opening a connection (any HTTP answer, even 502 for no
-# route, means alive).
-HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
-  CMD node -e "const n=require('net');let ok=0;const c=()=>{if(++ok===2)process.exit(0)};fetch('http://127.0.0.1:5561/readyz').then(r=>r.ok?c():process.exit(1),()=>process.exit(1));n.connect(7999,'127.0.0.1',c).on('error',()=>process.exit(1));setTimeout(()=>process.exit(1),2500)"
+# `thumbtack health` reads the same settings as the server (THUMBTACK_* variables, a
+# THUMBTACK_CONFIG file; not the CMD's flags) and checks /healthz on the control port and
+# a connection to the client port, on 127.0.0.1.
+HEALTHCHECK --interval=15s --timeout=4s --start-period=10s --retries=3 \
+  CMD ["node", "bin/thumbtack.js", "health"]
+# SIGTERM drains: give `docker stop -t` (or terminationGracePeriodSeconds) more than
+# --drain-timeout + 2 s; the default drain is 10 s, so at least 15.
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["node", "bin/thumbtack.js"]
 CMD ["--routes", "config/routes"]

@@ -12,6 +12,7 @@ import { watchRoutesFile } from '../routes/watch.js';
 import { loadRoutesFile } from '../routes/load.js';
 import { Supervisor } from '../runner/supervisor.js';
 import { runPublish } from './publish.js';
+import { runHealth } from './health.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -21,6 +22,7 @@ function usage(): string {
     '       thumbtack proxy [options]      run one proxy worker alone',
     '       thumbtack handler [options]    run the handler alone',
     '       thumbtack publish CHANNEL [content] [--help]',
+    "       thumbtack health [options]     exit 0 when this host's thumbtack answers (health checks)",
     '',
     'Options (each also THUMBTACK_<NAME> in the environment or a key of --config FILE):',
   ];
@@ -42,6 +44,7 @@ function version(): string {
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'publish') return runPublish(argv.slice(1));
+  if (argv[0] === 'health') return runHealth(argv.slice(1));
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(usage());
     return 0;
