@@ -56,8 +56,10 @@ beforeAll(async () => {
   });
   const routes = `*,path_beg=/ws ${woh.target},over_http\n*,path_beg=/events,sse_resume ${backend.target}\n* ${backend.target}\n`;
   const args = ['--redis', redis.url, '--max-connections', '5000'];
-  nodes = [await startThumbtack({ routes, args }), await startThumbtack({ routes, args })];
-});
+  nodes = await Promise.all([startThumbtack({ routes, args }), startThumbtack({ routes, args })]);
+  // Redis, two backends and two runners of three processes each, on a machine that may be
+  // running the rest of the suite: each start waits on its ready lines, bounded here.
+}, 60_000);
 
 afterAll(async () => {
   await stopAllThumbtacks();
