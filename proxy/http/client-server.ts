@@ -9,7 +9,7 @@ import type { ConnectionCap } from '../connection-cap.js';
 import type { GripResponder } from '../hold/grip-responder.js';
 import type { ProxyContext } from '../proxy-context.js';
 import { refuseBadRequest, requestProblem } from './request-refusal.js';
-import { readClientRequest } from './request-headers.js';
+import { readClientRequest, type ClientRequestInfo } from './request-headers.js';
 import { registerWebSockets } from '../ws/upgrade.js';
 import type { WsSession } from '../ws/session.js';
 
@@ -93,7 +93,32 @@ export class ClientServer {
       isTls: this.isTls,
       isWebSocket: req.getHeader('upgrade').toLowerCase() === 'websocket',
     });
+    const hasBody =
+      Number(req.getHeader('content-length') || 0) > 0 || req.getHeader('transfer-encoding') !== '';
     if (!route) {
+      this.refuseNoRoute(res, client, hasBody);
+      return;
+    }
+    const request = new ForwardedRequest(
+      this.ctx,
+      res,
+      client,
+      route,
+      rewritePath(route, client.url),
+      hasBody,
+      route.isNoGrip ? undefined : this.grip.onGripReply,
+    );
+    this.ctx.inFlight.add(request);
+    request.start();
+  }
+
+  /**
+   * 502 for a request no route matches. A body is read to its end first and discarded:
+   * answering mid-body makes uWS close the connection while the client still writes,
+   * and the client then sees a broken pipe instead of the 502.
+   */
+  private refuseNoRoute(res: HttpResponse, client: ClientRequestInfo, hasBody: boolean): void {
+    const answer = (): void => {
       sendError(res, 502, noRouteText);
       // The access line every request gets, with no route or target to name.
       this.ctx.log.info(
@@ -110,20 +135,15 @@ export class ClientServer {
         },
         'request',
       );
+    };
+    if (!hasBody) {
+      answer();
       return;
     }
-    const hasBody =
-      Number(req.getHeader('content-length') || 0) > 0 || req.getHeader('transfer-encoding') !== '';
-    const request = new ForwardedRequest(
-      this.ctx,
-      res,
-      client,
-      route,
-      rewritePath(route, client.url),
-      hasBody,
-      route.isNoGrip ? undefined : this.grip.onGripReply,
-    );
-    this.ctx.inFlight.add(request);
-    request.start();
+    let isAborted = false;
+    res.onAborted(() => (isAborted = true));
+    res.onData((_chunk, isLast) => {
+      if (isLast && !isAborted) answer();
+    });
   }
 }

@@ -8,7 +8,7 @@ import {
   type Backend,
   type RawBackend,
 } from '../support/backend.js';
-import { send } from '../support/client.js';
+import { send, sendRaw } from '../support/client.js';
 import { freePort } from '../support/free-port.js';
 import {
   startThumbtack,
@@ -133,6 +133,24 @@ test('a request with a body no route matches gets 502 too', async () => {
     body: Buffer.alloc(1024 * 1024, 1),
   });
   expect(res.status).toBe(502);
+});
+
+test('a no-route request body is read before the 502, so the connection serves the next request', async () => {
+  // Answering mid-body closed the connection under a client still writing (EPIPE there).
+  const body = Buffer.alloc(256 * 1024, 0x61);
+  const port = Number(new URL(tt.url).port);
+  const raw = await sendRaw(
+    '127.0.0.1',
+    port,
+    Buffer.concat([
+      Buffer.from(
+        `POST /nowhere-post HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`,
+      ),
+      body,
+      Buffer.from('GET /nowhere-get HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+    ]),
+  );
+  expect(raw.match(/^HTTP\/1\.1 502 /gm)).toHaveLength(2);
 });
 
 test('a backend refusing the connection gives 502 and a log line naming route and target', async () => {
