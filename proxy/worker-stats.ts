@@ -7,7 +7,8 @@ import type { RecentError } from '../src/ipc/worker-report.js';
 import { preciseNow } from '../src/ipc/clock.js';
 
 /** Why an item published to a listened channel did not reach a connection. */
-export type DropReason = 'slow_client' | 'buffer_limit' | 'filter' | 'sequencing_gap';
+export type DropReason =
+  'slow_client' | 'buffer_limit' | 'filter' | 'sequencing_gap' | 'body_patch';
 /** Why a held connection ended. `answered`: a long-poll got its publish. */
 export type DisconnectReason =
   'client' | 'timeout' | 'answered' | 'backend_close' | 'slow_client' | 'limit' | 'error' | 'drain';
@@ -35,6 +36,7 @@ export class WorkerStats {
     buffer_limit: 0,
     filter: 0,
     sequencing_gap: 0,
+    body_patch: 0,
   };
   readonly disconnects: Record<DisconnectReason, number> = {
     client: 0,

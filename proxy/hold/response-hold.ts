@@ -5,6 +5,7 @@ import {
   type SubscriptionFilters,
 } from '../../src/grip/filters.js';
 import type { GripInstruction, StoredResponse } from '../../src/grip/instruct-types.js';
+import { applyBodyPatch } from '../../src/grip/body-patch.js';
 import type { Delivery } from '../../src/ipc/delivery.js';
 import type { ResumeAnswer, Subscriber } from '../bus/channel-subscriptions.js';
 import type { ForwardedRequest } from '../http/forwarded-request.js';
@@ -94,6 +95,23 @@ export class ResponseHold implements Subscriber, Hold {
       return;
     }
     let body = delivery.payload[format.body] ?? EMPTY;
+    if (format.bodyPatch && format.action === 'send') {
+      try {
+        body = applyBodyPatch(this.instruction.response.body, format.bodyPatch);
+      } catch (error) {
+        // The publisher's patch does not fit this hold's body: this connection stays held.
+        this.host.stats.drop('body_patch', delivery.channel);
+        this.host.log.warn(
+          {
+            route: this.request.route.id,
+            channel: delivery.channel,
+            err: (error as Error).message,
+          },
+          'body-patch item not delivered to a held response',
+        );
+        return;
+      }
+    }
     if (this.filters !== undefined || format.contentFilters !== undefined) {
       // As in Pushpin, filters see every action: a dropped hint does not retry either.
       const outcome = applyFilters(

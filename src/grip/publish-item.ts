@@ -12,6 +12,7 @@ import {
   type WsMessageFormat,
   type WsMessageType,
 } from './publish-types.js';
+import { bodyPatchProblem, type BodyPatchOperation } from './body-patch.js';
 import { channelNameProblem } from './channel-name.js';
 import { headerFieldProblem, reasonPhraseProblem } from './header-field.js';
 import { decodeTnetstring } from './tnetstring.js';
@@ -245,9 +246,11 @@ function parseHttpResponse(value: unknown, mode: Mode): HttpResponseFormat {
   } else if (has(value, 'body')) {
     format.body = contentBytes(value['body'], pn, 'body');
   } else if (has(value, 'body-patch')) {
-    if (!Array.isArray(value['body-patch'])) fail(`${pn} contains 'body-patch' with wrong type`);
-    // Patching needs the held response's stored body, which workers do not keep.
-    fail(`${pn} contains 'body-patch', which is not supported`);
+    const operations = value['body-patch'];
+    if (!Array.isArray(operations)) fail(`${pn} contains 'body-patch' with wrong type`);
+    const problem = bodyPatchProblem(operations);
+    if (problem) fail(`${pn} contains 'body-patch' with an invalid operation: ${problem}`);
+    format.bodyPatch = operations as BodyPatchOperation[];
   } else {
     fail(
       mode === 'json'

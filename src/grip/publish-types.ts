@@ -1,3 +1,5 @@
+import type { BodyPatchOperation } from './body-patch.js';
+
 /*
  * Each list's order is also the code its values travel as on the internal bus
  * (src/ipc/delivery.ts): add new values at the end.
@@ -45,6 +47,8 @@ export interface HttpResponseFormat {
   /** In order; repeated names allowed; Grip-* names already removed. */
   headers: [string, string][];
   body: Buffer;
+  /** `body-patch`: applied to the held response's body instead of `body` (empty then). */
+  bodyPatch?: BodyPatchOperation[];
   /** Required subscription content filters, in order (`content-filters`). */
   contentFilters?: string[];
 }

@@ -1,3 +1,4 @@
+import type { BodyPatchOperation } from '../grip/body-patch.js';
 import {
   publishActions,
   wsMessageTypes,
@@ -30,6 +31,7 @@ export interface DeliveryHeader {
     headers: [string, string][];
     /** Payload frame index of the body. */
     body: number;
+    bodyPatch?: BodyPatchOperation[];
     contentFilters?: string[];
   };
   stream?: {
@@ -76,6 +78,7 @@ interface HeaderExtra {
   meta?: Record<string, string>;
   reason?: string;
   headers?: [string, string][];
+  bodyPatch?: BodyPatchOperation[];
   responseFilters?: string[];
   streamFilters?: string[];
   wsCode?: number;
@@ -99,6 +102,7 @@ export function encodeDelivery(item: PublishItem, seq: number, time: number): Bu
     payload.push(httpResponse.body);
     (extra ??= {}).reason = httpResponse.reason;
     (extra ??= {}).headers = httpResponse.headers;
+    if (httpResponse.bodyPatch) (extra ??= {}).bodyPatch = httpResponse.bodyPatch;
     if (httpResponse.contentFilters) (extra ??= {}).responseFilters = httpResponse.contentFilters;
   }
   if (httpStream) {
@@ -185,6 +189,7 @@ export function decodeDelivery(
       headers: extra.headers ?? [],
       body: index++,
     };
+    if (extra.bodyPatch !== undefined) decoded.response.bodyPatch = extra.bodyPatch;
     if (extra.responseFilters) decoded.response.contentFilters = extra.responseFilters;
   }
   if (streamAction !== undefined) {
@@ -222,6 +227,7 @@ export function deliveryItem(delivery: Delivery): PublishItem {
       headers: response.headers,
       body: payload[response.body]!,
     };
+    if (response.bodyPatch) item.formats.httpResponse.bodyPatch = response.bodyPatch;
     if (response.contentFilters) item.formats.httpResponse.contentFilters = response.contentFilters;
   }
   if (stream) {

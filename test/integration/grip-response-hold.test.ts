@@ -383,6 +383,81 @@ describe('response hold', () => {
     expect((await done).body.toString()).toBe('still works\n');
   });
 
+  it('body-patch patches the held JSON body, for each connection its own', async () => {
+    const channel = uniqueName('rh');
+    const json = { 'Content-Type': 'application/json' };
+    const a = await longPoll(holdOn(channel, json, '{"user":"a","unread":0}\n'), channel);
+    // The channel is subscribed already: b is covered once its request reached the backend
+    // (a publish after that is replayed to it).
+    const bPath = `/${uniqueName('hold')}`;
+    const bAsked = new Promise<void>((resolve) => {
+      const reply = answer(
+        { ...json, 'Grip-Hold': 'response', 'Grip-Channel': channel },
+        '{"user":"b","unread":5}\n',
+      );
+      suite.backend.on(bPath, (req, res) => {
+        resolve();
+        return reply(req, res);
+      });
+    });
+    const b = { done: send(`${suite.thumbtack.url}${bPath}`) };
+    await bAsked;
+    await publishOk(
+      suite.thumbtack,
+      responseItem(channel, {
+        headers: { 'X-Patched': '1' },
+        'body-patch': [
+          { op: 'replace', path: '/unread', value: 6 },
+          { op: 'add', path: '/last', value: 'hi' },
+        ],
+      }),
+    );
+    const [resA, resB] = await Promise.all([a.done, b.done]);
+    expect(resA.status).toBe(200);
+    expect(resA.headers['content-type']).toBe('application/json');
+    expect(resA.headers['x-patched']).toBe('1');
+    expect(resA.body.toString()).toBe('{"user":"a","unread":6,"last":"hi"}\n');
+    expect(resB.body.toString()).toBe('{"user":"b","unread":6,"last":"hi"}\n');
+  });
+
+  it('a body-patch that does not apply leaves the connection held, logged and counted as a drop', async () => {
+    const channel = uniqueName('rh');
+    const poll = await longPoll(holdOn(channel, {}, '{"n":1}\n'), channel);
+    await publishOk(
+      suite.thumbtack,
+      responseItem(channel, { 'body-patch': [{ op: 'test', path: '/n', value: 2 }] }),
+    );
+    const line = await suite.thumbtack.waitForLog(
+      (l) => l.msg === 'body-patch item not delivered to a held response' && l.channel === channel,
+    );
+    expect(line.level).toBe('warn');
+    expect(line.err).toBe('the body-patch does not apply: Test operation failed (operation 0)');
+    await publishOk(
+      suite.thumbtack,
+      responseItem(channel, { 'body-patch': [{ op: 'test', path: '/n', value: 1 }] }),
+    );
+    expect((await poll.done).body.toString()).toBe('{"n":1}\n');
+    // Workers report their counts once a second.
+    const deadline = Date.now() + 10_000;
+    let drops: Record<string, number> = {};
+    while (drops['body_patch'] !== 1 && Date.now() < deadline) {
+      const res = await request(`${suite.thumbtack.controlUrl}/status.json`);
+      drops = ((await res.body.json()) as { drops: Record<string, number> }).drops;
+      if (drops['body_patch'] !== 1) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(drops['body_patch']).toBe(1);
+  });
+
+  it('a body-patch with an operation that is not RFC 6902 is refused with 400, naming it', async () => {
+    const result = await publish(suite.thumbtack, [
+      responseItem(uniqueName('rh'), { 'body-patch': [{ op: 'merge', path: '/a', value: 1 }] }),
+    ]);
+    expect(result.status).toBe(400);
+    expect(result.text).toBe(
+      "Invalid format: 'http-response' contains 'body-patch' with an invalid operation: Operation `op` property is not one of operations defined in RFC-6902 (operation 0)\n",
+    );
+  });
+
   it('a publish with nobody listening is accepted and goes nowhere', async () => {
     const result = await publish(suite.thumbtack, [
       responseItem(uniqueName('nobody'), { body: 'x' }),

@@ -10,6 +10,7 @@ import {
   WsEventsError,
 } from '../../../src/errors.js';
 import { loadSettings } from '../../../src/config/load.js';
+import { applyBodyPatch, bodyPatchProblem, BodyPatchError } from '../../../src/grip/body-patch.js';
 import { substituteVariables } from '../../../src/grip/filters.js';
 import {
   decodeHeaderText,
@@ -95,6 +96,29 @@ describe('codec properties (fixed seed)', () => {
     fc.assert(
       fc.property(tnetValue, (value) => {
         expect(decodeTnetstring(encodeTnetstring(value))).toEqual(value);
+      }),
+      params,
+    );
+  });
+
+  it('body-patch: well-formed operations on any held body apply or throw BodyPatchError', () => {
+    const pointer = fc
+      .array(fc.constantFrom('a', 'b', '0', '1', '-', '~0', '~1', '__proto__'), { maxLength: 3 })
+      .map((parts) => parts.map((part) => '/' + part).join(''));
+    const operation = fc.record({
+      op: fc.constantFrom('add', 'remove', 'replace', 'move', 'copy', 'test', '_get'),
+      path: pointer,
+      from: pointer,
+      value: fc.jsonValue({ maxDepth: 2 }),
+    });
+    const body = fc.oneof(
+      fc.jsonValue({ maxDepth: 3 }).map((value) => Buffer.from(JSON.stringify(value) + '\n')),
+      wireBytes.map((bytes) => Buffer.from(bytes)),
+    );
+    fc.assert(
+      fc.property(body, fc.array(operation, { maxLength: 4 }), (held, operations) => {
+        if (bodyPatchProblem(operations) !== undefined) return;
+        returnsOrThrows(BodyPatchError, () => applyBodyPatch(held, operations));
       }),
       params,
     );

@@ -185,9 +185,27 @@ describe('parsePublishBody errors match Pushpin bodies', () => {
       "Invalid format: 'http-response' contains 'body-patch' with wrong type",
     ],
     [
-      'body-patch',
-      one({ channel: 'c', formats: { 'http-response': { 'body-patch': [] } } }),
-      "Invalid format: 'http-response' contains 'body-patch', which is not supported",
+      'body-patch with an operation RFC 6902 does not have',
+      one({
+        channel: 'c',
+        formats: { 'http-response': { 'body-patch': [{ op: 'merge', path: '/a' }] } },
+      }),
+      "Invalid format: 'http-response' contains 'body-patch' with an invalid operation: Operation `op` property is not one of operations defined in RFC-6902 (operation 0)",
+    ],
+    [
+      'body-patch with a path that is not a JSON pointer',
+      one({
+        channel: 'c',
+        formats: {
+          'http-response': {
+            'body-patch': [
+              { op: 'add', path: '/ok', value: 1 },
+              { op: 'remove', path: 'nope' },
+            ],
+          },
+        },
+      }),
+      "Invalid format: 'http-response' contains 'body-patch' with an invalid operation: Operation `path` property must start with \"/\" (operation 1)",
     ],
     [
       'content-filters not a list',
@@ -555,6 +573,27 @@ describe('one JSON item (ZeroMQ J payload)', () => {
         formats: {
           wsMessage: { action: 'refresh', type: 'text', content: Buffer.alloc(0) },
           httpStream: { action: 'send', content: Buffer.from('x'), contentFilters: ['var-subst'] },
+        },
+      },
+    ],
+    [
+      'http-response body-patch, kept as operations with an empty body',
+      {
+        channel: 'c',
+        formats: { 'http-response': { 'body-patch': [{ op: 'replace', path: '/n', value: 2 }] } },
+      },
+      {
+        channel: 'c',
+        noSeq: false,
+        formats: {
+          httpResponse: {
+            action: 'send',
+            code: 200,
+            reason: 'OK',
+            headers: [],
+            body: Buffer.alloc(0),
+            bodyPatch: [{ op: 'replace', path: '/n', value: 2 }],
+          },
         },
       },
     ],

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { PublishItem } from '../../../src/grip/publish-types.js';
 import {
   decodeDelivery,
+  deliveryItem,
   encodeBusMessage,
   encodeDelivery,
   splitBusMessage,
@@ -81,6 +82,15 @@ describe('encodeDelivery / decodeDelivery', () => {
         expect(payload.map(String)).toEqual(['r', 's', 'w']);
       }
     }
+  });
+
+  it('carries a body-patch, and gives it back as the item it came from', () => {
+    const patched = item();
+    patched.formats.httpResponse!.body = Buffer.alloc(0);
+    patched.formats.httpResponse!.bodyPatch = [{ op: 'replace', path: '/n', value: 2 }];
+    const delivery = decodeDelivery(encodeDelivery(patched, 1, 1))!;
+    expect(delivery.header.response!.bodyPatch).toEqual([{ op: 'replace', path: '/n', value: 2 }]);
+    expect(deliveryItem(delivery)).toEqual(patched);
   });
 
   it('numbers payload frames by the formats present', () => {
