@@ -13,6 +13,7 @@ import {
   canonicalIp,
   type ClientRequestInfo,
 } from './http/request-headers.js';
+import { routeLog } from './route-log.js';
 
 /** What every request handler of one worker shares: settings, routes, pools, signers, counts. */
 export class ProxyContext {
@@ -93,7 +94,7 @@ export class ProxyContext {
   onRequestAborted(request: ForwardedRequest): void {
     if (!this.inFlight.has(request)) return;
     this.inFlight.delete(request);
-    this.log.info(
+    routeLog(this.log, request.route).info(
       {
         method: request.client.method,
         path: request.client.url,
@@ -112,7 +113,7 @@ export class ProxyContext {
   ): void {
     this.inFlight.delete(request);
     this.stats.onResponse(request.route.id, status);
-    this.log.info(
+    routeLog(this.log, request.route).info(
       {
         method: request.client.method,
         path: request.client.url,

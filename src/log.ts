@@ -25,6 +25,14 @@ export function setLogLevel(logger: Logger, level: string): void {
   for (const child of children) child.level = level;
 }
 
+/** A child with a level of its own, which a reload of `--log-level` leaves as it is. */
+export function childAtLevel(logger: Logger, level: string): Logger {
+  const child = logger.child({}, { level });
+  const at = children.indexOf(child);
+  if (at >= 0) children.splice(at, 1);
+  return child;
+}
+
 /** A turn that logs more than this writes it out at once rather than holding it all. */
 const pendingMax = 64 * 1024;
 

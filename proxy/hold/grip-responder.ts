@@ -20,6 +20,7 @@ import type { ProxyContext } from '../proxy-context.js';
 import { ResponseHold } from './response-hold.js';
 import { sendCompleteResponse } from '../http/response-headers.js';
 import { StreamHold } from './stream-hold.js';
+import { routeLog } from '../route-log.js';
 
 /** A retry loop (backend keeps answering with a hold that is immediately stale) ends here. */
 const maxRetries = 10;
@@ -77,7 +78,10 @@ export class GripResponder implements HoldHost {
         instruction.response.body,
       );
       if (typeof body === 'string') {
-        this.log.warn({ route: request.route.id, err: body }, 'filter error in a backend response');
+        routeLog(this.log, request.route).warn(
+          { route: request.route.id, err: body },
+          'filter error in a backend response',
+        );
         const debugText = `Failed to parse accept instructions: filter error: ${body}`;
         request.respondError(502, request.route.isDebug ? debugText : undefined);
         return;
@@ -114,7 +118,10 @@ export class GripResponder implements HoldHost {
     const count = (this.retries.get(request) ?? 0) + 1;
     this.retries.set(request, count);
     if (count > maxRetries) {
-      this.log.warn({ route: request.route.id }, 'too many hold retries; answering 502');
+      routeLog(this.log, request.route).warn(
+        { route: request.route.id },
+        'too many hold retries; answering 502',
+      );
       request.respondError(502);
       return;
     }
@@ -133,7 +140,7 @@ export class GripResponder implements HoldHost {
     }).then((outcome) => {
       if (request.isAborted) return;
       if (!outcome.isOk) {
-        this.log.error(
+        routeLog(this.log, request.route).error(
           { route: request.route.id, err: outcome.reason },
           'hold retry request failed',
         );
@@ -197,7 +204,7 @@ export class GripResponder implements HoldHost {
       bodyMax: 65_536,
     }).then((outcome) => {
       if (outcome.isOk) return;
-      this.log.info(
+      routeLog(this.log, request.route).info(
         { route: request.route.id, uri, err: outcome.reason },
         'gone link request failed',
       );
@@ -212,7 +219,7 @@ export class GripResponder implements HoldHost {
       this.ctx.targetCursor(route),
       backendRequest,
       (target, reason) =>
-        this.log.warn(
+        routeLog(this.log, route).warn(
           { route: route.id, target, err: reason },
           'backend unreachable, trying the next target',
         ),
@@ -227,7 +234,7 @@ export class GripResponder implements HoldHost {
       });
     } catch (err) {
       if (!(err instanceof GripInstructError)) throw err;
-      this.log.warn(
+      routeLog(this.log, request.route).warn(
         {
           route: request.route.id,
           target: request.targets.label,

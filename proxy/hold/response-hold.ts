@@ -13,6 +13,7 @@ import { warnUnsupportedFilters, type Hold, type HoldHost } from './hold.js';
 import { sendCompleteResponse } from '../http/response-headers.js';
 import type { DisconnectReason } from '../worker-stats.js';
 import { reconnectDelayMs } from '../drain-schedule.js';
+import { routeLog } from '../route-log.js';
 
 /**
  * A long-poll: nothing is sent until an `http-response` item arrives on one of the
@@ -101,7 +102,7 @@ export class ResponseHold implements Subscriber, Hold {
       } catch (error) {
         // The publisher's patch does not fit this hold's body: this connection stays held.
         this.host.stats.drop('body_patch', delivery.channel);
-        this.host.log.warn(
+        routeLog(this.host.log, this.request.route).warn(
           {
             route: this.request.route.id,
             channel: delivery.channel,
@@ -124,7 +125,7 @@ export class ResponseHold implements Subscriber, Hold {
       );
       if (isFilterDrop(outcome)) {
         this.host.stats.drop('filter', delivery.channel);
-        this.host.log.debug(
+        routeLog(this.host.log, this.request.route).debug(
           { route: this.request.route.id, channel: delivery.channel, reason: outcome.reason },
           'item not delivered to a held response',
         );

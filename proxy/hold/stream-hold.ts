@@ -21,6 +21,7 @@ import { flushAtTurnEnd } from '../turn-flush.js';
 import { CorkSlot } from '../cork-slot.js';
 import type { DisconnectReason } from '../worker-stats.js';
 import { reconnectDelayMs } from '../drain-schedule.js';
+import { routeLog } from '../route-log.js';
 
 const EMPTY = Buffer.alloc(0);
 const noPrevIds: ReadonlyMap<string, string> = new Map();
@@ -112,7 +113,10 @@ export class StreamHold implements Subscriber, Hold {
     }
     const problem = findStreamHoldProblem(instruction);
     if (problem) {
-      this.host.log.warn({ route: this.request.route.id, problem }, 'ending a stream hold');
+      routeLog(this.host.log, this.request.route).warn(
+        { route: this.request.route.id, problem },
+        'ending a stream hold',
+      );
       this.end('error');
       return;
     }
@@ -205,7 +209,7 @@ export class StreamHold implements Subscriber, Hold {
         // A deliberate drop still moves the channel's position on; a filter error does not.
         if (!outcome.isError && itemId !== undefined) this.prevIds!.set(channel, itemId);
         this.host.stats.drop('filter', channel);
-        this.host.log.debug(
+        routeLog(this.host.log, this.request.route).debug(
           { route: this.request.route.id, channel, reason: outcome.reason },
           'item not delivered to a stream',
         );
@@ -347,7 +351,7 @@ export class StreamHold implements Subscriber, Hold {
           return;
         }
         if (instruction.hold === 'response') {
-          this.host.log.warn(
+          routeLog(this.host.log, this.request.route).warn(
             { route: this.request.route.id },
             'Next link returned non-stream hold.',
           );
@@ -361,7 +365,7 @@ export class StreamHold implements Subscriber, Hold {
         this.isFollowing = false;
         if (this.isDone) return;
         this.linkFailures++;
-        this.host.log.warn(
+        routeLog(this.host.log, this.request.route).warn(
           {
             route: this.request.route.id,
             uri: link.uri,
@@ -387,7 +391,7 @@ export class StreamHold implements Subscriber, Hold {
 
   /** Pushpin ends the stream when a backend body fails its response filters. */
   private endOnFilterError(reason: string): void {
-    this.host.log.warn(
+    routeLog(this.host.log, this.request.route).warn(
       { route: this.request.route.id, err: reason },
       'filter error in a backend response; ending the stream',
     );
@@ -420,7 +424,7 @@ export class StreamHold implements Subscriber, Hold {
   /** `refused`: bytes not written because they would have passed the limit. */
   private cutOff(refused: number): void {
     this.host.onSlowClient();
-    this.host.log.warn(
+    routeLog(this.host.log, this.request.route).warn(
       {
         route: this.request.route.id,
         backlog: this.backlog,

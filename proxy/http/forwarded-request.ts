@@ -14,6 +14,7 @@ import { preciseNow } from '../../src/ipc/clock.js';
 import { isConnectErrorCode } from '../backend/connect-error.js';
 import { flushAtTurnEnd } from '../turn-flush.js';
 import { isGripRawResponse } from '../../src/grip/instruct.js';
+import { routeLog } from '../route-log.js';
 
 /** GRIP instructions and the request bodies a hold may re-send are capped (Pushpin: 100,000). */
 export const gripBufferMax = 100_000;
@@ -316,7 +317,7 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
       this.canRetryBody() &&
       this.targets.failOver()
     ) {
-      this.ctx.log.warn(
+      routeLog(this.ctx.log, this.route).warn(
         { route: this.route.id, target, err: code },
         'backend unreachable, trying the next target',
       );
@@ -325,7 +326,7 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
       return;
     }
     const isTimeout = code === 'UND_ERR_HEADERS_TIMEOUT';
-    this.ctx.log.error(
+    routeLog(this.ctx.log, this.route).error(
       { route: this.route.id, target, err: code || error.message },
       isTimeout ? 'backend timed out' : 'backend request failed',
     );

@@ -22,6 +22,7 @@ import { closeCodes, type WsHost, type WsUserData } from './session.js';
 import { preciseNow } from '../../src/ipc/clock.js';
 import { CorkSlot } from '../cork-slot.js';
 import type { DisconnectReason } from '../worker-stats.js';
+import { routeLog } from '../route-log.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -159,7 +160,7 @@ export class WsClient {
         this.send(message.content, !isText);
         return;
       case 'drop':
-        this.host.log.debug(
+        routeLog(this.host.log, this.route).debug(
           { cid: this.cid, route: this.route.id },
           'dropped a backend message without the message prefix',
         );
@@ -304,7 +305,7 @@ export class WsClient {
     // Status 2: uWS dropped the message at its own limit, which sits above ours.
     if (buffered <= this.host.limits.bufferMax && this.sendStatus !== 2) return;
     this.host.onSlowClient();
-    this.host.log.warn(
+    routeLog(this.host.log, this.route).warn(
       { cid: this.cid, route: this.route.id, buffered, limit: this.host.limits.bufferMax },
       'closing a WebSocket client that reads too slowly',
     );
@@ -318,7 +319,7 @@ export class WsClient {
       message = parseWsControlMessage(json);
     } catch (err) {
       if (!(err instanceof WsControlError)) throw err;
-      this.host.log.info(
+      routeLog(this.host.log, this.route).info(
         { cid: this.cid, route: this.route.id, err: err.message },
         'ignored a control message',
       );

@@ -22,6 +22,7 @@ import type { WsHost } from './session.js';
 import { replayedHeaders } from './upgrade-request.js';
 import { preciseNow } from '../../src/ipc/clock.js';
 import { clampTimerMs } from '../../src/timer-limit.js';
+import { routeLog } from '../route-log.js';
 
 /** Pushpin's limit on an answer body after which the connection fails. */
 const replyBodyMax = 1_000_000;
@@ -73,7 +74,7 @@ export class WsOverHttpBackend {
         replayedHeaders(this.host, this.route, target, this.client),
       ),
       (target, reason) =>
-        this.host.log.warn(
+        routeLog(this.host.log, this.route).warn(
           { route: this.route.id, target, err: reason },
           'backend unreachable, trying the next target',
         ),
@@ -146,7 +147,7 @@ export class WsOverHttpBackend {
     const base = this.host.limits.retryDelayMs;
     const delay = base * 2 ** this.retries + Math.floor(Math.random() * base);
     this.retries++;
-    this.host.log.warn(
+    routeLog(this.host.log, this.route).warn(
       { cid: this.cid, route: this.route.id, err: reason, attempt: this.retries, delayMs: delay },
       'backend request failed; retrying',
     );

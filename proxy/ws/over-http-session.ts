@@ -29,6 +29,7 @@ import {
   type WsUserData,
 } from './session.js';
 import type { UpgradeRequest } from './upgrade-request.js';
+import { routeLog } from '../route-log.js';
 
 /** Pushpin's limits: content bytes per request, control message size. */
 const requestContentMax = 200_000;
@@ -124,7 +125,7 @@ export class WsOverHttpSession implements WsSession, BackendSide {
     const cause = this.client.closeCause;
     const event = cause === undefined ? clientCloseEvent(code, Buffer.from(reason)) : undefined;
     this.client.onClosed();
-    this.host.log.info(
+    routeLog(this.host.log, this.route).info(
       {
         cid: this.backend.cid,
         route: this.route.id,
@@ -185,7 +186,7 @@ export class WsOverHttpSession implements WsSession, BackendSide {
     const { backend } = this;
     if (!outcome.isOk) {
       if (this.isUpgradeAborted) return this.end();
-      this.host.log.error(
+      routeLog(this.host.log, this.route).error(
         { route: this.route.id, target: backend.targets.label, err: outcome.reason },
         outcome.isTimeout ? 'backend timed out' : 'backend request failed',
       );
@@ -224,7 +225,7 @@ export class WsOverHttpSession implements WsSession, BackendSide {
     acceptUpgrade(res, reply.headers, protocol, this.upgrade, this.context, this);
     if (this.client.isClosed) return;
     const { backend } = this;
-    this.host.log.info(
+    routeLog(this.host.log, this.route).info(
       {
         cid: backend.cid,
         route: this.route.id,
@@ -248,7 +249,7 @@ export class WsOverHttpSession implements WsSession, BackendSide {
   private reject(reply: BackendReply): void {
     relayRefusal(this.res!, reply.code, reply.reason, reply.headers, reply.body);
     this.res = undefined;
-    this.host.log.info(
+    routeLog(this.host.log, this.route).info(
       {
         route: this.route.id,
         path: this.upgrade.path,
@@ -261,7 +262,7 @@ export class WsOverHttpSession implements WsSession, BackendSide {
   }
 
   private failOpen(reason: string): void {
-    this.host.log.warn(
+    routeLog(this.host.log, this.route).warn(
       { route: this.route.id, target: this.backend.targets.label, reason },
       'websocket handshake failed',
     );
@@ -283,7 +284,7 @@ export class WsOverHttpSession implements WsSession, BackendSide {
     this.queuedBytes += event.content?.length ?? 0;
     if (this.queuedBytes > this.host.limits.bufferMax) {
       // uWS cannot stop reading a WebSocket, so a client outpacing its backend is cut.
-      this.host.log.warn(
+      routeLog(this.host.log, this.route).warn(
         {
           cid: this.backend.cid,
           route: this.route.id,
@@ -340,7 +341,7 @@ export class WsOverHttpSession implements WsSession, BackendSide {
     if (isFinal) {
       // The last word (CLOSE, DISCONNECT, detach) is best effort; the client is not affected.
       if ('failure' in result) {
-        this.host.log.info(
+        routeLog(this.host.log, this.route).info(
           { cid: this.backend.cid, route: this.route.id, reason: result.failure },
           'final backend request failed',
         );
@@ -402,7 +403,7 @@ export class WsOverHttpSession implements WsSession, BackendSide {
         return false;
       case 'OPEN':
         // An OPEN after the handshake is a protocol error; Pushpin treats it as a disconnect.
-        this.host.log.warn(
+        routeLog(this.host.log, this.route).warn(
           { cid: this.backend.cid, route: this.route.id },
           'backend sent OPEN after the handshake',
         );
@@ -414,7 +415,7 @@ export class WsOverHttpSession implements WsSession, BackendSide {
 
   private fail(reason: string): void {
     this.isBackendDone = true;
-    this.host.log.error(
+    routeLog(this.host.log, this.route).error(
       { cid: this.backend.cid, route: this.route.id, target: this.backend.targets.label, reason },
       'websocket backend failed',
     );
@@ -426,7 +427,7 @@ export class WsOverHttpSession implements WsSession, BackendSide {
 
   /** A mistake while handling an answer drops this session only, never the worker. */
   private crash(err: unknown): void {
-    this.host.log.error(
+    routeLog(this.host.log, this.route).error(
       { cid: this.backend.cid, route: this.route.id, err: (err as Error).stack ?? String(err) },
       'websocket session failed; dropping it',
     );

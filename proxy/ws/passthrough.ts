@@ -19,6 +19,7 @@ import { passthroughHeaders, type UpgradeRequest } from './upgrade-request.js';
 import { preciseNow } from '../../src/ipc/clock.js';
 import { isConnectErrorCode } from '../backend/connect-error.js';
 import type { TargetCursor } from '../backend/target-cursor.js';
+import { routeLog } from '../route-log.js';
 
 /**
  * A client WebSocket relayed to a real WebSocket on the backend (routes without `over_http`,
@@ -85,7 +86,7 @@ export class WsPassthroughSession implements WsSession, BackendSide {
       });
     } catch (err) {
       // ws throws synchronously for subprotocol lists it considers invalid.
-      this.host.log.info(
+      routeLog(this.host.log, this.route).info(
         { route: this.route.id, err: (err as Error).message },
         'cannot forward the websocket handshake',
       );
@@ -146,7 +147,7 @@ export class WsPassthroughSession implements WsSession, BackendSide {
         rawHeaderPairs(res.rawHeaders),
         body,
       );
-      this.host.log.info(
+      routeLog(this.host.log, this.route).info(
         {
           route: this.route.id,
           path: this.upgrade.path,
@@ -181,7 +182,7 @@ export class WsPassthroughSession implements WsSession, BackendSide {
       this,
     );
     if (this.client.isClosed) return;
-    this.host.log.info(
+    routeLog(this.host.log, this.route).info(
       {
         cid: this.client.cid,
         route: this.route.id,
@@ -209,7 +210,7 @@ export class WsPassthroughSession implements WsSession, BackendSide {
     if (this.res) {
       const failed = this.targets.label;
       if (isConnectErrorCode(code) && this.targets.failOver()) {
-        this.host.log.warn(
+        routeLog(this.host.log, this.route).warn(
           { route: this.route.id, target: failed, err: code },
           'backend unreachable, trying the next target',
         );
@@ -217,7 +218,7 @@ export class WsPassthroughSession implements WsSession, BackendSide {
         this.connect();
         return;
       }
-      this.host.log.error(
+      routeLog(this.host.log, this.route).error(
         { route: this.route.id, target: this.targets.label, err: code || err.message },
         'websocket backend handshake failed',
       );
@@ -225,7 +226,7 @@ export class WsPassthroughSession implements WsSession, BackendSide {
       this.refuse(isTimeout ? 504 : 502);
       return;
     }
-    this.host.log.warn(
+    routeLog(this.host.log, this.route).warn(
       { cid: this.client.cid, route: this.route.id, err: code || err.message },
       'websocket backend error',
     );
@@ -269,7 +270,7 @@ export class WsPassthroughSession implements WsSession, BackendSide {
     backend.send(Buffer.copyBytesFrom(new Uint8Array(message)), { binary: isBinary });
     if (backend.bufferedAmount > this.host.limits.bufferMax) {
       // uWS cannot stop reading a WebSocket, so a client outpacing its backend is cut.
-      this.host.log.warn(
+      routeLog(this.host.log, this.route).warn(
         { cid: this.client.cid, route: this.route.id, buffered: backend.bufferedAmount },
         'closing a WebSocket client that sends faster than its backend reads',
       );
@@ -296,7 +297,7 @@ export class WsPassthroughSession implements WsSession, BackendSide {
     const cause = this.client.closeCause;
     const text = Buffer.from(reason).toString('utf8');
     this.client.onClosed();
-    this.host.log.info(
+    routeLog(this.host.log, this.route).info(
       {
         cid: this.client.cid,
         route: this.route.id,
@@ -338,7 +339,7 @@ export class WsPassthroughSession implements WsSession, BackendSide {
       try {
         handler(...args);
       } catch (err) {
-        this.host.log.error(
+        routeLog(this.host.log, this.route).error(
           { cid: this.client.cid, route: this.route.id, err: (err as Error).stack ?? String(err) },
           'websocket session failed; dropping it',
         );

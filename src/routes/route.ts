@@ -74,7 +74,7 @@ export interface Route {
    * from the client's `Last-Event-ID`, from channel history.
    */
   isSseResume: boolean;
-  /** `log_level=`: accepted and stored; Pushpin's numeric per-route level. */
+  /** `log_level=`: the level of this route's log lines (Pushpin's numbers: 0 error ... 3 debug). */
   logLevel?: number;
 
   /** At least one. */
