@@ -8,6 +8,7 @@ import type { ForwardedRequest } from './http/forwarded-request.js';
 import type { RouteSigners } from './backend/route-signers.js';
 import { TargetCursor } from './backend/target-cursor.js';
 import type { WorkerStats } from './worker-stats.js';
+import type { UpstreamTrust } from './http/upstream-trust.js';
 import {
   buildBackendHeaders,
   canonicalIp,
@@ -22,6 +23,8 @@ export class ProxyContext {
   backendTimeoutMs: number;
   /** `--access-log-client`: the access line names the client's address and user agent. */
   isAccessLogClient: boolean;
+  /** `--upstream-key`: recognises requests from an upstream GRIP proxy; undefined when unset. */
+  upstream: UpstreamTrust | undefined;
   /** Requests between arrival and the end of their forwarding (holds are counted apart). */
   readonly inFlight = new Set<ForwardedRequest>();
   private readonly roundRobin = new Map<string, number>();
@@ -64,8 +67,10 @@ export class ProxyContext {
     client: ClientRequestInfo,
     route: Route,
     target: Pick<RouteTarget, 'hostHeader'>,
+    isFromUpstream = false,
   ): string[] {
     return buildBackendHeaders(client, {
+      isGripKept: isFromUpstream,
       xForwardedFor: this.settings.xForwardedFor,
       xForwardedProto: this.settings.xForwardedProto,
       trustedProxies: this.trustedProxies,

@@ -1,6 +1,7 @@
 import type { Settings } from '../src/config/schema.js';
 import type { Logger } from '../src/log.js';
 import { loadRoutesFile } from '../src/routes/load.js';
+import { UpstreamTrust } from './http/upstream-trust.js';
 import { BackendPools } from './backend/backend-pools.js';
 import { RouteSigners } from './backend/route-signers.js';
 import { ChannelSubscriptions } from './bus/channel-subscriptions.js';
@@ -68,6 +69,7 @@ export async function startWorker(
     signers,
     stats,
   );
+  ctx.upstream = await UpstreamTrust.load(settings.upstreamKey);
   const grip = new GripResponder(
     ctx,
     subscriptions,
@@ -127,9 +129,11 @@ export async function startWorker(
   const reload = async (): Promise<void> => {
     let change;
     let loaded;
+    let upstream;
     try {
       change = reloadSettings(current, readSettings());
       loaded = loadRoutesFile(change.settings.routes);
+      upstream = await UpstreamTrust.load(change.settings.upstreamKey);
     } catch (err) {
       log.error({ err: (err as Error).message }, 'reload refused; keeping every setting and route');
       return;
@@ -147,6 +151,7 @@ export async function startWorker(
     await signers.prepare(loaded.table);
     ctx.routes = loaded.table;
     ctx.applySettings(next);
+    ctx.upstream = upstream;
     pools.connectTimeoutMs = Math.round(next.backendTimeout * 1000);
     grip.streamBufferMax = next.streamBufferMax;
     grip.subscriptionMax = next.subscriptionMax;

@@ -109,7 +109,22 @@ export class ClientServer {
       route.isNoGrip ? undefined : this.grip.onGripReply,
     );
     this.ctx.inFlight.add(request);
-    request.start();
+    const token = this.ctx.upstream ? req.getHeader('grip-sig') : '';
+    if (token === '') {
+      request.start();
+      return;
+    }
+    const isTrusted = this.ctx.upstream!.isTrusted(token);
+    if (isTrusted === true) request.trustUpstream();
+    if (typeof isTrusted === 'boolean') {
+      request.start();
+      return;
+    }
+    void isTrusted.then((isFromUpstream) => {
+      if (request.isAborted) return;
+      if (isFromUpstream) request.trustUpstream();
+      request.start();
+    });
   }
 
   /**

@@ -49,6 +49,7 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
   private isBodyComplete = false;
   private isClientPaused = false;
   isAborted = false;
+  private isFromUpstream = false;
   private isResponded = false;
   private isGrip = false;
   private gripChunks: Buffer[] = [];
@@ -72,7 +73,7 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
     readonly path: string,
     readonly hasBody: boolean,
     /** GRIP routes hand their answers to this; plain routes pass everything through. */
-    private readonly onGrip: ((request: ForwardedRequest, reply: BackendReply) => void) | undefined,
+    private onGrip: ((request: ForwardedRequest, reply: BackendReply) => void) | undefined,
   ) {
     this.targets = ctx.targetCursor(route);
     this.headers = this.backendHeadersFor(this.targets.target);
@@ -89,9 +90,20 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
   /** This request's headers toward a target: its `host=` may name another Host. */
   backendHeadersFor(target: BackendTarget): string[] {
     const { ctx, client, route } = this;
-    const headers = ctx.backendHeaders(client, route, target);
-    ctx.appendGripRequestHeaders(route, headers);
+    const headers = ctx.backendHeaders(client, route, target, this.isFromUpstream);
+    if (!this.isFromUpstream) ctx.appendGripRequestHeaders(route, headers);
     return headers;
+  }
+
+  /**
+   * The client is an upstream GRIP proxy (its Grip-Sig verified against `--upstream-key`):
+   * its `Grip-*` headers go to the backend, no Grip-Sig of ours does, and the backend's GRIP
+   * answer goes back to it untouched, for it to act on. Before `start()`.
+   */
+  trustUpstream(): void {
+    this.isFromUpstream = true;
+    this.onGrip = undefined;
+    this.headers = this.backendHeadersFor(this.targets.target);
   }
 
   /** The request body as received so far, when small enough to have been kept. */

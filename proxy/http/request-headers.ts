@@ -37,12 +37,15 @@ export interface ForwardOptions {
   /** Route `header=` options (lower-case names). */
   setHeaders: readonly RouteHeader[];
   removeHeaders: readonly string[];
+  /** The client is a trusted upstream GRIP proxy: its `Grip-*` headers go on. */
+  isGripKept?: boolean;
 }
 
 /**
  * Builds the flat [name, value, ...] header list undici sends to the backend: hop-by-hop
  * headers and every client `Grip-*` header removed (only the proxy may speak GRIP to the
- * backend), X-Forwarded-For/-Proto applied, route headers added.
+ * backend, or an upstream GRIP proxy it trusts), X-Forwarded-For/-Proto applied, route
+ * headers added.
  */
 export function buildBackendHeaders(client: ClientRequestInfo, options: ForwardOptions): string[] {
   const out: string[] = ['host', options.host];
@@ -50,7 +53,12 @@ export function buildBackendHeaders(client: ClientRequestInfo, options: ForwardO
   const isTrustedPeer = options.trustedProxies.has(client.remoteAddress);
   let forwardedFor: string | undefined;
   for (const [name, value] of client.headers) {
-    if (hopByHop.has(name) || name.startsWith('grip-') || (dropped && dropped.has(name))) continue;
+    if (
+      hopByHop.has(name) ||
+      (name.startsWith('grip-') && !options.isGripKept) ||
+      (dropped && dropped.has(name))
+    )
+      continue;
     if (options.removeHeaders.includes(name) || options.setHeaders.some((h) => h.name === name))
       continue;
     if (name === 'x-forwarded-for') {

@@ -43,6 +43,7 @@ const secretSettings: ReadonlySet<SettingName> = new Set<SettingName>([
   'controlToken',
   'controlJwtKey',
   'sigKey',
+  'upstreamKey',
   'redis',
 ]);
 

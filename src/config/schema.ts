@@ -147,6 +147,11 @@ export const settingsSchema = {
     help: 'default Grip-Sig key for GRIP routes (route sig_key overrides)',
   },
   sigIss: { type: 'string', default: 'pushpin', help: 'default Grip-Sig issuer' },
+  upstreamKey: {
+    type: 'string',
+    default: '',
+    help: "Pushpin's upstream_key: a request whose Grip-Sig verifies against it comes from an upstream GRIP proxy, which gets the backend's GRIP answers untouched (sig_key syntax)",
+  },
   streamBufferMax: {
     type: 'bytes',
     default: 1048576,

@@ -122,23 +122,24 @@ export async function signGripSig(
 }
 
 /**
- * Whether `token` is signed by `key` with the key's algorithm and has an `exp` in the future
+ * When a Grip-Sig stops being valid (its `exp`, in ms since the epoch), or undefined when
+ * `token` is not signed by `key` with the key's algorithm or has no `exp` in the future
  * (what Pushpin checks for a trusted upstream proxy; the issuer is not checked).
  */
 export async function verifyGripSig(
   token: string,
   key: GripKey,
   nowMs = Date.now(),
-): Promise<boolean> {
+): Promise<number | undefined> {
   try {
-    await jwtVerify(token, key.key, {
+    const { payload } = await jwtVerify(token, key.key, {
       algorithms: [key.alg],
       requiredClaims: ['exp'],
       currentDate: new Date(nowMs),
     });
-    return true;
+    return payload.exp! * 1000;
   } catch {
-    return false;
+    return undefined;
   }
 }
 

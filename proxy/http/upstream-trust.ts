@@ -1,0 +1,36 @@
+import { loadGripKey, verifyGripSig, type GripKey } from '../../src/grip/grip-sig.js';
+
+/** Tokens remembered at most; an upstream proxy re-signs about once an hour, per issuer. */
+const rememberedMax = 1000;
+
+/**
+ * `--upstream-key` (Pushpin's `upstream_key`): whether a request's Grip-Sig comes from an
+ * upstream GRIP proxy. A verified token is remembered until its `exp`, so that only the
+ * first request carrying it waits for the (asynchronous) signature check.
+ */
+export class UpstreamTrust {
+  private readonly verified = new Map<string, number>();
+
+  private constructor(private readonly key: GripKey) {}
+
+  /** Undefined for an empty key (no upstream proxy is trusted). */
+  static async load(config: string): Promise<UpstreamTrust | undefined> {
+    const key = await loadGripKey(config, process.cwd(), 'verify');
+    return key && new UpstreamTrust(key);
+  }
+
+  /** True or false at once for a token seen before, else once the signature is checked. */
+  isTrusted(token: string): boolean | Promise<boolean> {
+    const expiresAt = this.verified.get(token);
+    if (expiresAt !== undefined) {
+      if (expiresAt > Date.now()) return true;
+      this.verified.delete(token);
+    }
+    return verifyGripSig(token, this.key).then((validUntil) => {
+      if (validUntil === undefined) return false;
+      if (this.verified.size >= rememberedMax) this.verified.clear();
+      this.verified.set(token, validUntil);
+      return true;
+    });
+  }
+}

@@ -1,0 +1,135 @@
+import type http from 'node:http';
+import { SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { startBackend, stopAllBackends, type Backend } from '../support/backend.js';
+import { send } from '../support/client.js';
+import {
+  openStream,
+  publishOk,
+  streamItem,
+  uniqueName,
+  verifyGripSigHeader,
+  type StreamClient,
+} from '../support/grip.js';
+import { startThumbtack, stopAllThumbtacks, type Thumbtack } from '../support/thumbtack.js';
+import { waitForSubscribed } from '../support/channel-events.js';
+
+// Real processes on a machine that may be busy: generous bounds, all still finite.
+vi.setConfig({ testTimeout: 40_000, hookTimeout: 60_000 });
+
+/*
+ * GRIP proxy chaining (Pushpin's upstream_key): client → outer thumbtack → inner thumbtack
+ * (--upstream-key) → GRIP backend. The outer one signs its requests with the inner one's
+ * upstream key, so the inner one passes the backend's GRIP answer back untouched and the
+ * outer one holds the client. A request not signed with that key is the inner one's to hold.
+ */
+
+const upstreamKey = 'chain-secret';
+let backend: Backend;
+let inner: Thumbtack;
+let outer: Thumbtack;
+/** What the backend saw of each request, by path. */
+const seen = new Map<string, http.IncomingHttpHeaders>();
+const streams: StreamClient[] = [];
+
+beforeAll(async () => {
+  // Any path holds a stream on the channel its last segment names.
+  backend = await startBackend((req, res) => {
+    seen.set(req.url!, req.headers);
+    res.writeHead(200, {
+      'Content-Type': 'text/plain',
+      'Grip-Hold': 'stream',
+      'Grip-Channel': req.url!.split('/').pop()!,
+    });
+    res.end('opened\n');
+  });
+  inner = await startThumbtack({
+    routes: `* ${backend.target}\n`,
+    args: ['--upstream-key', upstreamKey, '--sig-iss', 'inner', '--log-level', 'debug'],
+  });
+  outer = await startThumbtack({
+    routes: `*,sig_key=${upstreamKey},sig_iss=outer 127.0.0.1:${inner.port}\n`,
+    args: ['--log-level', 'debug'],
+  });
+});
+afterAll(async () => {
+  for (const stream of streams) stream.close();
+  await stopAllThumbtacks();
+  await stopAllBackends();
+});
+
+describe('an upstream GRIP proxy signed with --upstream-key', () => {
+  it('gets the GRIP answer untouched: the outer proxy holds, the inner one passes it through', async () => {
+    const channel = uniqueName('chain');
+    const stream = await openStream(`${outer.url}/chained/${channel}`, {
+      headers: { 'Grip-Last': 'forged; last-id=1' },
+    });
+    streams.push(stream);
+    expect(stream.status).toBe(200);
+    await stream.waitForText('opened\n');
+    await waitForSubscribed(outer, channel);
+    await publishOk(outer, streamItem(channel, 'via the outer proxy\n'));
+    await stream.waitForText('via the outer proxy\n');
+    // The inner proxy holds nothing: its handler never saw a subscription for the channel.
+    expect(inner.logs.some((l) => l.event === 'channel.subscribed' && l.channel === channel)).toBe(
+      false,
+    );
+    // The backend got the outer proxy's Grip-Sig and Grip-Feature, one of each, and not the
+    // client's own Grip-Last (the outer proxy strips what its client sent).
+    const headers = seen.get(`/chained/${channel}`)!;
+    await expect(
+      verifyGripSigHeader(headers['grip-sig'], { key: upstreamKey, issuer: 'outer' }),
+    ).resolves.toMatchObject({ iss: 'outer' });
+    expect(headers['grip-feature']).toBeTypeOf('string');
+    expect(headers['grip-last']).toBeUndefined();
+  });
+
+  it('keeps the upstream proxy own Grip-* request headers (Grip-Last on a retry)', async () => {
+    const token = await new SignJWT({ iss: 'edge' })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(upstreamKey));
+    const channel = uniqueName('chain');
+    const res = await send(`${inner.url}/edge/${channel}`, {
+      headers: { 'Grip-Sig': token, 'Grip-Last': `${channel}; last-id=7` },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers['grip-hold']).toBe('stream');
+    expect(res.headers['grip-channel']).toBe(channel);
+    expect(res.body.toString()).toBe('opened\n');
+    const headers = seen.get(`/edge/${channel}`)!;
+    expect(headers['grip-sig']).toBe(token);
+    expect(headers['grip-last']).toBe(`${channel}; last-id=7`);
+  });
+});
+
+describe('a request not signed with --upstream-key', () => {
+  it.each([
+    ['no Grip-Sig', undefined],
+    ['a Grip-Sig signed with another key', 'other-key'],
+  ])(
+    'with %s is held by the inner proxy, its Grip-* headers removed and its own Grip-Sig sent',
+    async (_name, key) => {
+      const headers: Record<string, string> = { 'Grip-Last': 'x; last-id=1' };
+      if (key) {
+        headers['Grip-Sig'] = await new SignJWT({ iss: 'forger' })
+          .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+          .setExpirationTime('1h')
+          .sign(new TextEncoder().encode(key));
+      }
+      const channel = uniqueName('direct');
+      const stream = await openStream(`${inner.url}/direct/${channel}`, { headers });
+      streams.push(stream);
+      await stream.waitForText('opened\n');
+      expect(stream.headers['grip-hold']).toBeUndefined();
+      await waitForSubscribed(inner, channel);
+      await publishOk(inner, streamItem(channel, 'held by the inner proxy\n'));
+      await stream.waitForText('held by the inner proxy\n');
+      const seenHeaders = seen.get(`/direct/${channel}`)!;
+      await expect(
+        verifyGripSigHeader(seenHeaders['grip-sig'], { issuer: 'inner' }),
+      ).resolves.toMatchObject({ iss: 'inner' });
+      expect(seenHeaders['grip-last']).toBeUndefined();
+    },
+  );
+});
