@@ -42,16 +42,16 @@ const port = (name: keyof typeof flags): number => {
 const local = (name: keyof typeof flags): string => `127.0.0.1:${port(name)}`;
 
 const apiKeys = { 'alice-key': 'alice', 'bob-key': 'bob' };
-const rateLimit = { burst: 20, perSecond: 10 };
+const rateLimit = { burst: 10, perSecond: 2 };
 const sig = { sigKey: 'changeme', sigIss: 'pushpin' }; // thumbtack's defaults
 
 const servers: http.Server[] = [];
 const nodes: ThumbtackNode[] = [];
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'thumbtack-gateway-'));
-let isStopping = false;
+let stopping: Promise<void> | undefined;
+/** Stops both thumbtacks (they drain), then the servers, then exits; once. */
 async function stop(code: number): Promise<never> {
-  if (!isStopping) {
-    isStopping = true;
+  stopping ??= (async () => {
     const codes = await Promise.all(nodes.map((node) => node.stop()));
     nodes.forEach((node, i) => console.log(`${node.name} stopped (exit code ${codes[i]})`));
     for (const server of servers) {
@@ -59,7 +59,8 @@ async function stop(code: number): Promise<never> {
       server.close();
     }
     fs.rmSync(dir, { recursive: true, force: true });
-  }
+  })();
+  await stopping;
   process.exit(code);
 }
 process.on('SIGINT', () => void stop(0));
@@ -74,11 +75,11 @@ async function listen(server: http.Server, name: keyof typeof flags): Promise<vo
 }
 
 /** A thumbtack whose routes send everything to `upstream`, /api/ws/chat as WebSocket-over-HTTP. */
-async function startThumbtack(chain: 'a' | 'b', upstream: string): Promise<void> {
+function startThumbtack(chain: 'a' | 'b', upstream: string): void {
   const routes = path.join(dir, `routes-${chain}`);
   fs.writeFileSync(routes, `*,path_beg=/api/ws/chat ${upstream},over_http\n* ${upstream}\n`);
   const controlPort = port(`thumbtack-${chain}-control-port`);
-  const node = await startThumbtackNode(`thumbtack ${chain.toUpperCase()}`, controlPort, [
+  const node = startThumbtackNode(`thumbtack ${chain.toUpperCase()}`, controlPort, [
     '--routes',
     routes,
     '--host',
@@ -100,7 +101,7 @@ async function startThumbtack(chain: 'a' | 'b', upstream: string): Promise<void>
   ]);
   nodes.push(node);
   void node.exited.then((code) => {
-    if (isStopping) return;
+    if (stopping) return;
     console.error(`${node.name} exited with ${code}; stopping`);
     void stop(1);
   });
@@ -122,7 +123,7 @@ try {
     }),
     'gateway-a-port',
   );
-  await startThumbtack('a', local('backend-port'));
+  startThumbtack('a', local('backend-port'));
   // (b) thumbtack is the edge: the backend answers at once (thumbtack holds), so the
   // gateway's requests are short and a short timeout is right.
   await listen(
@@ -134,7 +135,8 @@ try {
     }),
     'gateway-b-port',
   );
-  await startThumbtack('b', local('gateway-b-port'));
+  startThumbtack('b', local('gateway-b-port'));
+  await Promise.all(nodes.map((node) => node.ready));
 } catch (err) {
   console.error((err as Error).message);
   await stop(1);

@@ -51,17 +51,18 @@ const routes = path.join(dir, 'routes');
 fs.writeFileSync(routes, `* 127.0.0.1:${backendPort}\n`);
 
 const nodes: ThumbtackNode[] = [];
-let isStopping = false;
+let stopping: Promise<void> | undefined;
+/** Stops the nodes (they drain), then the publisher and backend, then exits; once. */
 async function stop(code: number): Promise<never> {
-  if (!isStopping) {
-    isStopping = true;
+  stopping ??= (async () => {
     const codes = await Promise.all(nodes.map((node) => node.stop()));
     nodes.forEach((node, i) => console.log(`${node.name} stopped (exit code ${codes[i]})`));
     publisher.close();
     backend.closeAllConnections();
     backend.close();
     fs.rmSync(dir, { recursive: true, force: true });
-  }
+  })();
+  await stopping;
   process.exit(code);
 }
 process.on('SIGINT', () => void stop(0));
@@ -91,18 +92,19 @@ for (const name of ['a', 'b'] as const) {
     '--log-level',
     flags['log-level'],
   ];
-  try {
-    const node = await startThumbtackNode(`node ${name.toUpperCase()}`, controlPort, args);
-    nodes.push(node);
-    void node.exited.then((code) => {
-      if (isStopping) return;
-      console.error(`${node.name} exited with ${code}; stopping`);
-      void stop(1);
-    });
-  } catch (err) {
-    console.error((err as Error).message);
-    await stop(1);
-  }
+  const node = startThumbtackNode(`node ${name.toUpperCase()}`, controlPort, args);
+  nodes.push(node);
+  void node.exited.then((code) => {
+    if (stopping) return;
+    console.error(`${node.name} exited with ${code}; stopping`);
+    void stop(1);
+  });
+}
+try {
+  await Promise.all(nodes.map((node) => node.ready));
+} catch (err) {
+  console.error((err as Error).message);
+  await stop(1);
 }
 
 console.log(

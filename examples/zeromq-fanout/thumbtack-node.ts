@@ -5,9 +5,14 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
+/** Generous: a busy machine starting several nodes at once can take tens of seconds. */
+const readyTimeoutMs = 60_000;
+
 export interface ThumbtackNode {
   name: string;
   child: ChildProcess;
+  /** Resolves once GET /readyz answers 200; rejects if the node exits first or takes a minute. */
+  ready: Promise<void>;
   /** Resolves with the exit code once the node has stopped. */
   exited: Promise<number | null>;
   /** SIGTERM (thumbtack drains, then exits), then the exit code. */
@@ -16,14 +21,14 @@ export interface ThumbtackNode {
 
 /**
  * Starts `thumbtack` (bin/thumbtack.js) with `args`, prefixing each line it prints with its
- * name, and resolves once its control port answers GET /readyz with 200 (handler up, a
- * proxy worker on its bus). Rejects if it exits first or is not ready within 20 s.
+ * name. Its control port answering GET /readyz with 200 (handler up, a proxy worker on its
+ * bus) makes it `ready`.
  */
-export async function startThumbtackNode(
+export function startThumbtackNode(
   name: string,
   controlPort: number,
   args: string[],
-): Promise<ThumbtackNode> {
+): ThumbtackNode {
   const child = spawn(process.execPath, [path.join(root, 'bin/thumbtack.js'), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -33,27 +38,32 @@ export async function startThumbtackNode(
       .on('line', (line) => console.log(`${name} | ${line}`));
   }
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const node: ThumbtackNode = {
+  let hasExited = false;
+  void exited.then(() => (hasExited = true));
+  const ready = (async () => {
+    const deadline = Date.now() + readyTimeoutMs;
+    while (!(await isReady(controlPort))) {
+      if (hasExited) throw new Error(`${name} exited with ${child.exitCode} during start-up`);
+      if (Date.now() > deadline) {
+        throw new Error(
+          `${name} was not ready within ${readyTimeoutMs / 1000} s (GET /readyz on port ${controlPort})`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
+  // A node stopped before anyone awaited `ready` must not be an unhandled rejection.
+  ready.catch(() => undefined);
+  return {
     name,
     child,
+    ready,
     exited,
     stop: () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       return exited;
     },
   };
-  let hasExited = false;
-  void exited.then(() => (hasExited = true));
-  const deadline = Date.now() + 20_000;
-  while (!(await isReady(controlPort))) {
-    if (hasExited) throw new Error(`${name} exited with ${child.exitCode} during start-up`);
-    if (Date.now() > deadline) {
-      await node.stop();
-      throw new Error(`${name} was not ready within 20 s (GET /readyz on port ${controlPort})`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return node;
 }
 
 async function isReady(controlPort: number): Promise<boolean> {

@@ -48,8 +48,8 @@ beforeAll(async () => {
   exited = new Promise((resolve) => example.once('exit', resolve));
   const ready = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(
-      () => reject(new Error(`no ready line within 30 s; output:\n${output.join('\n')}`)),
-      30_000,
+      () => reject(new Error(`no ready line within 90 s; output:\n${output.join('\n')}`)),
+      90_000,
     );
     for (const stream of [example.stdout!, example.stderr!]) {
       readline.createInterface({ input: stream }).on('line', (line) => {
@@ -66,7 +66,7 @@ beforeAll(async () => {
     });
   });
   await ready;
-}, 40_000);
+}, 100_000);
 
 afterEach(() => {
   closeAllHeldClients();
@@ -157,7 +157,7 @@ describe.each(chains)('examples/gateway, $name', ({ edge }) => {
     const ok = results.filter((r) => r.status === 200);
     const limited = results.filter((r) => r.status === 429);
     expect(ok.length + limited.length).toBe(60);
-    expect(ok.length).toBeGreaterThanOrEqual(20);
+    expect(ok.length).toBeGreaterThanOrEqual(10);
     expect(limited.length).toBeGreaterThan(0);
     const retryAfter = Number(limited[0]!.headers['retry-after']);
     expect(retryAfter).toBeGreaterThanOrEqual(1);

@@ -109,8 +109,8 @@ beforeAll(async () => {
       for (const wake of [...lineWaiters]) wake();
     });
   }
-  await waitForLine(/^ready: /, 0, 30_000);
-}, 40_000);
+  await waitForLine(/^ready: /, 0, 90_000);
+}, 100_000);
 
 afterAll(async () => {
   for (const client of clients) client.close();
