@@ -240,7 +240,7 @@ const rules: Record<string, Record<string, Rule>> = {
       const port = parsePort(ctx, ctx.value);
       ctx.set('controlPort', port > 0 ? port + ctx.portOffset : port);
     },
-    push_in_http_max_headers_size: ignore("Node's HTTP header limit (16 KiB) applies"),
+    push_in_http_max_headers_size: fixed(10000, 'fixed at 10000 bytes'),
     push_in_http_max_body_size: toCount('publishBodyMax'),
     stats_spec: ignore(NO_ZMQ_STATS),
     command_spec: ignore(
