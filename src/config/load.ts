@@ -90,7 +90,7 @@ export function loadSettings(
   const pushpinPath =
     (flags[flagName('pushpinConfig')] as string | undefined) ??
     nonEmpty(env[envName('pushpinConfig')]) ??
-    (fromConfig.get('pushpinConfig')?.value as string | undefined);
+    asString(fromConfig.get('pushpinConfig')?.value);
   const pushpin = pushpinPath ? readPushpinConf(pushpinPath) : undefined;
   if (pushpin) {
     for (const [name, mapped] of Object.entries(pushpin.mapping.settings)) {
@@ -173,6 +173,11 @@ export function loadSettings(
 
 function nonEmpty(text: string | undefined): string | undefined {
   return text === '' ? undefined : text;
+}
+
+/** Anything but a string is left for coerce() to report with its file and key. */
+function asString(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
 }
 
 /**

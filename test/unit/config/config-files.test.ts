@@ -175,6 +175,10 @@ describe('--config JSON files', () => {
     expect(loadError(['--config', json]).message).toBe(
       `${json}: port: bad value "x"; allowed: an integer port 0-65535`,
     );
+    const typed = write('thumbtack.json', JSON.stringify({ pushpinConfig: 7 }));
+    expect(loadError(['--config', typed]).message).toBe(
+      `${typed}: pushpinConfig: bad value 7; allowed: a string`,
+    );
     const half = write('thumbtack.json', JSON.stringify({ tlsCert: 'c.pem' }));
     expect(loadError(['--config', half]).message).toBe(
       `${half}: tlsCert and --tls-key must be given together`,
