@@ -2,10 +2,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadSettings } from '../config/load.js';
+import { loadSettings, type LoadedArgs } from '../config/load.js';
 import { connectRedis, isRedisMode } from '../redis-connection.js';
 import { defaultWorkers, envName, flagName, settingsSchema } from '../config/schema.js';
 import { ThumbtackError } from '../errors.js';
+import type { Logger } from 'pino';
 import { createLogger, setLogLevel } from '../log.js';
 import { reloadSettings } from '../config/reload.js';
 import { watchRoutesFile } from '../routes/watch.js';
@@ -24,7 +25,8 @@ function usage(): string {
     '       thumbtack publish CHANNEL [content] [--help]',
     "       thumbtack health [options]     exit 0 when this host's thumbtack answers (health checks)",
     '',
-    'Options (each also THUMBTACK_<NAME> in the environment or a key of --config FILE):',
+    'Options (each also THUMBTACK_<NAME> in the environment or a key of --config FILE;',
+    'a flag wins over the environment, which wins over --config, which wins over --pushpin-config):',
   ];
   for (const [name, spec] of Object.entries(settingsSchema)) {
     const flag = `--${flagName(name)}`;
@@ -69,6 +71,7 @@ async function main(argv: string[]): Promise<number> {
   // would only repeat it.
   if (isRedisMode(settings)) (await connectRedis(settings, 'commands')).disconnect();
   const log = createLogger('runner', settings.logLevel);
+  logPushpinIgnored(log, loaded);
   const childArgs = [...args];
   if (settings.bus === settingsSchema.bus.default) {
     // A private bus per runner, so that several instances on one host never meet.
@@ -120,8 +123,10 @@ async function main(argv: string[]): Promise<number> {
       // Validated here first, so a broken file is reported once and no child reloads it.
       let change;
       try {
-        change = reloadSettings(settings, loadSettings(args).settings);
+        const reloaded = loadSettings(args);
+        change = reloadSettings(settings, reloaded.settings);
         loadRoutesFile(change.settings.routes);
+        logPushpinIgnored(log, reloaded);
       } catch (err) {
         log.error(
           { err: (err as Error).message },
@@ -137,6 +142,20 @@ async function main(argv: string[]): Promise<number> {
     process.on('SIGHUP', reload);
     if (settings.routesWatch) watchRoutesFile(settings.routes, reload);
   });
+}
+
+/** Every pushpin.conf key without effect, in one line: what was asked for, and why not. */
+function logPushpinIgnored(log: Logger, loaded: LoadedArgs): void {
+  const notes = loaded.pushpinIgnored;
+  if (!notes || notes.ignored.length === 0) return;
+  const ignored: Record<string, string> = {};
+  for (const note of notes.ignored) {
+    ignored[note.key] = ignored[note.key] ? `${ignored[note.key]}; ${note.reason}` : note.reason;
+  }
+  log.warn(
+    { pushpinConfig: notes.file, ignored },
+    `${notes.file}: ignored ${Object.keys(ignored).join(', ')} (thumbtack has no equivalent; "ignored" says why for each)`,
+  );
 }
 
 main(process.argv.slice(2)).then(

@@ -1,10 +1,18 @@
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
 import { MAX_TIMER_SECONDS } from '../timer-limit.js';
 import {
+  pushpinSource,
+  readPushpinConf,
+  settlePushpinConf,
+  type PushpinConfIgnored,
+} from './pushpin-conf-load.js';
+import {
   bindAllDefaults,
+  defaultWorkers,
   envName,
   flagName,
   settingsSchema,
@@ -31,11 +39,15 @@ function parseOptions(): Record<string, { type: 'string' | 'boolean' }> {
 export interface LoadedArgs {
   settings: Settings;
   positionals: string[];
+  /** pushpin.conf keys without effect, for the runner to log once. */
+  pushpinIgnored?: PushpinConfIgnored;
 }
 
 /**
  * Resolves settings from flags, then THUMBTACK_* environment variables, then the config
- * file, then defaults. Throws ConfigError naming the setting, the value and what is allowed.
+ * file, then pushpin.conf, then defaults. Relative paths in a file are relative to its
+ * folder. Throws ConfigError naming the setting (flag, variable, or file and key), the value
+ * and what is allowed.
  */
 export function loadSettings(
   argv: string[],
@@ -60,16 +72,35 @@ export function loadSettings(
     (flags['config'] as string | undefined) ??
     env[envName('config')] ??
     settingsSchema.config.default;
+  const fromConfig = new Map<SettingName, { value: unknown; source: string }>();
   if (configPath) {
+    const dir = path.dirname(path.resolve(configPath));
     for (const [key, value] of Object.entries(readConfigFile(configPath))) {
-      if (!(key in settingsSchema)) {
+      if (!Object.hasOwn(settingsSchema, key)) {
         throw new ConfigError(
           `${configPath}: unknown setting "${key}"; allowed: ${names.join(', ')}`,
         );
       }
-      raw.set(key as SettingName, { value, source: `${configPath}: ${key}` });
+      fromConfig.set(key as SettingName, {
+        value: relativeTo(dir, key as SettingName, value),
+        source: `${configPath}: ${key}`,
+      });
     }
   }
+  const pushpinPath =
+    (flags[flagName('pushpinConfig')] as string | undefined) ??
+    nonEmpty(env[envName('pushpinConfig')]) ??
+    asString(fromConfig.get('pushpinConfig')?.value);
+  const pushpin = pushpinPath ? readPushpinConf(pushpinPath) : undefined;
+  if (pushpin) {
+    for (const [name, mapped] of Object.entries(pushpin.mapping.settings)) {
+      const source = pushpinSource(pushpin, mapped.key);
+      // Checked now, so a bad value is reported even when a flag overrides it.
+      coerce(settingsSchema[name as SettingName], mapped.value, source);
+      raw.set(name as SettingName, { value: mapped.value, source });
+    }
+  }
+  for (const [name, given] of fromConfig) raw.set(name, given);
   for (const name of names) {
     const fromEnv = env[envName(name)];
     if (fromEnv !== undefined && fromEnv !== '')
@@ -79,6 +110,25 @@ export function loadSettings(
     const flag = flagName(name);
     if (flags[flag] !== undefined) raw.set(name, { value: flags[flag], source: '--' + flag });
     if (flags['no-' + flag]) raw.set(name, { value: false, source: '--no-' + flag });
+  }
+  let pushpinIgnored: PushpinConfIgnored | undefined;
+  if (pushpin) {
+    const givenElsewhere = (name: SettingName): string | undefined => {
+      const source = raw.get(name)?.source;
+      return source && !source.startsWith(`${pushpin.file}: `) ? source : undefined;
+    };
+    const workers = (): number => {
+      const given = raw.get('workers');
+      return (given ? Number(given.value) : 0) || defaultWorkers();
+    };
+    const settled = settlePushpinConf(pushpin, givenElsewhere, workers);
+    pushpinIgnored = settled.ignored;
+    if (settled.maxConnections !== undefined) {
+      raw.set('maxConnections', {
+        value: settled.maxConnections,
+        source: pushpinSource(pushpin, '[runner] client_maxconn'),
+      });
+    }
   }
 
   const settings = {} as Record<SettingName, unknown>;
@@ -96,18 +146,51 @@ export function loadSettings(
     if (!raw.has('zmqPull')) result.zmqPull = bindAllDefaults.zmqPull;
     if (!raw.has('zmqSub') && !result.zmqSubConnect) result.zmqSub = bindAllDefaults.zmqSub;
   }
+  // Named by where each was given, so a value from a file points at the file and key.
+  const named = (name: SettingName): string => raw.get(name)?.source ?? '--' + flagName(name);
   if (result.redis && result.redisCluster) {
-    throw new ConfigError('--redis and --redis-cluster cannot be given together; choose one');
+    throw new ConfigError(
+      `${named('redis')} and ${named('redisCluster')} cannot be given together; choose one`,
+    );
   }
   if (Boolean(result.tlsCert) !== Boolean(result.tlsKey)) {
-    throw new ConfigError('--tls-cert and --tls-key must be given together');
+    throw new ConfigError(`${named('tlsCert')} and ${named('tlsKey')} must be given together`);
   }
   if (Boolean(result.controlTlsCert) !== Boolean(result.controlTlsKey)) {
-    throw new ConfigError('--control-tls-cert and --control-tls-key must be given together');
+    throw new ConfigError(
+      `${named('controlTlsCert')} and ${named('controlTlsKey')} must be given together`,
+    );
   }
   const extra: Record<string, string | boolean | undefined> = {};
   for (const key of Object.keys(extraOptions)) extra[key] = flags[key];
-  return { settings: result, positionals: parsed.positionals, extra };
+  return {
+    settings: result,
+    positionals: parsed.positionals,
+    extra,
+    ...(pushpinIgnored && { pushpinIgnored }),
+  };
+}
+
+function nonEmpty(text: string | undefined): string | undefined {
+  return text === '' ? undefined : text;
+}
+
+/** Anything but a string is left for coerce() to report with its file and key. */
+function asString(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * A path in a config file is relative to the file's folder (as Pushpin's routesfile is to
+ * pushpin.conf), not to wherever thumbtack was started; so is a `file:` signing key.
+ */
+function relativeTo(dir: string, name: SettingName, value: unknown): unknown {
+  if (typeof value !== 'string' || value === '') return value;
+  if (settingsSchema[name].type === 'path') return path.resolve(dir, value);
+  if (name === 'sigKey' && value.startsWith('file:')) {
+    return `file:${path.resolve(dir, value.slice('file:'.length))}`;
+  }
+  return value;
 }
 
 function readConfigFile(path: string): Record<string, unknown> {

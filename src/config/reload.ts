@@ -8,6 +8,7 @@ import type { Settings, SettingName } from './schema.js';
  */
 export const restartOnlySettings: ReadonlySet<SettingName> = new Set<SettingName>([
   'config',
+  'pushpinConfig',
   'routesWatch',
   'host',
   'port',

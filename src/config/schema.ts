@@ -9,6 +9,11 @@ import { parseCfsQuota, parseCpuMax, workersForCpus } from './cpu-quota.js';
  */
 export const settingsSchema = {
   config: { type: 'path', default: '', help: 'JSON config file (keys are the camelCase names)' },
+  pushpinConfig: {
+    type: 'path',
+    default: '',
+    help: 'Pushpin pushpin.conf to take settings from; flags, THUMBTACK_* and --config win over it; keys thumbtack cannot take are named in one log line',
+  },
   routes: { type: 'path', default: 'config/routes', help: 'Pushpin routes file' },
   routesWatch: {
     type: 'boolean',
