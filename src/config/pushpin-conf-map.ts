@@ -95,6 +95,17 @@ const toCount =
   (ctx) =>
     ctx.set(name, parseCount(ctx));
 
+/** A key in sig_key syntax; Pushpin reads a `file:` key relative to pushpin.conf, thumbtack to its cwd. */
+const toKey =
+  (name: SettingName): Rule =>
+  (ctx) =>
+    ctx.set(
+      name,
+      ctx.value.startsWith('file:')
+        ? `file:${path.resolve(ctx.dir, ctx.value.slice('file:'.length))}`
+        : ctx.value,
+    );
+
 const rules: Record<string, Record<string, Rule>> = {
   global: {
     include: (ctx) => {
@@ -199,17 +210,8 @@ const rules: Record<string, Record<string, Rule>> = {
     log_from: mapAccessLog,
     log_user_agent: mapAccessLog,
     sig_iss: toSetting('sigIss'),
-    sig_key: (ctx) => {
-      // Pushpin reads a `file:` key relative to pushpin.conf; thumbtack relative to its cwd.
-      const key = ctx.value.startsWith('file:')
-        ? `file:${path.resolve(ctx.dir, ctx.value.slice('file:'.length))}`
-        : ctx.value;
-      ctx.set('sigKey', key);
-    },
-    upstream_key: refusedUnless(
-      '',
-      'not supported yet: thumbtack would act on GRIP meant for the proxy in front of it',
-    ),
+    sig_key: toKey('sigKey'),
+    upstream_key: toKey('upstreamKey'),
     sockjs_url: ignore('no SockJS transport'),
     updates_check: fixed('off', NO_PHONE_HOME),
     organization_name: fixed('', NO_PHONE_HOME),

@@ -109,6 +109,7 @@ describe('mapPushpinConf: the packaged pushpin.conf', () => {
       controlPort: 5561,
       publishBodyMax: 1000000,
       subscriptionMax: 20,
+      upstreamKey: '',
     });
     expect(mapping.nodeConnections).toEqual({ value: 50000, key: '[runner] client_maxconn' });
     expect(mapping.settings.routes?.key).toBe('[proxy] routesfile');
@@ -287,17 +288,23 @@ describe('mapPushpinConf: [proxy]', () => {
     ]);
   });
 
-  it('refuses what clients or backends would miss: CORS, Pushpin-Route, upstream GRIP, trusting X-Forwarded-Proto', () => {
+  it('refuses what clients or backends would miss: CORS, Pushpin-Route, trusting X-Forwarded-Proto', () => {
     expect(
       refusedKeys(
-        '[proxy]\nauto_cross_origin=true\naccept_pushpin_route=true\nupstream_key=k\naccept_x_forwarded_protocol=true\n',
+        '[proxy]\nauto_cross_origin=true\naccept_pushpin_route=true\naccept_x_forwarded_protocol=true\n',
       ),
     ).toEqual([
       '[proxy] auto_cross_origin',
       '[proxy] accept_pushpin_route',
-      '[proxy] upstream_key',
       '[proxy] accept_x_forwarded_protocol',
     ]);
+  });
+
+  it('upstream_key becomes --upstream-key, a file: key relative to the conf folder', () => {
+    expect(values('[proxy]\nupstream_key=edge-secret\n')).toEqual({ upstreamKey: 'edge-secret' });
+    expect(values('[proxy]\nupstream_key=file:keys/edge.pem\n')).toEqual({
+      upstreamKey: 'file:/etc/pushpin/keys/edge.pem',
+    });
   });
 
   it('prometheus_port: one metrics port for proxy and handler', () => {
