@@ -1,0 +1,129 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { freePort } from './free-port.js';
+import { watchLogs, type LogWatcher } from './log-watcher.js';
+import { projectRoot } from './thumbtack.js';
+
+/*
+ * Runs an example as its README says (`node dist/examples/NAME/main.js`, which
+ * `npm run example -- NAME` runs after a build), on free ports given through the
+ * THUMBTACK_* variables thumbtack itself reads, and waits for its `ready:` line.
+ */
+
+export interface ExampleProcess extends Pick<LogWatcher, 'logs' | 'waitForLog'> {
+  process: ChildProcess;
+  /** thumbtack's client address, `http://127.0.0.1:<THUMBTACK_PORT>`. */
+  url: string;
+  controlPort: number;
+  /** Every stdout line so far, thumbtack's JSON lines included. */
+  lines: string[];
+  /** Resolves with the first stdout line at index `since` or later that matches (bounded). */
+  waitForLine(
+    match: (line: string) => boolean,
+    options?: { since?: number; timeoutMs?: number },
+  ): Promise<string>;
+  /** SIGTERM, as Ctrl-C would stop it, then the exit code. */
+  stop(): Promise<number | null>;
+}
+
+export async function startExample(
+  name: string,
+  env: Record<string, string> = {},
+): Promise<ExampleProcess> {
+  const [port, controlPort, pullPort, subPort] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
+  const child = spawn(process.execPath, [path.join('dist/examples', name, 'main.js')], {
+    cwd: projectRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, so a run that goes wrong can end thumbtack with it.
+    detached: true,
+    env: {
+      ...process.env,
+      THUMBTACK_PORT: String(port),
+      THUMBTACK_CONTROL_PORT: String(controlPort),
+      THUMBTACK_ZMQ_PULL: `tcp://127.0.0.1:${pullPort}`,
+      THUMBTACK_ZMQ_SUB: `tcp://127.0.0.1:${subPort}`,
+      // One worker and a short drain keep the machine free for the other tests.
+      THUMBTACK_WORKERS: '1',
+      THUMBTACK_DRAIN_TIMEOUT: '1',
+      ...env,
+    },
+  });
+  const { logs, waitForLog, stderr } = watchLogs(child);
+  const lines: string[] = [];
+  const waiters = new Set<() => void>();
+  let buffered = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const parts = buffered.split('\n');
+    buffered = parts.pop()!;
+    lines.push(...parts);
+    for (const wake of [...waiters]) wake();
+  });
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      resolve(code);
+      for (const wake of [...waiters]) wake();
+    }),
+  );
+
+  const waitForLine: ExampleProcess['waitForLine'] = (match, options = {}) => {
+    const { since = 0, timeoutMs = 10_000 } = options;
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        const found = lines.slice(since).find(match);
+        if (found !== undefined) finish(() => resolve(found));
+        else if (child.exitCode !== null || child.signalCode !== null)
+          finish(() => reject(new Error(`example ${name} exited: ${stderr()}`)));
+      };
+      const finish = (settle: () => void): void => {
+        clearTimeout(timer);
+        waiters.delete(check);
+        settle();
+      };
+      const timer = setTimeout(
+        () =>
+          finish(() =>
+            reject(new Error(`no matching line from example ${name} within ${timeoutMs} ms`)),
+          ),
+        timeoutMs,
+      );
+      waiters.add(check);
+      check();
+    });
+  };
+
+  const stop = async (): Promise<number | null> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    const timeout = new Promise<'timeout'>((resolve) => {
+      const timer = setTimeout(() => resolve('timeout'), 15_000);
+      void exited.then(() => clearTimeout(timer));
+    });
+    if ((await Promise.race([exited, timeout])) === 'timeout') {
+      process.kill(-child.pid!, 'SIGKILL');
+      throw new Error(`example ${name} did not stop within 15 s of SIGTERM`);
+    }
+    return exited;
+  };
+
+  try {
+    await waitForLine((line) => line.startsWith('ready:'), { timeoutMs: 20_000 });
+  } catch (err) {
+    if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
+    throw err;
+  }
+  return {
+    process: child,
+    url: `http://127.0.0.1:${port}`,
+    controlPort,
+    lines,
+    logs,
+    waitForLog,
+    waitForLine,
+    stop,
+  };
+}
