@@ -45,5 +45,6 @@ HEALTHCHECK --interval=15s --timeout=4s --start-period=10s --retries=3 \
 # SIGTERM drains: give `docker stop -t` (or terminationGracePeriodSeconds) more than
 # --drain-timeout + 2 s; the default drain is 10 s, so at least 15.
 STOPSIGNAL SIGTERM
+# No CMD: flags would beat THUMBTACK_* variables (THUMBTACK_ROUTES, ...); the routes
+# default is config/routes in /app.
 ENTRYPOINT ["node", "bin/thumbtack.js"]
-CMD ["--routes", "config/routes"]
