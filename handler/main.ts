@@ -1,6 +1,8 @@
 import { loadSettings, type LoadedArgs } from '../src/config/load.js';
 import { ConfigError } from '../src/errors.js';
 import { createLogger } from '../src/log.js';
+import { logPushpinIgnored } from '../src/config/pushpin-conf-log.js';
+import { childNameVariable } from '../src/runner/child-env.js';
 import { startHandler, type RunningHandler } from './handler.js';
 
 /*
@@ -9,12 +11,13 @@ import { startHandler, type RunningHandler } from './handler.js';
  * (and on a Redis that cannot be used).
  */
 
-function readSettings(): LoadedArgs['settings'] {
+function readSettings(): LoadedArgs {
   try {
-    const { settings, positionals } = loadSettings(process.argv.slice(2));
+    const loaded = loadSettings(process.argv.slice(2));
+    const { positionals } = loaded;
     const rest = positionals[0] === 'handler' ? positionals.slice(1) : positionals;
     if (rest.length > 0) throw new ConfigError(`unexpected argument "${rest[0]}"`);
-    return settings;
+    return loaded;
   } catch (err) {
     const message = err instanceof ConfigError ? err.message : String(err);
     process.stderr.write(`thumbtack handler: ${message}\n`);
@@ -22,8 +25,11 @@ function readSettings(): LoadedArgs['settings'] {
   }
 }
 
-const settings = readSettings();
+const loaded = readSettings();
+const { settings } = loaded;
 const logger = createLogger('handler', settings.logLevel);
+// Under the runner, the runner names the ignored pushpin.conf keys once for all.
+if (!process.env[childNameVariable]) logPushpinIgnored(logger, loaded);
 
 // A stray rejection in one input must not take the control plane down.
 process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));

@@ -1,5 +1,6 @@
 import uws from 'uWebSockets.js';
 import { loadSettings } from '../src/config/load.js';
+import { logPushpinIgnored } from '../src/config/pushpin-conf-log.js';
 import { ThumbtackError } from '../src/errors.js';
 import { createLogger } from '../src/log.js';
 import { childNameVariable } from '../src/runner/child-env.js';
@@ -14,8 +15,11 @@ import { startWorker } from './worker.js';
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const args = argv[0] === 'proxy' ? argv.slice(1) : argv;
-  const { settings } = loadSettings(args);
+  const loaded = loadSettings(args);
+  const { settings } = loaded;
   const log = createLogger('proxy', settings.logLevel);
+  // Under the runner, the runner names the ignored pushpin.conf keys once for all.
+  if (!process.env[childNameVariable]) logPushpinIgnored(log, loaded);
   // A stray rejection in one request must not take every client connection of the worker
   // down with it (the handler does the same).
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));

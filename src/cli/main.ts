@@ -2,15 +2,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadSettings, type LoadedArgs } from '../config/load.js';
+import { loadSettings } from '../config/load.js';
 import { connectRedis, isRedisMode } from '../redis-connection.js';
 import { defaultWorkers, envName, flagName, settingsSchema } from '../config/schema.js';
 import { ThumbtackError } from '../errors.js';
-import type { Logger } from 'pino';
 import { createLogger, setLogLevel } from '../log.js';
 import { reloadSettings } from '../config/reload.js';
 import { watchRoutesFile } from '../routes/watch.js';
 import { loadRoutesFile } from '../routes/load.js';
+import { logPushpinIgnored } from '../config/pushpin-conf-log.js';
 import { Supervisor } from '../runner/supervisor.js';
 import { runPublish } from './publish.js';
 import { runHealth } from './health.js';
@@ -142,20 +142,6 @@ async function main(argv: string[]): Promise<number> {
     process.on('SIGHUP', reload);
     if (settings.routesWatch) watchRoutesFile(settings.routes, reload);
   });
-}
-
-/** Every pushpin.conf key without effect, in one line: what was asked for, and why not. */
-function logPushpinIgnored(log: Logger, loaded: LoadedArgs): void {
-  const notes = loaded.pushpinIgnored;
-  if (!notes || notes.ignored.length === 0) return;
-  const ignored: Record<string, string> = {};
-  for (const note of notes.ignored) {
-    ignored[note.key] = ignored[note.key] ? `${ignored[note.key]}; ${note.reason}` : note.reason;
-  }
-  log.warn(
-    { pushpinConfig: notes.file, ignored },
-    `${notes.file}: ignored ${Object.keys(ignored).join(', ')} (thumbtack has no equivalent; "ignored" says why for each)`,
-  );
 }
 
 main(process.argv.slice(2)).then(

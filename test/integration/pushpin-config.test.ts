@@ -187,6 +187,33 @@ describe('thumbtack --pushpin-config', () => {
     await stream.waitForText('over zmq\n');
   });
 
+  it('thumbtack handler run alone names the ignored keys itself', async () => {
+    const dir = tempDir();
+    const conf = path.join(dir, 'pushpin.conf');
+    const [controlPort, pullPort, subPort] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
+    fs.writeFileSync(
+      conf,
+      [
+        '[handler]',
+        `push_in_spec=tcp://127.0.0.1:${pullPort}`,
+        `push_in_sub_specs=tcp://127.0.0.1:${subPort}`,
+        `push_in_http_port=${controlPort}`,
+        'frobnicate=yes',
+        '',
+      ].join('\n'),
+    );
+    const { watcher } = startRunner(['handler', '--pushpin-config', conf]);
+    const line = await watcher.waitForLog((l) => l['pushpinConfig'] === conf, 20_000);
+    expect(line).toMatchObject({ level: 'warn', process: 'handler' });
+    expect(line['ignored']).toMatchObject({ '[handler] frobnicate': 'not a Pushpin setting' });
+    await watcher.waitForLog((l) => l.msg === 'handler ready', 20_000);
+    expect(watcher.logs.filter((l) => l['pushpinConfig'] === conf)).toHaveLength(1);
+  });
+
   it('a syntax error: exit 2, one stderr line naming the file, line and problem', async () => {
     const conf = path.join(tempDir(), 'pushpin.conf');
     fs.writeFileSync(conf, '[runner]\nhttp_port=7999\n[proxy\nroutesfile=routes\n');
