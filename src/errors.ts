@@ -69,3 +69,17 @@ export class RedisUnavailableError extends ThumbtackError {
     super('E_REDIS_UNAVAILABLE', message);
   }
 }
+
+/** A `pushpin.conf` line that is not a section, a `key=value` pair, a comment or blank. */
+export class PushpinConfSyntaxError extends ThumbtackError {
+  constructor(message: string) {
+    super('E_PUSHPIN_CONF_SYNTAX', message);
+  }
+}
+
+/** A `body-patch` that cannot be applied to a held response's body. */
+export class BodyPatchError extends ThumbtackError {
+  constructor(message: string) {
+    super('E_BODY_PATCH', message);
+  }
+}

@@ -1,11 +1,4 @@
-import { ThumbtackError } from '../errors.js';
-
-/** A `pushpin.conf` line that is not a section, a `key=value` pair, a comment or blank. */
-export class PushpinConfSyntaxError extends ThumbtackError {
-  constructor(message: string) {
-    super('E_PUSHPIN_CONF_SYNTAX', message);
-  }
-}
+import { PushpinConfSyntaxError } from '../errors.js';
 
 export interface PushpinConfEntry {
   value: string;

@@ -1,12 +1,8 @@
 import fastJsonPatch from 'fast-json-patch';
+import { BodyPatchError } from '../errors.js';
 
 /** One RFC 6902 operation, as published in `body-patch` (checked by `bodyPatchProblem`). */
 export type BodyPatchOperation = fastJsonPatch.Operation;
-
-/** A `body-patch` that cannot be applied to a held response's body. */
-export class BodyPatchError extends Error {
-  override name = 'BodyPatchError';
-}
 
 /**
  * What is wrong with a published `body-patch` list (an operation that is not RFC 6902), or

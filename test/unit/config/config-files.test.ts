@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadSettings } from '../../../src/config/load.js';
 import { ConfigError } from '../../../src/errors.js';
-import { PushpinConfSyntaxError } from '../../../src/config/pushpin-conf.js';
+import { PushpinConfSyntaxError } from '../../../src/errors.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'thumbtack-config-files-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/errors.js';
 import { mapPushpinConf } from '../../../src/config/pushpin-conf-map.js';
-import { parsePushpinConf, PushpinConfSyntaxError } from '../../../src/config/pushpin-conf.js';
+import { parsePushpinConf } from '../../../src/config/pushpin-conf.js';
+import { PushpinConfSyntaxError } from '../../../src/errors.js';
 
 const FILE = '/etc/pushpin/pushpin.conf';
 

@@ -10,7 +10,8 @@ import {
   WsEventsError,
 } from '../../../src/errors.js';
 import { loadSettings } from '../../../src/config/load.js';
-import { applyBodyPatch, bodyPatchProblem, BodyPatchError } from '../../../src/grip/body-patch.js';
+import { BodyPatchError } from '../../../src/errors.js';
+import { applyBodyPatch, bodyPatchProblem } from '../../../src/grip/body-patch.js';
 import { substituteVariables } from '../../../src/grip/filters.js';
 import {
   decodeHeaderText,

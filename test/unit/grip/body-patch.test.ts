@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { BodyPatchError } from '../../../src/errors.js';
 import {
   applyBodyPatch,
   bodyPatchProblem,
-  BodyPatchError,
   type BodyPatchOperation,
 } from '../../../src/grip/body-patch.js';
 
