@@ -177,6 +177,13 @@ describe('examples/resume', () => {
     const live = [await publish('orders', 'live 1'), await publish('orders', 'live 2')];
     for (const event of live) expect(await nextJson(again)).toEqual(event);
     expect(again.pending).toEqual([]);
+
+    // Resuming from the newest id: nothing from history, the next event live.
+    const latest = await connect('alice-secret', 'alice');
+    await subscribe(latest, 'orders', live[1]!.id);
+    const next = await publish('orders', 'next');
+    expect(await nextJson(latest)).toEqual(next);
+    expect(await nextJson(again)).toEqual(next);
   });
 
   it("the README's feed-client.mjs, run as written, resumes from a last id", async () => {
