@@ -109,22 +109,9 @@ export class ClientServer {
       route.isNoGrip ? undefined : this.grip.onGripReply,
     );
     this.ctx.inFlight.add(request);
-    const token = this.ctx.upstream ? req.getHeader('grip-sig') : '';
-    if (token === '') {
-      request.start();
-      return;
-    }
-    const isTrusted = this.ctx.upstream!.isTrusted(token);
-    if (isTrusted === true) request.trustUpstream();
-    if (typeof isTrusted === 'boolean') {
-      request.start();
-      return;
-    }
-    void isTrusted.then((isFromUpstream) => {
-      if (request.isAborted) return;
-      if (isFromUpstream) request.trustUpstream();
-      request.start();
-    });
+    const { upstream } = this.ctx;
+    if (upstream) upstream.start(request, req.getHeader('grip-sig'));
+    else request.start();
   }
 
   /**

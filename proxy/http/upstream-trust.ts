@@ -1,5 +1,12 @@
 import { loadGripKey, verifyGripSig, type GripKey } from '../../src/grip/grip-sig.js';
 
+/** An HTTP request or a passthrough WebSocket, which an upstream proxy may have sent. */
+export interface UpstreamCandidate {
+  readonly isAborted: boolean;
+  trustUpstream(): void;
+  start(): void;
+}
+
 /** Tokens remembered at most; an upstream proxy re-signs about once an hour, per issuer. */
 const rememberedMax = 1000;
 
@@ -31,6 +38,24 @@ export class UpstreamTrust {
       if (this.verified.size >= rememberedMax) this.verified.clear();
       this.verified.set(token, validUntil);
       return true;
+    });
+  }
+
+  /**
+   * Starts `request` once its Grip-Sig (`token`, '' when it has none) is checked, marked as
+   * an upstream proxy's when it verifies: at once for a token seen before.
+   */
+  start(request: UpstreamCandidate, token: string): void {
+    const isTrusted = token === '' ? false : this.isTrusted(token);
+    if (typeof isTrusted === 'boolean') {
+      if (isTrusted) request.trustUpstream();
+      request.start();
+      return;
+    }
+    void isTrusted.then((isFromUpstream) => {
+      if (request.isAborted) return;
+      if (isFromUpstream) request.trustUpstream();
+      request.start();
     });
   }
 }

@@ -11,6 +11,8 @@ export const refusalBodyMax = 100_000;
  * Answers the client's upgrade with 101 once the backend accepted: the backend's headers
  * minus framing, protocol and GRIP ones; uWS answers the key, writes the subprotocol and
  * negotiates permessage-deflate itself. uWS calls the session's onOpen before returning.
+ * `gripExtension`: the backend's acceptance of the grip extension, passed back to an
+ * upstream GRIP proxy.
  */
 export function acceptUpgrade(
   res: HttpResponse,
@@ -19,6 +21,7 @@ export function acceptUpgrade(
   upgrade: UpgradeRequest,
   context: us_socket_context_t,
   session: WsSession,
+  gripExtension = '',
 ): void {
   res.cork(() => {
     res.writeStatus('101 Switching Protocols');
@@ -27,6 +30,7 @@ export function acceptUpgrade(
         res.writeHeader(name, Buffer.from(value, 'latin1'));
       }
     }
+    if (gripExtension) res.writeHeader('Sec-WebSocket-Extensions', gripExtension);
     res.upgrade<WsUserData>({ session }, upgrade.key, protocol, upgrade.extensions, context);
   });
 }

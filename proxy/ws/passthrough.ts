@@ -15,7 +15,7 @@ import {
   type WsSession,
   type WsUserData,
 } from './session.js';
-import { passthroughHeaders, type UpgradeRequest } from './upgrade-request.js';
+import { gripExtensionOffers, passthroughHeaders, type UpgradeRequest } from './upgrade-request.js';
 import { preciseNow } from '../../src/ipc/clock.js';
 import { isConnectErrorCode } from '../backend/connect-error.js';
 import type { TargetCursor } from '../backend/target-cursor.js';
@@ -39,6 +39,7 @@ export class WsPassthroughSession implements WsSession, BackendSide {
   private isDetached = false;
   private isBackendPaused = false;
   private isEnded = false;
+  private isFromUpstream = false;
 
   constructor(
     private readonly host: WsHost,
@@ -58,6 +59,19 @@ export class WsPassthroughSession implements WsSession, BackendSide {
     });
   }
 
+  /**
+   * The client is an upstream GRIP proxy (its Grip-Sig verified against `--upstream-key`):
+   * its `Grip-*` headers and grip extension offer reach the backend, and the backend's grip
+   * extension and control messages go back to it untouched. Before `start()`.
+   */
+  trustUpstream(): void {
+    this.isFromUpstream = true;
+  }
+
+  get isAborted(): boolean {
+    return this.isUpgradeAborted;
+  }
+
   start(): void {
     this.host.sessions.add(this);
     this.connect();
@@ -71,7 +85,13 @@ export class WsPassthroughSession implements WsSession, BackendSide {
       .split(',')
       .map((p) => p.trim())
       .filter(Boolean);
-    const flat = passthroughHeaders(this.host, this.route, target, this.upgrade.client);
+    const flat = passthroughHeaders(
+      this.host,
+      this.route,
+      target,
+      this.upgrade.client,
+      this.isFromUpstream,
+    );
     const headers: Record<string, string[]> = {};
     for (let i = 0; i + 1 < flat.length; i += 2) (headers[flat[i]!] ??= []).push(flat[i + 1]!);
     let backend: WebSocket;
@@ -173,6 +193,9 @@ export class WsPassthroughSession implements WsSession, BackendSide {
       this.backend?.terminate();
       return;
     }
+    const backendExtensions = this.upgradeHeaders
+      .filter(([name]) => name.toLowerCase() === 'sec-websocket-extensions')
+      .map(([, value]) => value);
     acceptUpgrade(
       res,
       this.upgradeHeaders,
@@ -180,6 +203,7 @@ export class WsPassthroughSession implements WsSession, BackendSide {
       this.upgrade,
       this.context,
       this,
+      this.isFromUpstream ? gripExtensionOffers(backendExtensions) : '',
     );
     if (this.client.isClosed) return;
     routeLog(this.host.log, this.route).info(
@@ -193,13 +217,10 @@ export class WsPassthroughSession implements WsSession, BackendSide {
       },
       'websocket opened',
     );
-    const grip = this.route.isNoGrip
-      ? undefined
-      : parseGripExtension(
-          this.upgradeHeaders
-            .filter(([name]) => name.toLowerCase() === 'sec-websocket-extensions')
-            .map(([, v]) => v),
-        );
+    const grip =
+      this.route.isNoGrip || this.isFromUpstream
+        ? undefined
+        : parseGripExtension(backendExtensions);
     if (grip) this.client.enableGrip(grip);
     this.client.subscribeImplicit(this.targets.target.subscriptions);
   }

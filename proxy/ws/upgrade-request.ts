@@ -57,18 +57,37 @@ const libraryWrittenHeaders = new Set([
 /**
  * The handshake headers of a passthrough WebSocket (protocol 4.10): the client's, minus
  * what the WebSocket client library writes itself (key, version, subprotocols) and the
- * extensions it would otherwise offer; `Meta-*` is kept, as Pushpin does.
+ * extensions it would otherwise offer; `Meta-*` is kept, as Pushpin does. For an upstream
+ * GRIP proxy (`isFromUpstream`), its `Grip-*` headers and its own `grip` extension offer go
+ * on instead of ours.
  */
 export function passthroughHeaders(
   host: WsHost,
   route: Route,
   target: RouteTarget,
   client: ClientRequestInfo,
+  isFromUpstream = false,
 ): string[] {
   const kept = client.headers.filter(([name]) => !libraryWrittenHeaders.has(name));
   const { ctx } = host;
-  const headers = ctx.backendHeaders({ ...client, headers: kept }, route, target);
+  const headers = ctx.backendHeaders({ ...client, headers: kept }, route, target, isFromUpstream);
+  if (isFromUpstream) {
+    const offer = gripExtensionOffers(
+      client.headers.filter(([name]) => name === 'sec-websocket-extensions').map(([, v]) => v),
+    );
+    if (offer) headers.push('sec-websocket-extensions', offer);
+    return headers;
+  }
   ctx.appendGripRequestHeaders(route, headers);
   if (!route.isNoGrip) headers.push('sec-websocket-extensions', 'grip');
   return headers;
+}
+
+/** The `grip` entries of Sec-WebSocket-Extensions values, parameters kept; '' if none. */
+export function gripExtensionOffers(values: readonly string[]): string {
+  return values
+    .flatMap((value) => value.split(','))
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.split(';', 1)[0]!.trim().toLowerCase() === 'grip')
+    .join(', ');
 }

@@ -137,7 +137,10 @@ function onUpgrade(
     }
     new WsOverHttpSession(host, route, request, context, res, targets).start();
   } else {
-    new WsPassthroughSession(host, route, request, context, res, targets).start();
+    const session = new WsPassthroughSession(host, route, request, context, res, targets);
+    const { upstream } = host.ctx;
+    if (upstream) upstream.start(session, req.getHeader('grip-sig'));
+    else session.start();
   }
 }
 

@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import WebSocket, { WebSocketServer } from 'ws';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startBackend, stopAllBackends, type Backend } from '../support/backend.js';
@@ -31,6 +32,7 @@ let outer: Thumbtack;
 /** What the backend saw of each request, by path. */
 const seen = new Map<string, http.IncomingHttpHeaders>();
 const streams: StreamClient[] = [];
+const sockets: WebSocket[] = [];
 
 beforeAll(async () => {
   // Any path holds a stream on the channel its last segment names.
@@ -43,6 +45,22 @@ beforeAll(async () => {
     });
     res.end('opened\n');
   });
+  // A passthrough WebSocket backend that speaks the grip extension when offered: it
+  // subscribes the socket to the channel its path names and answers "go" with "m:ready".
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  wss.on('headers', (headers, req) => {
+    if (String(req.headers['sec-websocket-extensions']).startsWith('grip')) {
+      headers.push('Sec-WebSocket-Extensions: grip');
+    }
+  });
+  backend.server.on('upgrade', (req: http.IncomingMessage, socket, head) => {
+    seen.set(req.url!, req.headers);
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const channel = req.url!.split('/').pop()!;
+      ws.send(`c:${JSON.stringify({ type: 'subscribe', channel })}`);
+      ws.on('message', () => ws.send('m:ready'));
+    });
+  });
   inner = await startThumbtack({
     routes: `* ${backend.target}\n`,
     args: ['--upstream-key', upstreamKey, '--sig-iss', 'inner', '--log-level', 'debug'],
@@ -54,6 +72,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const stream of streams) stream.close();
+  for (const socket of sockets) socket.terminate();
   await stopAllThumbtacks();
   await stopAllBackends();
 });
@@ -132,4 +151,79 @@ describe('a request not signed with --upstream-key', () => {
       expect(seenHeaders['grip-last']).toBeUndefined();
     },
   );
+});
+
+/** Opens a WebSocket to the inner proxy; resolves with its 101 headers and a message reader. */
+async function openWs(path: string, headers: Record<string, string>) {
+  const socket = new WebSocket(`${inner.url.replace(/^http/, 'ws')}${path}`, {
+    headers,
+    perMessageDeflate: false,
+  });
+  sockets.push(socket);
+  const messages: string[] = [];
+  const waiters: (() => void)[] = [];
+  socket.on('message', (data) => {
+    messages.push(data.toString());
+    for (const wake of waiters.splice(0)) wake();
+  });
+  let upgradeHeaders: http.IncomingHttpHeaders = {};
+  // ws refuses an extension it did not offer itself; the test reads it, then takes it out.
+  socket.on('upgrade', (res) => {
+    upgradeHeaders = { ...res.headers };
+    delete res.headers['sec-websocket-extensions'];
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('error', reject);
+  });
+  const nextMessage = async (): Promise<string> => {
+    const deadline = Date.now() + 10_000;
+    while (messages.length === 0) {
+      if (Date.now() > deadline) throw new Error('no message within 10 s');
+      await new Promise<void>((resolve) => {
+        waiters.push(resolve);
+        setTimeout(resolve, 200);
+      });
+    }
+    return messages.shift()!;
+  };
+  return { socket, upgradeHeaders, nextMessage };
+}
+
+describe('WebSockets from an upstream GRIP proxy (passthrough routes)', () => {
+  it('keep their Grip-Sig and grip extension offer; the backend control messages come back untouched', async () => {
+    const token = await new SignJWT({ iss: 'edge' })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(upstreamKey));
+    const channel = uniqueName('ws-up');
+    const ws = await openWs(`/ws/${channel}`, {
+      'Grip-Sig': token,
+      'Sec-WebSocket-Extensions': 'grip',
+    });
+    expect(ws.upgradeHeaders['sec-websocket-extensions']).toBe('grip');
+    expect(await ws.nextMessage()).toBe(`c:{"type":"subscribe","channel":"${channel}"}`);
+    ws.socket.send('go');
+    expect(await ws.nextMessage()).toBe('m:ready');
+    const headers = seen.get(`/ws/${channel}`)!;
+    expect(headers['grip-sig']).toBe(token);
+    expect(headers['sec-websocket-extensions']).toBe('grip');
+    expect(inner.logs.some((l) => l.event === 'channel.subscribed' && l.channel === channel)).toBe(
+      false,
+    );
+  });
+
+  it('without a trusted Grip-Sig, the inner proxy speaks the grip extension itself', async () => {
+    const channel = uniqueName('ws-own');
+    const ws = await openWs(`/ws/${channel}`, { 'Sec-WebSocket-Extensions': 'grip' });
+    expect(ws.upgradeHeaders['sec-websocket-extensions']).toBeUndefined();
+    ws.socket.send('go');
+    expect(await ws.nextMessage()).toBe('ready');
+    await waitForSubscribed(inner, channel);
+    await publishOk(inner, { channel, formats: { 'ws-message': { content: 'published' } } });
+    expect(await ws.nextMessage()).toBe('published');
+    await expect(
+      verifyGripSigHeader(seen.get(`/ws/${channel}`)!['grip-sig'], { issuer: 'inner' }),
+    ).resolves.toMatchObject({ iss: 'inner' });
+  });
 });
