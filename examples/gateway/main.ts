@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 // The same small launcher the ZeroMQ example uses: spawn bin/thumbtack.js, wait for /readyz.
-import { startThumbtackNode, type ThumbtackNode } from '../zeromq-fanout/thumbtack-node.js';
+import { portFlag } from '../shared/port-flag.js';
+import { startThumbtackNode, type ThumbtackNode } from '../shared/thumbtack-node.js';
 import { createBackend } from './backend.js';
 import { createGateway } from './gateway.js';
 
@@ -31,14 +32,7 @@ const { values: flags } = parseArgs({
     'log-level': { type: 'string', default: 'warn' },
   },
 });
-const port = (name: keyof typeof flags): number => {
-  const value = Number(flags[name]);
-  if (!Number.isInteger(value) || value < 1 || value > 65535) {
-    console.error(`--${name} must be a port number (1-65535), not ${flags[name]}`);
-    process.exit(2);
-  }
-  return value;
-};
+const port = (name: keyof typeof flags): number => portFlag(flags, name);
 const local = (name: keyof typeof flags): string => `127.0.0.1:${port(name)}`;
 
 const apiKeys = { 'alice-key': 'alice', 'bob-key': 'bob' };

@@ -6,7 +6,8 @@ import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { createSseBackend } from './backend.js';
 import { startPublisher } from './publisher.js';
-import { startThumbtackNode, type ThumbtackNode } from './thumbtack-node.js';
+import { portFlag } from '../shared/port-flag.js';
+import { startThumbtackNode, type ThumbtackNode } from '../shared/thumbtack-node.js';
 
 /*
  * `npm run example -- zeromq-fanout`: a ZeroMQ XPUB publisher, two thumbtack nodes whose
@@ -27,14 +28,7 @@ const { values: flags } = parseArgs({
     'log-level': { type: 'string', default: 'warn' },
   },
 });
-const port = (name: keyof typeof flags): number => {
-  const value = Number(flags[name]);
-  if (!Number.isInteger(value) || value < 1 || value > 65535) {
-    console.error(`--${name} must be a port number (1-65535), not ${flags[name]}`);
-    process.exit(2);
-  }
-  return value;
-};
+const port = (name: keyof typeof flags): number => portFlag(flags, name);
 const xpub = `tcp://127.0.0.1:${port('xpub-port')}`;
 const backendPort = port('backend-port');
 
