@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +13,7 @@ import { logPushpinIgnored } from '../config/pushpin-conf-log.js';
 import { Supervisor } from '../runner/supervisor.js';
 import { runPublish } from './publish.js';
 import { runHealth } from './health.js';
+import { thumbtackVersion } from './version.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -37,13 +37,6 @@ function usage(): string {
   return lines.join('\n') + '\n';
 }
 
-function version(): string {
-  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
-}
-
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'publish') return runPublish(argv.slice(1));
   if (argv[0] === 'health') return runHealth(argv.slice(1));
@@ -52,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (argv.includes('--version')) {
-    process.stdout.write(`thumbtack ${version()}\n`);
+    process.stdout.write(`thumbtack ${thumbtackVersion()}\n`);
     return 0;
   }
   const args = argv[0] === 'run' ? argv.slice(1) : argv;
