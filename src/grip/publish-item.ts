@@ -246,8 +246,11 @@ function parseHttpResponse(value: unknown, mode: Mode): HttpResponseFormat {
   } else if (has(value, 'body')) {
     format.body = contentBytes(value['body'], pn, 'body');
   } else if (has(value, 'body-patch')) {
-    const operations = value['body-patch'];
-    if (!Array.isArray(operations)) fail(`${pn} contains 'body-patch' with wrong type`);
+    const given = value['body-patch'];
+    if (!Array.isArray(given)) fail(`${pn} contains 'body-patch' with wrong type`);
+    // A tnetstring patch (pushpin-publish --patch over ZeroMQ) holds byte strings.
+    const operations =
+      mode === 'json' ? given : (bytesAsText(given, pn, 'body-patch') as unknown[]);
     const problem = bodyPatchProblem(operations);
     if (problem) fail(`${pn} contains 'body-patch' with an invalid operation: ${problem}`);
     format.bodyPatch = operations as BodyPatchOperation[];
@@ -473,4 +476,19 @@ function base64Bytes(obj: Keyed, pn: string, key: string): Buffer {
   if (!text) return EMPTY;
   if (!BASE64.test(text)) fail(`${pn} contains '${key}' that is not valid Base64`);
   return Buffer.from(text, 'base64');
+}
+
+/** A tnetstring value with every byte string read as UTF-8 text, as JSON would give it. */
+function bytesAsText(value: unknown, pn: string, key: string): unknown {
+  if (Buffer.isBuffer(value)) {
+    if (!isUtf8(value)) fail(`${pn} contains '${key}' with a string that is not UTF-8`);
+    return value.toString('utf8');
+  }
+  if (Array.isArray(value)) return value.map((entry) => bytesAsText(entry, pn, key));
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(
+      Object.entries(value).map(([name, entry]) => [name, bytesAsText(entry, pn, key)]),
+    );
+  }
+  return value;
 }

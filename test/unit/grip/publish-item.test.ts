@@ -656,6 +656,38 @@ describe('one tnetstring item (ZeroMQ T payload)', () => {
     });
   });
 
+  it('reads a body-patch of byte strings as text (pushpin-publish --patch over ZeroMQ)', () => {
+    const item = tnetItem(
+      tn({
+        channel: 'c',
+        formats: {
+          'http-response': {
+            'body-patch': [
+              { op: 'replace', path: '/n', value: 2 },
+              { op: 'add', path: '/tags/-', value: 'new' },
+            ],
+          },
+        },
+      }),
+    );
+    expect(item.formats.httpResponse!.bodyPatch).toEqual([
+      { op: 'replace', path: '/n', value: 2 },
+      { op: 'add', path: '/tags/-', value: 'new' },
+    ]);
+    expect(() =>
+      tnetItem(
+        tn({
+          channel: 'c',
+          formats: {
+            'http-response': {
+              'body-patch': [{ op: 'add', path: '/a', value: Buffer.from([0xff]) }],
+            },
+          },
+        }),
+      ),
+    ).toThrow("'http-response' contains 'body-patch' with a string that is not UTF-8");
+  });
+
   it('takes ws-message content-bin as raw bytes', () => {
     const item = tnetItem(
       tn({ channel: 'c', formats: { 'ws-message': { 'content-bin': Buffer.from([1, 2]) } } }),
