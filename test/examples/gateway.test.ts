@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import readline from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { send } from '../support/client.js';
 import { freePort } from '../support/free-port.js';
 import { closeAllHeldClients, openHeldClient } from '../support/held-client.js';
+import { waitForReadyLine } from '../support/example-process.js';
 import { projectRoot } from '../support/thumbtack.js';
 import { closeAllWsClients, connectWs, expectRefusal } from '../support/ws.js';
 
@@ -46,26 +46,7 @@ beforeAll(async () => {
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   exited = new Promise((resolve) => example.once('exit', resolve));
-  const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`no ready line within 90 s; output:\n${output.join('\n')}`)),
-      90_000,
-    );
-    for (const stream of [example.stdout!, example.stderr!]) {
-      readline.createInterface({ input: stream }).on('line', (line) => {
-        output.push(line);
-        if (line.startsWith('ready: ')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    }
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`the example exited with ${code}; output:\n${output.join('\n')}`));
-    });
-  });
-  await ready;
+  await waitForReadyLine(example, exited, output);
 }, 100_000);
 
 afterEach(() => {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import readline from 'node:readline';
 import { freePort } from './free-port.js';
 import { watchLogs, type LogWatcher } from './log-watcher.js';
 import { projectRoot } from './thumbtack.js';
@@ -126,4 +127,36 @@ export async function startExample(
     waitForLine,
     stop,
   };
+}
+
+/**
+ * Collects an example's output lines (stdout and stderr) into `output` and resolves at its
+ * `ready:` line; rejects, with the output so far, if it exits first or takes `timeoutMs`.
+ */
+export function waitForReadyLine(
+  example: ChildProcess,
+  exited: Promise<number | null>,
+  output: string[],
+  timeoutMs = 90_000,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () =>
+        reject(new Error(`no ready line within ${timeoutMs} ms; output:\n${output.join('\n')}`)),
+      timeoutMs,
+    );
+    for (const stream of [example.stdout!, example.stderr!]) {
+      readline.createInterface({ input: stream }).on('line', (line) => {
+        output.push(line);
+        if (line.startsWith('ready: ')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    }
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`the example exited with ${code}; output:\n${output.join('\n')}`));
+    });
+  });
 }
