@@ -1,5 +1,7 @@
 import type { HttpResponse, us_socket_context_t, WebSocket } from 'uWebSockets.js';
 import { WsEventsError } from '../../src/errors.js';
+import { isUtf8 } from 'node:buffer';
+import { isSendableCloseCode } from '../../src/grip/close-code.js';
 import { parseGripExtension } from '../../src/grip/ws-control.js';
 import {
   decodeCloseContent,
@@ -388,12 +390,7 @@ export class WsOverHttpSession implements WsSession, BackendSide {
         // uWS.js cannot send an unsolicited pong; the client's own pings are answered by uWS.
         return true;
       case 'CLOSE': {
-        let close: { code?: number; reason: string };
-        try {
-          close = decodeCloseContent(event.content);
-        } catch {
-          close = { reason: '' }; // a 1-byte payload: treated as a close without status
-        }
+        const close = this.clientClose(event.content);
         this.client.close(close.code, close.reason, 'backend');
         return false;
       }
@@ -448,6 +445,36 @@ export class WsOverHttpSession implements WsSession, BackendSide {
     clearTimeout(this.keepAliveTimer);
     this.backend.close();
     this.host.sessions.delete(this);
+  }
+
+  /**
+   * The close frame the client gets for the backend's CLOSE event. A code clients refuse
+   * (1005, 1006, 0, 5000, ...) becomes 1011 and a reason that is not UTF-8 is left out, each
+   * logged: sent as they are, the client would fail the connection with a protocol error.
+   */
+  private clientClose(content: Buffer | undefined): { code?: number; reason: string } {
+    let close: { code?: number; reason: string };
+    try {
+      close = decodeCloseContent(content);
+    } catch {
+      return { reason: '' }; // a 1-byte payload: treated as a close without status
+    }
+    const log = routeLog(this.host.log, this.route);
+    if (close.code !== undefined && !isSendableCloseCode(close.code)) {
+      log.warn(
+        { cid: this.backend.cid, route: this.route.id, code: close.code },
+        'backend CLOSE code is one clients refuse; closing with 1011',
+      );
+      return { code: 1011, reason: '' };
+    }
+    if (close.reason !== '' && !isUtf8(content!.subarray(2))) {
+      log.warn(
+        { cid: this.backend.cid, route: this.route.id, code: close.code },
+        'backend CLOSE reason is not UTF-8; closing without it',
+      );
+      return { code: close.code, reason: '' };
+    }
+    return close;
   }
 }
 

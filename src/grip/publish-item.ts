@@ -14,6 +14,7 @@ import {
 } from './publish-types.js';
 import { bodyPatchProblem, type BodyPatchOperation } from './body-patch.js';
 import { channelNameProblem } from './channel-name.js';
+import { isSendableCloseCode } from './close-code.js';
 import { headerFieldProblem, reasonPhraseProblem } from './header-field.js';
 import { decodeTnetstring } from './tnetstring.js';
 
@@ -392,18 +393,6 @@ function parseWsMessage(value: unknown, mode: Mode): WsMessageFormat {
     );
   }
   return format;
-}
-
-/**
- * Close codes a client accepts in a close frame: RFC 6455 7.4.1's, less 1004-1006 and 1015
- * (never sent), plus IANA's 1012-1014; 3000-4999 are for libraries and applications.
- */
-function isSendableCloseCode(code: number): boolean {
-  return (
-    (code >= 1000 && code <= 1003) ||
-    (code >= 1007 && code <= 1014) ||
-    (code >= 3000 && code <= 4999)
-  );
 }
 
 function fail(message: string): never {

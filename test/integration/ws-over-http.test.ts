@@ -41,7 +41,12 @@ function scenario(ws: WebSocketContext, req: { url?: string }): WohReply | void 
     if (message.startsWith('close:')) ws.close(Number(message.slice(6)));
     else if (message === 'disconnect') ws.disconnect();
     else if (message === 'break') return { rawBody: 'TEXT zz\r\nbroken' };
-    else if (message === 'meta?') ws.send(`meta:${ws.meta['user'] ?? ''}`);
+    else if (message.startsWith('rawclose:')) {
+      // A CLOSE event with exactly these bytes (hex) as content, right or wrong.
+      const content = Buffer.from(message.slice(9), 'hex');
+      const head = Buffer.from(`CLOSE ${content.length.toString(16)}\r\n`);
+      return { rawBody: Buffer.concat([head, content, Buffer.from('\r\n')]) };
+    } else if (message === 'meta?') ws.send(`meta:${ws.meta['user'] ?? ''}`);
     else ws.send(`echo:${message}`);
   }
   if (ws.closeCode !== null) ws.close(ws.closeCode);
@@ -213,6 +218,34 @@ describe('WebSocket-over-HTTP sessions', () => {
     // The client's echo of the close is reported to the backend.
     const call = await backend.waitForCall((c) => c.cid === cid && types(c) === 'CLOSE');
     expect(call.events[0]!.content).toEqual(Buffer.from([0x0f, 0xa1]));
+  });
+
+  test.each([
+    ['1005 (no status: never sent)', '03ed'],
+    ['0', '0000'],
+    ['5000', '1388'],
+    ['1015 (TLS failure: never sent)', '03f7'],
+  ])(
+    'a backend CLOSE with code %s, which clients refuse, closes the client with 1011',
+    async (_name, hex) => {
+      const client = await connectWs(`${wsUrl}/echo`);
+      client.socket.send(`rawclose:${hex}`);
+      expect(await client.waitForClose()).toEqual({ code: 1011, reason: '' });
+      await tt.waitForLog(
+        (l) =>
+          l.msg === 'backend CLOSE code is one clients refuse; closing with 1011' &&
+          l.code === parseInt(hex, 16),
+      );
+    },
+  );
+
+  test('a backend CLOSE reason that is not UTF-8 is left out; its code is kept', async () => {
+    const client = await connectWs(`${wsUrl}/echo`);
+    client.socket.send('rawclose:0fa1fffe');
+    expect(await client.waitForClose()).toEqual({ code: 4001, reason: '' });
+    const client2 = await connectWs(`${wsUrl}/echo`);
+    client2.socket.send(`rawclose:0fa1${Buffer.from('fine é').toString('hex')}`);
+    expect(await client2.waitForClose()).toEqual({ code: 4001, reason: 'fine é' });
   });
 
   test('a backend DISCONNECT drops the client without a close frame', async () => {
