@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import * as zmq from 'zeromq';
 import { parsePublishMessage } from '../../src/grip/publish-item.js';
 import { ZmqInput, type ZmqInputOptions } from './zmq-input.js';
@@ -62,6 +63,15 @@ export class ZmqSubInput extends ZmqInput<UnboundedSubscriber> {
   protected handle(message: Buffer[]): void {
     if (message.length !== 2) {
       this.logger.warn({ parts: message.length }, 'zmq sub: message with parts != 2, skipping');
+      this.onInvalid();
+      return;
+    }
+    if (!isUtf8(message[0]!)) {
+      // Decoded anyway it would name another channel (U+FFFD in place of the bad bytes).
+      this.logger.warn(
+        { topic: message[0]!.toString('hex') },
+        'zmq sub: topic is not UTF-8, skipping',
+      );
       this.onInvalid();
       return;
     }

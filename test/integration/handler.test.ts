@@ -505,6 +505,16 @@ describe('handler control API and ZeroMQ inputs', () => {
     await xpub.send([channel, 'x', 'three parts']);
     await handler.waitForLog((l) => l.msg === 'zmq sub: invalid publish item, skipping');
     await handler.waitForLog((l) => l.msg === 'zmq sub: message with parts != 2, skipping');
+    // A topic that starts with the channel (a ZeroMQ prefix match) but is not UTF-8.
+    const badTopic = Buffer.concat([Buffer.from(channel), Buffer.from([0xff, 0xfe])]);
+    await xpub.send([
+      badTopic,
+      'J' + JSON.stringify({ formats: { 'http-stream': { content: 'x' } } }),
+    ]);
+    const skipped = await handler.waitForLog(
+      (l) => l.msg === 'zmq sub: topic is not UTF-8, skipping',
+    );
+    expect(skipped.topic).toBe(badTopic.toString('hex'));
     await xpub.send([
       channel,
       'J' + JSON.stringify({ formats: { 'http-stream': { content: 'sub ok' } } }),
