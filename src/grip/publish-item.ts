@@ -349,6 +349,10 @@ function parseWsMessage(value: unknown, mode: Mode): WsMessageFormat {
       format.code = code;
     }
     const reason = optionalString(value, pn, 'reason');
+    // A close frame's payload is at most 125 bytes: the code's 2, then the reason.
+    if (reason && Buffer.byteLength(reason) > 123) {
+      fail(`${pn} contains 'reason' longer than 123 bytes (a close frame's limit)`);
+    }
     if (reason) format.reason = reason;
     return format;
   }

@@ -807,6 +807,11 @@ describe('parsePublishBody refuses what would break or mangle a delivery', () =>
       ws({ type: 'pong', 'content-bin': Buffer.alloc(126).toString('base64') }),
       "Invalid format: 'ws-message' contains 'content-bin' longer than 125 bytes, the most a pong carries",
     ],
+    [
+      'close reason over 123 bytes (124 in UTF-8: 62 two-byte letters)',
+      ws({ action: 'close', code: 4000, reason: 'é'.repeat(62) }),
+      "Invalid format: 'ws-message' contains 'reason' longer than 123 bytes (a close frame's limit)",
+    ],
     ['close code 70000 (4464 modulo 2^16)', ws({ action: 'close', code: 70000 }), closeCodeError],
     ['close code 0', ws({ action: 'close', code: 0 }), closeCodeError],
     ['close code 999', ws({ action: 'close', code: 999 }), closeCodeError],
@@ -912,6 +917,12 @@ describe('parsePublishBody still accepts the edges of those rules', () => {
   const closeCodes = [1000, 1003, 1007, 1011, 1012, 1014, 3000, 4999];
   it.each(closeCodes)('close code %i', (code) => {
     expect(wsFormat({ action: 'close', code }).code).toBe(code);
+  });
+
+  it('a close reason of exactly 123 bytes', () => {
+    expect(wsFormat({ action: 'close', code: 4000, reason: 'r'.repeat(123) }).reason).toHaveLength(
+      123,
+    );
   });
 
   it('a ping or pong of exactly 125 bytes', () => {
