@@ -504,6 +504,10 @@ describe('control API auth (--control-jwt-key)', () => {
     ['the key itself as a bearer token', () => bearer(jwtKey)],
     ['a JWT signed with another key', () => bearer(signHs256('another-key'))],
     ['an expired JWT', () => bearer(signHs256(jwtKey, {}, Math.floor(Date.now() / 1000) - 60))],
+    [
+      'a JWT not valid before an hour from now',
+      () => bearer(signHs256(jwtKey, { nbf: Math.floor(Date.now() / 1000) + 3600 })),
+    ],
     ['alg: none', () => bearer(unsignedToken())],
     ['HS512 with the key', () => bearer(signHs512(jwtKey))],
     [
