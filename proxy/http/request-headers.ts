@@ -1,3 +1,4 @@
+import { isGripRequestHeader } from '../../src/grip/header-field.js';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Settings } from '../../src/config/schema.js';
 import type { RouteHeader } from '../../src/routes/route.js';
@@ -55,7 +56,7 @@ export function buildBackendHeaders(client: ClientRequestInfo, options: ForwardO
   for (const [name, value] of client.headers) {
     if (
       hopByHop.has(name) ||
-      (name.startsWith('grip-') && !options.isGripKept) ||
+      (isGripRequestHeader(name) && !options.isGripKept) ||
       (dropped && dropped.has(name))
     )
       continue;

@@ -23,3 +23,11 @@ export function headerFieldProblem(name: string, value: string): string | undefi
 export function reasonPhraseProblem(reason: string): string | undefined {
   return LINE_BREAK.test(reason) ? 'reason has a CR, LF or NUL character' : undefined;
 }
+
+/**
+ * A request header only a GRIP proxy may send (lower-case name): `Grip-*`, and `Grip_*`,
+ * which CGI-style backends (PHP, WSGI) read as the same header.
+ */
+export function isGripRequestHeader(lowerName: string): boolean {
+  return lowerName.startsWith('grip') && (lowerName[4] === '-' || lowerName[4] === '_');
+}

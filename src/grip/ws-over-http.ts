@@ -1,3 +1,4 @@
+import { isGripRequestHeader } from './header-field.js';
 /*
  * Header rules of WebSocket-over-HTTP (protocol 4.1, 4.3, 4.5, 4.6): which client headers
  * are replayed on every request, what the backend's answers set, and which of the accepting
@@ -47,7 +48,7 @@ const notInSwitchingProtocols: ReadonlySet<string> = new Set([
  * cannot inject `Meta-*` (the backend's own values) or `Grip-*`.
  */
 export function isReplayedClientHeader(name: string): boolean {
-  return !notReplayed.has(name) && !name.startsWith('meta-') && !name.startsWith('grip-');
+  return !notReplayed.has(name) && !name.startsWith('meta-') && !isGripRequestHeader(name);
 }
 
 /** Whether a header of the backend's accepting answer goes into the client's 101. */

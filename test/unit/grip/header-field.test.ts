@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { headerFieldProblem, reasonPhraseProblem } from '../../../src/grip/header-field.js';
+import {
+  headerFieldProblem,
+  isGripRequestHeader,
+  reasonPhraseProblem,
+} from '../../../src/grip/header-field.js';
 
 describe('headerFieldProblem', () => {
   const cases: [string, string, string, string | undefined][] = [
@@ -38,5 +42,18 @@ describe('reasonPhraseProblem', () => {
     ['OK\n', 'reason has a CR, LF or NUL character'],
   ])('%j', (reason, expected) => {
     expect(reasonPhraseProblem(reason)).toBe(expected);
+  });
+});
+
+describe('isGripRequestHeader', () => {
+  it.each([
+    ['grip-sig', true],
+    ['grip-', true],
+    ['grip_sig', true],
+    ['gripper', false],
+    ['grip', false],
+    ['x-grip-sig', false],
+  ])('%s: %s', (name, expected) => {
+    expect(isGripRequestHeader(name)).toBe(expected);
   });
 });

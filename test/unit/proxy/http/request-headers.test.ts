@@ -87,10 +87,11 @@ describe('buildBackendHeaders', () => {
       ],
     ],
     [
-      'drops every client Grip-* header',
+      'drops every client Grip-* header, and Grip_* (CGI backends read it as Grip-*)',
       client([
         ['grip-sig', 'forged'],
         ['grip-hold', 'stream'],
+        ['grip_sig', 'forged'],
         ['gripper', 'kept: not a Grip- header'],
       ]),
       options(),
