@@ -31,9 +31,21 @@ export interface HandlerOptions {
 
 /**
  * Starts `node dist/handler/main.js handler` on free 127.0.0.1 ports and waits (bounded)
- * for its `handler ready` log line.
+ * for its `handler ready` log line. A port found free can be taken by another test's
+ * process before the handler binds it: a start that fails on an address in use is tried
+ * again on other ports (twice at most).
  */
 export async function startHandlerProcess(options: HandlerOptions = {}): Promise<HandlerProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (err) {
+      if (attempt === 3 || !/in use/i.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startOnce(options: HandlerOptions): Promise<HandlerProcess> {
   const [controlPort, pullPort, subPort, busPort, statsPort] = await Promise.all([
     freePort(),
     freePort(),
@@ -78,7 +90,13 @@ export async function startHandlerProcess(options: HandlerOptions = {}): Promise
   };
 
   const early = exited.then((code) => {
-    throw new Error(`handler exited with ${code} during start-up: ${stderr()}`);
+    // Its reasons are pino lines on stdout; stderr holds only what Node itself printed.
+    const errors = logs
+      .filter((l) => l.level === 'error' || l.level === 'fatal')
+      .map((l) => JSON.stringify(l));
+    throw new Error(
+      `handler exited with ${code} during start-up: ${[...errors, stderr()].join('\n')}`,
+    );
   });
   try {
     await Promise.race([waitForLog((l) => l.msg === 'handler ready'), early]);
