@@ -15,6 +15,7 @@ import {
   publishOk,
   readBody,
   startPathBackend,
+  startStreamHoldBackend,
   streamItem,
   uniqueName,
   verifyGripSigHeader,
@@ -252,19 +253,10 @@ describe('a forged Grip-Sig is never trusted as an upstream GRIP proxy (--upstre
   let backend: Backend;
   let tt: Thumbtack;
   /** What the backend saw of each request, by path. */
-  const seen = new Map<string, http.IncomingHttpHeaders>();
+  let seen: Map<string, http.IncomingHttpHeaders>;
 
   beforeAll(async () => {
-    // Any path holds a stream on the channel its last segment names.
-    backend = await startBackend((req, res) => {
-      seen.set(req.url!, req.headers);
-      res.writeHead(200, {
-        'Content-Type': 'text/plain',
-        'Grip-Hold': 'stream',
-        'Grip-Channel': req.url!.split('/').pop()!,
-      });
-      res.end('opened\n');
-    });
+    ({ backend, seen } = await startStreamHoldBackend());
     tt = await startThumbtack({
       routes: `* ${backend.target}\n`,
       args: ['--upstream-key', upstreamKey, '--log-level', 'debug'],

@@ -1,11 +1,12 @@
 import type http from 'node:http';
 import WebSocket, { WebSocketServer } from 'ws';
-import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startBackend, stopAllBackends, type Backend } from '../support/backend.js';
+import { stopAllBackends, type Backend } from '../support/backend.js';
 import { send } from '../support/client.js';
 import {
   openStream,
+  signGripSigToken,
+  startStreamHoldBackend,
   publishOk,
   streamItem,
   uniqueName,
@@ -30,21 +31,12 @@ let backend: Backend;
 let inner: Thumbtack;
 let outer: Thumbtack;
 /** What the backend saw of each request, by path. */
-const seen = new Map<string, http.IncomingHttpHeaders>();
+let seen: Map<string, http.IncomingHttpHeaders>;
 const streams: StreamClient[] = [];
 const sockets: WebSocket[] = [];
 
 beforeAll(async () => {
-  // Any path holds a stream on the channel its last segment names.
-  backend = await startBackend((req, res) => {
-    seen.set(req.url!, req.headers);
-    res.writeHead(200, {
-      'Content-Type': 'text/plain',
-      'Grip-Hold': 'stream',
-      'Grip-Channel': req.url!.split('/').pop()!,
-    });
-    res.end('opened\n');
-  });
+  ({ backend, seen } = await startStreamHoldBackend());
   // A passthrough WebSocket backend that speaks the grip extension when offered: it
   // subscribes the socket to the channel its path names and answers "go" with "m:ready".
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
@@ -104,10 +96,7 @@ describe('an upstream GRIP proxy signed with --upstream-key', () => {
   });
 
   it('keeps the upstream proxy own Grip-* request headers (Grip-Last on a retry)', async () => {
-    const token = await new SignJWT({ iss: 'edge' })
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-      .setExpirationTime('1h')
-      .sign(new TextEncoder().encode(upstreamKey));
+    const token = await signGripSigToken(upstreamKey, 'edge');
     const channel = uniqueName('chain');
     const res = await send(`${inner.url}/edge/${channel}`, {
       headers: { 'Grip-Sig': token, 'Grip-Last': `${channel}; last-id=7` },
@@ -131,10 +120,7 @@ describe('a request not signed with --upstream-key', () => {
     async (_name, key) => {
       const headers: Record<string, string> = { 'Grip-Last': 'x; last-id=1' };
       if (key) {
-        headers['Grip-Sig'] = await new SignJWT({ iss: 'forger' })
-          .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-          .setExpirationTime('1h')
-          .sign(new TextEncoder().encode(key));
+        headers['Grip-Sig'] = await signGripSigToken(key, 'forger');
       }
       const channel = uniqueName('direct');
       const stream = await openStream(`${inner.url}/direct/${channel}`, { headers });
@@ -192,10 +178,7 @@ async function openWs(path: string, headers: Record<string, string>) {
 
 describe('WebSockets from an upstream GRIP proxy (passthrough routes)', () => {
   it('keep their Grip-Sig and grip extension offer; the backend control messages come back untouched', async () => {
-    const token = await new SignJWT({ iss: 'edge' })
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-      .setExpirationTime('1h')
-      .sign(new TextEncoder().encode(upstreamKey));
+    const token = await signGripSigToken(upstreamKey, 'edge');
     const channel = uniqueName('ws-up');
     const ws = await openWs(`/ws/${channel}`, {
       'Grip-Sig': token,

@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import { jwtVerify, type JWTPayload } from 'jose';
+import { jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { request } from 'undici';
 import { startBackend, type Backend } from './backend.js';
 import type { Thumbtack } from './thumbtack.js';
@@ -269,4 +269,33 @@ export async function verifyGripSigHeader(
     requiredClaims: ['exp'],
   });
   return payload;
+}
+
+/** An HS256 Grip-Sig as a GRIP proxy would send it: issued by `issuer`, valid for an hour. */
+export function signGripSigToken(key: string, issuer: string): Promise<string> {
+  return new SignJWT({ iss: issuer })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(key));
+}
+
+/**
+ * A backend where any path holds a stream (`opened\n`) on the channel its last segment
+ * names; `seen` has the headers of each request, by path.
+ */
+export async function startStreamHoldBackend(): Promise<{
+  backend: Backend;
+  seen: Map<string, http.IncomingHttpHeaders>;
+}> {
+  const seen = new Map<string, http.IncomingHttpHeaders>();
+  const backend = await startBackend((req, res) => {
+    seen.set(req.url!, req.headers);
+    res.writeHead(200, {
+      'Content-Type': 'text/plain',
+      'Grip-Hold': 'stream',
+      'Grip-Channel': req.url!.split('/').pop()!,
+    });
+    res.end('opened\n');
+  });
+  return { backend, seen };
 }
