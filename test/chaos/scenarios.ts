@@ -1,0 +1,4 @@
+import type { Scenario } from './record.js';
+
+/** Every chaos scenario, in the order `npm run chaos` runs them. */
+export const scenarios: Scenario[] = [];
