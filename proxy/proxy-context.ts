@@ -15,6 +15,7 @@ import {
   type ClientRequestInfo,
 } from './http/request-headers.js';
 import { routeLog } from './route-log.js';
+import { ConnectionLifetimes, type Recyclable } from './connection-lifetime.js';
 
 /** What every request handler of one worker shares: settings, routes, pools, signers, counts. */
 export class ProxyContext {
@@ -27,6 +28,8 @@ export class ProxyContext {
   upstream: UpstreamTrust | undefined;
   /** Requests between arrival and the end of their forwarding (holds are counted apart). */
   readonly inFlight = new Set<ForwardedRequest>();
+  /** Held connections (holds and WebSockets) due to be asked to reconnect. */
+  readonly lifetimes = new ConnectionLifetimes();
   private readonly roundRobin = new Map<string, number>();
 
   constructor(
@@ -49,6 +52,14 @@ export class ProxyContext {
     this.trustedProxies = new Set(settings.trustedProxies.map(canonicalIp));
     this.backendTimeoutMs = Math.round(settings.backendTimeout * 1000);
     this.isAccessLogClient = settings.accessLogClient;
+  }
+
+  /** A held connection starts its lifetime: route `max_lifetime=`, else the setting. */
+  startLifetime(route: Route, connection: Recyclable): void {
+    const lifetime = route.maxLifetime ?? this.settings.connectionMaxLifetime;
+    if (lifetime > 0) {
+      this.lifetimes.track(connection, lifetime, this.settings.connectionLifetimeDither);
+    }
   }
 
   /** Where a new request or WebSocket session starts: the route's targets in turn. */

@@ -9,9 +9,20 @@ import { preciseNow } from '../src/ipc/clock.js';
 /** Why an item published to a listened channel did not reach a connection. */
 export type DropReason =
   'slow_client' | 'buffer_limit' | 'filter' | 'sequencing_gap' | 'body_patch';
-/** Why a held connection ended. `answered`: a long-poll got its publish. */
+/**
+ * Why a held connection ended. `answered`: a long-poll got its publish; `lifetime`: it was
+ * asked to reconnect at its connection lifetime.
+ */
 export type DisconnectReason =
-  'client' | 'timeout' | 'answered' | 'backend_close' | 'slow_client' | 'limit' | 'error' | 'drain';
+  | 'client'
+  | 'timeout'
+  | 'answered'
+  | 'backend_close'
+  | 'slow_client'
+  | 'limit'
+  | 'error'
+  | 'drain'
+  | 'lifetime';
 
 const recentErrorsMax = 20;
 
@@ -47,6 +58,7 @@ export class WorkerStats {
     limit: 0,
     error: 0,
     drain: 0,
+    lifetime: 0,
   };
   /** Publish accepted by the handler → written to the socket. */
   readonly latency = new BucketCounts(latencyBounds);

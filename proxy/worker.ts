@@ -195,6 +195,7 @@ export async function startWorker(
     await Promise.all([spreadOverWindow(hints, windowMs), waitForInFlight(ctx, windowMs, log)]);
     // The last close frames and stream ends leave with the next loop turns.
     await waitUntil(() => server.webSockets.size === 0, 1_000);
+    ctx.lifetimes.close();
     subscriptions.close();
     stopReporting?.();
     signers.close();

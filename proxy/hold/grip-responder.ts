@@ -112,9 +112,11 @@ export class GripResponder implements HoldHost {
     hold.start();
     // A request that was already with the backend when draining began gets no hold either.
     if (this.isDraining) hold.drain();
+    else if (this.holds.has(hold)) this.ctx.startLifetime(request.route, hold);
   };
 
   retry(request: ForwardedRequest, prevIds: ReadonlyMap<string, string>): void {
+    if (request.heldBy) this.ctx.lifetimes.forget(request.heldBy);
     const count = (this.retries.get(request) ?? 0) + 1;
     this.retries.set(request, count);
     if (count > maxRetries) {
@@ -185,6 +187,7 @@ export class GripResponder implements HoldHost {
   }
 
   onHoldEnded(request: ForwardedRequest): void {
+    if (request.heldBy) this.ctx.lifetimes.forget(request.heldBy);
     const gone = this.goneLinks.get(request);
     if (gone) {
       this.goneLinks.delete(request);

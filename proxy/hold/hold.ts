@@ -4,9 +4,10 @@ import type { Logger } from '../../src/log.js';
 import type { ChannelSubscriptions } from '../bus/channel-subscriptions.js';
 import type { ForwardedRequest } from '../http/forwarded-request.js';
 import type { DisconnectReason, WorkerStats } from '../worker-stats.js';
+import type { Recyclable } from '../connection-lifetime.js';
 
-/** A hold that the worker can end on drain. */
-export interface Hold {
+/** A hold that the worker can end on drain, or at its connection lifetime. */
+export interface Hold extends Recyclable {
   /** For the connections gauge: a long-poll is `http`. */
   readonly transport: 'http' | 'stream' | 'sse';
   start(): void;

@@ -158,6 +158,11 @@ export class ResponseHold implements Subscriber, Hold {
     this.respond(this.instruction.response, reason);
   }
 
+  /** Connection lifetime: the client polls again, as after a timeout. */
+  recycle(): void {
+    this.end('lifetime');
+  }
+
   /** The worker is stopping: 503 with Retry-After, so the client polls again elsewhere. */
   drain(): void {
     const retryAfter = String(Math.ceil(reconnectDelayMs() / 1000));

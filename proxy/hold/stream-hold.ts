@@ -464,13 +464,22 @@ export class StreamHold implements Subscriber, Hold {
   }
 
   drain(): void {
+    this.askToReconnect('drain');
+  }
+
+  recycle(): void {
+    this.askToReconnect('lifetime');
+  }
+
+  /** SSE clients get a `retry:` hint first, so that they reconnect after a random delay. */
+  private askToReconnect(reason: 'drain' | 'lifetime'): void {
     if (this.isDone) return;
     if (this.transport === 'sse') {
       const hint = Buffer.from(`retry: ${reconnectDelayMs()}\n\n`);
       this.flush();
       if (!this.isDone) this.request.res.cork(() => this.write(hint));
     }
-    this.end('drain');
+    this.end(reason);
   }
 
   private finish(reason: DisconnectReason): void {

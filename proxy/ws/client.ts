@@ -35,7 +35,8 @@ export interface BackendSide {
 }
 
 /** Why the proxy, not the client, ended the client connection. */
-export type ProxyCloseCause = 'backend' | 'publish' | 'failure' | 'limit' | 'slow' | 'shutdown';
+export type ProxyCloseCause =
+  'backend' | 'publish' | 'failure' | 'limit' | 'slow' | 'shutdown' | 'lifetime';
 
 /** The disconnect reason a close counts as in the metrics; undefined: the client closed. */
 const disconnectReasons: Record<ProxyCloseCause, DisconnectReason> = {
@@ -45,6 +46,7 @@ const disconnectReasons: Record<ProxyCloseCause, DisconnectReason> = {
   limit: 'limit',
   slow: 'slow_client',
   shutdown: 'drain',
+  lifetime: 'lifetime',
 };
 
 /** One channel subscription of a client: its own `since`, so each channel replays correctly. */
@@ -111,6 +113,7 @@ export class WsClient {
 
   attach(ws: WebSocket<WsUserData>): void {
     this.ws = ws;
+    this.host.ctx.startLifetime(this.route, this);
     for (const listener of this.listeners.values()) this.syncTopic(listener);
   }
 
@@ -204,6 +207,11 @@ export class WsClient {
     else ws.end(code, truncateReason(reason));
   }
 
+  /** Connection lifetime: 1001 (going away), the close code browsers reconnect after. */
+  recycle(): void {
+    this.close(closeCodes.goingAway, 'connection lifetime reached', 'lifetime');
+  }
+
   /** Drops the connection without a close handshake (backend DISCONNECT). */
   drop(cause: ProxyCloseCause): void {
     if (this.isClosed || !this.ws) return;
@@ -216,6 +224,7 @@ export class WsClient {
     if (this.isClosed) return;
     this.isClosed = true;
     this.ws = undefined;
+    this.host.ctx.lifetimes.forget(this);
     this.host.ctx.stats.disconnect(
       this.closeCause === undefined ? 'client' : disconnectReasons[this.closeCause],
     );

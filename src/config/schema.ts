@@ -208,6 +208,16 @@ export const settingsSchema = {
     default: 1,
     help: 'first WebSocket-over-HTTP retry delay in seconds; doubles per retry, plus up to as much jitter',
   },
+  connectionMaxLifetime: {
+    type: 'count',
+    default: 0,
+    help: 'seconds a held connection (stream, long-poll, WebSocket) may live before it is asked to reconnect (0 = no limit; route max_lifetime= overrides)',
+  },
+  connectionLifetimeDither: {
+    type: 'count',
+    default: 0,
+    help: 'up to this many seconds, random per connection, added to its lifetime so that reconnects spread out',
+  },
   accessLogClient: {
     type: 'boolean',
     default: true,

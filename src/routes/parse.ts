@@ -34,6 +34,7 @@ const conditionOptions = new Map<string, OptionKind>([
   ['debug', 'flag'],
   ['log_level', 'value'],
   ['sse_resume', 'flag'],
+  ['max_lifetime', 'value'],
 ]);
 
 // Pushpin options thumbtack does not implement: refused so that none is silently ignored.
@@ -273,6 +274,11 @@ function interpretRoute(
     fail(where, `log_level must be a whole number, not "${logLevelText}"`);
   }
 
+  const maxLifetimeText = single('max_lifetime');
+  if (maxLifetimeText !== undefined && !wholeNumberPattern.test(maxLifetimeText)) {
+    fail(where, `max_lifetime must be a whole number of seconds, not "${maxLifetimeText}"`);
+  }
+
   const { setHeaders, removeHeaders } = interpretHeaders(options.get('header') ?? [], where);
   const targets = sections.slice(1).map((section) => interpretTarget(section, where));
 
@@ -297,6 +303,7 @@ function interpretRoute(
     isDebug: options.has('debug'),
     isSseResume: options.has('sse_resume'),
     logLevel: logLevelText === undefined ? undefined : Number(logLevelText),
+    maxLifetime: maxLifetimeText === undefined ? undefined : Number(maxLifetimeText),
     targets,
   };
 }

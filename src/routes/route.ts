@@ -74,6 +74,11 @@ export interface Route {
    * from the client's `Last-Event-ID`, from channel history.
    */
   isSseResume: boolean;
+  /**
+   * `max_lifetime=S` (thumbtack): seconds a held connection on this route may live before
+   * it is asked to reconnect (0 = no limit); undefined: `--connection-max-lifetime`.
+   */
+  maxLifetime?: number;
   /** `log_level=`: the level of this route's log lines (Pushpin's numbers: 0 error ... 3 debug). */
   logLevel?: number;
 

@@ -194,6 +194,8 @@ describe('parseRoutes: condition', () => {
     ['debug', '*,debug localhost:1', { isDebug: true }],
     ['sse_resume', '*,sse_resume localhost:1', { isSseResume: true }],
     ['log_level', '*,log_level=3 localhost:1', { logLevel: 3 }],
+    ['max_lifetime', '*,max_lifetime=3600 localhost:1', { maxLifetime: 3600 }],
+    ['max_lifetime off', '*,max_lifetime=0 localhost:1', { maxLifetime: 0 }],
   ])('%s', (_name, line, expected) => {
     expect(parseLine(line)).toMatchObject(expected);
   });
@@ -406,6 +408,11 @@ describe('parseRoutes: errors', () => {
       'bad log_level',
       '*,log_level=high localhost:1',
       'routes:1: log_level must be a whole number, not "high"',
+    ],
+    [
+      'bad max_lifetime',
+      '*,max_lifetime=1h localhost:1',
+      'routes:1: max_lifetime must be a whole number of seconds, not "1h"',
     ],
     [
       'option given twice',
