@@ -132,6 +132,14 @@ export class Bus extends EventEmitter<BusEvents> {
   }
 
   /**
+   * Sends an item addressed to one connection (`$connection:<id>`) to every worker, the one
+   * holding it takes it. Not kept: it is for a connection that is there now, not a resume.
+   */
+  deliverDirect(item: PublishItem, time: number): void {
+    this.enqueue(encodeDelivery(item, ++this.seq, time));
+  }
+
+  /**
    * Keeps an item published before this node listened (read back from Redis) for resumes,
    * without sending it: it is older than any hold here. `addedAt`: when it was published,
    * in Date.now() terms, so that it ages out on time.

@@ -16,6 +16,7 @@ import { ZmqPullInput } from './inputs/zmq-pull.js';
 import { ZmqSubInput } from './inputs/zmq-sub.js';
 import { RedisFanout } from './redis/redis-fanout.js';
 import { Sequencer } from './sequencer.js';
+import { addressedConnection } from '../src/grip/channel-name.js';
 import { childRestarts } from '../src/runner/child-env.js';
 import { ControlPages } from './control-pages.js';
 import { HandlerStats } from './metrics/handler-stats.js';
@@ -64,6 +65,10 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
           if (ageMs > subscribeReplayMs) bus.remember(item, time, position, Date.now() - ageMs);
           else sequence(item, time, position);
         },
+        onDirectItem: (item) => {
+          countRedis('accepted');
+          bus.deliverDirect(item, preciseNow());
+        },
         lastPosition: (channel) => history.lastPosition(channel),
         historySize: settings.historySize,
         historyTtlMs: settings.historyTtl * 1000,
@@ -79,6 +84,10 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
     release: (item, time, position) => bus.deliver(item, time, position),
   });
   function sequence(item: PublishItem, time: number, position?: string): void {
+    if (addressedConnection(item.channel) !== undefined) {
+      bus.deliverDirect(item, time);
+      return;
+    }
     const isListened = bus.hasSubscribers(item.channel);
     if (!isListened) stats.noListener++;
     try {
@@ -89,7 +98,10 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
   }
   // Sub-millisecond, as workers compare it with when their request left (src/ipc/clock).
   const publish: PublishSink = redis
-    ? (item) => redis.publish(item)
+    ? (item) =>
+        addressedConnection(item.channel) === undefined
+          ? redis.publish(item)
+          : redis.publishDirect(item)
     : (item) => sequence(item, preciseNow());
   // ZeroMQ publishers get no answer: an item Redis did not take is reported in the log.
   let lostLoggedAt = 0;

@@ -79,9 +79,12 @@ export class ProxyContext {
     route: Route,
     target: Pick<RouteTarget, 'hostHeader'>,
     isFromUpstream = false,
+    /** Sent as `Connection-Id` on a GRIP route, unless an upstream GRIP proxy holds. */
+    connectionId?: string,
   ): string[] {
     return buildBackendHeaders(client, {
       isGripKept: isFromUpstream,
+      connectionId: isFromUpstream || route.isNoGrip ? undefined : connectionId,
       xForwardedFor: this.settings.xForwardedFor,
       xForwardedProto: this.settings.xForwardedProto,
       trustedProxies: this.trustedProxies,

@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import * as zmq from 'zeromq';
 import { parsePublishMessage } from '../../src/grip/publish-item.js';
 import { ZmqInput, type ZmqInputOptions } from './zmq-input.js';
+import { connectionChannelPrefix } from '../../src/grip/channel-name.js';
 
 export interface ZmqSubInputOptions extends ZmqInputOptions {
   /** Connect to a publisher's PUB/XPUB instead of binding (Pushpin's push_in_sub_connect). */
@@ -57,7 +58,8 @@ export class ZmqSubInput extends ZmqInput<UnboundedSubscriber> {
       await super.open();
     }
     this.isStarted = true;
-    if (this.channels.size > 0) this.socket.subscribe(...this.channels);
+    // Items addressed to one connection have no listener count to follow: always asked for.
+    this.socket.subscribe(connectionChannelPrefix, ...this.channels);
   }
 
   protected handle(message: Buffer[]): void {

@@ -9,6 +9,8 @@ import {
   type RedisEntry,
 } from '../../src/ipc/redis-entry.js';
 import type { Logger } from '../../src/log.js';
+import { addressedConnection } from '../../src/grip/channel-name.js';
+import { decodeDelivery, deliveryItem, splitBusMessage } from '../../src/ipc/delivery.js';
 import {
   connectRedis,
   describeRedis,
@@ -42,6 +44,11 @@ export interface RedisFanoutOptions {
    * position, and its age (items read back when subscribing may predate every hold here).
    */
   onItem(item: PublishItem, localTime: number, position: string, ageMs: number): void;
+  /**
+   * An item addressed to one connection (`$connection:<id>`), published by any node. Not
+   * stored: it is for a connection held now, and every node hears it.
+   */
+  onDirectItem(item: PublishItem): void;
   /** The last position this node keeps of the channel, to read its stream after. */
   lastPosition(channel: string): string | undefined;
   /** Items kept per channel stream (approximately: Redis trims whole nodes). */
@@ -86,6 +93,9 @@ type ScriptClient = RedisClient & {
 function streamKey(channel: string): string {
   return `${keyPrefix}{${channel}}:s`;
 }
+
+/** Every node listens here for items addressed to one connection (one name: one shard). */
+const directName = `${keyPrefix}{$connection}`;
 
 function pubsubName(channel: string): string {
   return `${keyPrefix}{${channel}}`;
@@ -135,6 +145,7 @@ export class RedisFanout {
     const fanout = new RedisFanout(options, commands, subscriber);
     await fanout.clock.start();
     fanout.watch();
+    await fanout.subscribeDirect();
     return fanout;
   }
 
@@ -145,6 +156,22 @@ export class RedisFanout {
 
   get mode(): 'redis' | 'redis-cluster' {
     return this.isCluster ? 'redis-cluster' : 'redis';
+  }
+
+  /**
+   * Resolves once Redis took an item addressed to one connection. Every node gets it; the
+   * one holding the connection delivers it.
+   */
+  async publishDirect(item: PublishItem): Promise<void> {
+    try {
+      const payload = encodeRedisPayload(item);
+      if (this.isCluster) await (this.commands as Cluster).spublish(directName, payload);
+      else await (this.commands as Redis).publish(directName, payload);
+    } catch (err) {
+      throw new RedisUnavailableError(
+        `Redis did not take the publish (${describeRedis(this.options.settings)}): ${(err as Error).message}; retry later`,
+      );
+    }
   }
 
   /** Resolves once Redis stored the item (or dropped it as a repeated id). */
@@ -248,6 +275,11 @@ export class RedisFanout {
     const channels = [...this.channels.keys()];
     for (const channel of channels) this.channels.get(channel)!.isCatchingUp = true;
     void this.subscribeAndCatchUp(channels, !this.isCluster);
+    if (!this.isCluster) {
+      this.subscribeDirect().catch((err: unknown) => {
+        this.options.logger.debug({ err: (err as Error).message }, 'Redis subscribe failed');
+      });
+    }
   }
 
   private scheduleFlush(): void {
@@ -284,6 +316,11 @@ export class RedisFanout {
       for (const resolve of waiters) resolve();
     }
     if (fresh.length > 0) void this.subscribeAndCatchUp(fresh, true);
+  }
+
+  private async subscribeDirect(): Promise<void> {
+    if (this.isCluster) await (this.subscriber as Cluster).ssubscribe(directName);
+    else await (this.subscriber as Redis).subscribe(directName);
   }
 
   private async unsubscribeNames(channels: string[]): Promise<void> {
@@ -357,6 +394,10 @@ export class RedisFanout {
 
   private onMessage(name: Buffer, message: Buffer): void {
     const text = name.toString('utf8');
+    if (text === directName) {
+      this.onDirectMessage(message);
+      return;
+    }
     if (!text.startsWith(keyPrefix + '{') || !text.endsWith('}')) return;
     const channel = text.slice(keyPrefix.length + 1, -1);
     const state = this.channels.get(channel);
@@ -371,6 +412,23 @@ export class RedisFanout {
     }
     if (state.isCatchingUp) state.waiting.push(entry);
     else this.handOn(state, entry);
+  }
+
+  private onDirectMessage(message: Buffer): void {
+    const deliveries = splitBusMessage(message);
+    const delivery = deliveries?.length === 1 ? decodeDelivery(deliveries[0]!) : undefined;
+    if (!delivery || addressedConnection(delivery.channel) === undefined) {
+      this.options.logger.warn(
+        { channel: directName },
+        'ignored a message on the thumbtack direct channel that is not an item',
+      );
+      return;
+    }
+    try {
+      this.options.onDirectItem(deliveryItem(delivery));
+    } catch (err) {
+      this.options.logger.error({ err }, 'handing on an item addressed to one connection failed');
+    }
   }
 
   private handOn(state: ChannelState, entry: RedisEntry): void {

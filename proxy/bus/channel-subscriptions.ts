@@ -10,6 +10,7 @@ import {
   type ResumeStatus,
 } from '../../src/ipc/delivery.js';
 import { preciseNow } from '../../src/ipc/clock.js';
+import { addressedConnection } from '../../src/grip/channel-name.js';
 import type { WorkerStats } from '../worker-stats.js';
 import type { Logger } from '../../src/log.js';
 
@@ -60,6 +61,11 @@ interface Resuming {
   timer: NodeJS.Timeout;
 }
 
+/** A held connection that items addressed to it (`$connection:<id>`) reach directly. */
+export interface Addressable {
+  deliver(delivery: Delivery, isBroadcast: boolean): void;
+}
+
 /** Sends one item to many subscribers of a channel in one call (uWS pub/sub, ws-topics.ts). */
 export interface Broadcaster {
   /** True when it sent the item; false leaves every subscriber to its own delivery. */
@@ -104,6 +110,8 @@ interface PendingReplay {
 export class ChannelSubscriptions {
   private readonly socket = new zmq.Subscriber({ receiveHighWaterMark: 0, reconnectInterval: 100 });
   private readonly subscribers = new Map<string, Set<Subscriber>>();
+  /** This worker's held connections by id, for items addressed to one of them. */
+  private readonly connections = new Map<string, Addressable>();
   private readonly recent = new Map<string, Delivery[]>();
   /** Newly subscribed channels whose replay has not ended, and the topics that end them. */
   private readonly awaitingReplay = new Map<string, PendingReplay>();
@@ -137,6 +145,16 @@ export class ChannelSubscriptions {
 
   get channelCount(): number {
     return this.subscribers.size;
+  }
+
+  /** Items published to `$connection:<id>` now reach `connection`. */
+  addConnection(id: string, connection: Addressable): void {
+    this.connections.set(id, connection);
+  }
+
+  /** Only when `connection` is the one registered: a retried hold may have replaced it. */
+  removeConnection(id: string, connection: Addressable): void {
+    if (this.connections.get(id) === connection) this.connections.delete(id);
   }
 
   /** Subscribers per channel, for the stats report (once a second, not per delivery). */
@@ -216,6 +234,11 @@ export class ChannelSubscriptions {
 
   private dispatch(frames: Buffer[]): void {
     const channel = frames[0]!.toString('utf8');
+    const connectionId = addressedConnection(channel);
+    if (connectionId !== undefined) {
+      this.dispatchToConnection(connectionId, frames, channel);
+      return;
+    }
     const set = this.subscribers.get(channel);
     if (!set) {
       const replayed = this.replayEnds.get(channel);
@@ -234,6 +257,24 @@ export class ChannelSubscriptions {
     const isBroadcast = this.broadcaster?.publish(channel, delivery) ?? false;
     const before = this.stats.deliveries;
     for (const subscriber of set) this.deliver(subscriber, delivery, isBroadcast);
+    this.stats.onHandedOut(delivery.header.time, this.stats.deliveries - before);
+  }
+
+  /** Every worker hears it; the one holding the connection delivers it, whenever it subscribed. */
+  private dispatchToConnection(id: string, frames: Buffer[], channel: string): void {
+    const connection = this.connections.get(id);
+    if (!connection) return;
+    const delivery = decodeDelivery(frames, channel);
+    if (!delivery) {
+      this.log.warn({ frames: frames.length }, 'ignored a malformed delivery from the handler');
+      return;
+    }
+    const before = this.stats.deliveries;
+    try {
+      connection.deliver(delivery, false);
+    } catch (err) {
+      this.log.error({ err, channel }, 'delivery to a connection failed');
+    }
     this.stats.onHandedOut(delivery.header.time, this.stats.deliveries - before);
   }
 

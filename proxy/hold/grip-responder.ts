@@ -112,7 +112,10 @@ export class GripResponder implements HoldHost {
     hold.start();
     // A request that was already with the backend when draining began gets no hold either.
     if (this.isDraining) hold.drain();
-    else if (this.holds.has(hold)) this.ctx.startLifetime(request.route, hold);
+    else if (this.holds.has(hold)) {
+      this.ctx.startLifetime(request.route, hold);
+      if (request.connectionId) this.subscriptions.addConnection(request.connectionId, hold);
+    }
   };
 
   retry(request: ForwardedRequest, prevIds: ReadonlyMap<string, string>): void {
@@ -187,7 +190,12 @@ export class GripResponder implements HoldHost {
   }
 
   onHoldEnded(request: ForwardedRequest): void {
-    if (request.heldBy) this.ctx.lifetimes.forget(request.heldBy);
+    if (request.heldBy) {
+      this.ctx.lifetimes.forget(request.heldBy);
+      if (request.connectionId) {
+        this.subscriptions.removeConnection(request.connectionId, request.heldBy);
+      }
+    }
     const gone = this.goneLinks.get(request);
     if (gone) {
       this.goneLinks.delete(request);

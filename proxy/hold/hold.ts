@@ -1,13 +1,13 @@
 import { refusedFilters, unsupportedFilters } from '../../src/grip/filters.js';
 import type { ChannelSubscription, GripInstruction } from '../../src/grip/instruct-types.js';
 import type { Logger } from '../../src/log.js';
-import type { ChannelSubscriptions } from '../bus/channel-subscriptions.js';
+import type { Addressable, ChannelSubscriptions } from '../bus/channel-subscriptions.js';
 import type { ForwardedRequest } from '../http/forwarded-request.js';
 import type { DisconnectReason, WorkerStats } from '../worker-stats.js';
 import type { Recyclable } from '../connection-lifetime.js';
 
 /** A hold that the worker can end on drain, or at its connection lifetime. */
-export interface Hold extends Recyclable {
+export interface Hold extends Recyclable, Addressable {
   /** For the connections gauge: a long-poll is `http`. */
   readonly transport: 'http' | 'stream' | 'sse';
   start(): void;

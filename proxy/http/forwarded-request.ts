@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { HttpResponse } from 'uWebSockets.js';
@@ -31,6 +32,8 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
   private readonly startedAt = performance.now();
   /** preciseNow() when the request left for the backend: holds take items published after it. */
   readonly sentAt = preciseNow();
+  /** `Connection-Id` on GRIP routes: publishes to `$connection:<id>` reach its hold. */
+  readonly connectionId: string | undefined;
   /** The hold that took over the client connection: told when the client goes. */
   heldBy: Hold | undefined;
   private controller: Dispatcher.DispatchController | undefined;
@@ -76,6 +79,7 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
     private onGrip: ((request: ForwardedRequest, reply: BackendReply) => void) | undefined,
   ) {
     this.targets = ctx.targetCursor(route);
+    this.connectionId = onGrip ? randomUUID() : undefined;
     this.headers = this.backendHeadersFor(this.targets.target);
     res.onAborted(() => this.onClientAborted());
     if (hasBody) {
@@ -90,7 +94,13 @@ export class ForwardedRequest implements Dispatcher.DispatchHandler {
   /** This request's headers toward a target: its `host=` may name another Host. */
   backendHeadersFor(target: BackendTarget): string[] {
     const { ctx, client, route } = this;
-    const headers = ctx.backendHeaders(client, route, target, this.isFromUpstream);
+    const headers = ctx.backendHeaders(
+      client,
+      route,
+      target,
+      this.isFromUpstream,
+      this.connectionId,
+    );
     if (!this.isFromUpstream) ctx.appendGripRequestHeaders(route, headers);
     return headers;
   }

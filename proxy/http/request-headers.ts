@@ -40,6 +40,8 @@ export interface ForwardOptions {
   removeHeaders: readonly string[];
   /** The client is a trusted upstream GRIP proxy: its `Grip-*` headers go on. */
   isGripKept?: boolean;
+  /** `Connection-Id` of the held connection this request may become (GRIP routes). */
+  connectionId?: string;
 }
 
 /**
@@ -57,7 +59,8 @@ export function buildBackendHeaders(client: ClientRequestInfo, options: ForwardO
     if (
       hopByHop.has(name) ||
       (isGripRequestHeader(name) && !options.isGripKept) ||
-      (dropped && dropped.has(name))
+      (dropped && dropped.has(name)) ||
+      (name === 'connection-id' && options.connectionId !== undefined)
     )
       continue;
     if (options.removeHeaders.includes(name) || options.setHeaders.some((h) => h.name === name))
@@ -101,6 +104,7 @@ export function buildBackendHeaders(client: ClientRequestInfo, options: ForwardO
     out.push('x-forwarded-proto', client.isTls ? 'https' : 'http');
   }
   for (const header of options.setHeaders) out.push(header.name, header.value);
+  if (options.connectionId !== undefined) out.push('connection-id', options.connectionId);
   return out;
 }
 

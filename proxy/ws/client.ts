@@ -114,6 +114,7 @@ export class WsClient {
   attach(ws: WebSocket<WsUserData>): void {
     this.ws = ws;
     this.host.ctx.startLifetime(this.route, this);
+    this.host.subscriptions.addConnection(this.cid, this);
     for (const listener of this.listeners.values()) this.syncTopic(listener);
   }
 
@@ -207,6 +208,11 @@ export class WsClient {
     else ws.end(code, truncateReason(reason));
   }
 
+  /** An item addressed to this connection (`$connection:<cid>`). */
+  deliver(delivery: Delivery): void {
+    this.deliverPublished(delivery.channel, delivery);
+  }
+
   /** Connection lifetime: 1001 (going away), the close code browsers reconnect after. */
   recycle(): void {
     this.close(closeCodes.goingAway, 'connection lifetime reached', 'lifetime');
@@ -225,6 +231,7 @@ export class WsClient {
     this.isClosed = true;
     this.ws = undefined;
     this.host.ctx.lifetimes.forget(this);
+    this.host.subscriptions.removeConnection(this.cid, this);
     this.host.ctx.stats.disconnect(
       this.closeCause === undefined ? 'client' : disconnectReasons[this.closeCause],
     );

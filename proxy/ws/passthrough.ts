@@ -90,6 +90,7 @@ export class WsPassthroughSession implements WsSession, BackendSide {
       this.route,
       target,
       this.upgrade.client,
+      this.client.cid,
       this.isFromUpstream,
     );
     const headers: Record<string, string[]> = {};

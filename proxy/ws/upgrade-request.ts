@@ -66,11 +66,18 @@ export function passthroughHeaders(
   route: Route,
   target: RouteTarget,
   client: ClientRequestInfo,
+  connectionId: string,
   isFromUpstream = false,
 ): string[] {
   const kept = client.headers.filter(([name]) => !libraryWrittenHeaders.has(name));
   const { ctx } = host;
-  const headers = ctx.backendHeaders({ ...client, headers: kept }, route, target, isFromUpstream);
+  const headers = ctx.backendHeaders(
+    { ...client, headers: kept },
+    route,
+    target,
+    isFromUpstream,
+    connectionId,
+  );
   if (isFromUpstream) {
     const offer = gripExtensionOffers(
       client.headers.filter(([name]) => name === 'sec-websocket-extensions').map(([, v]) => v),

@@ -676,6 +676,9 @@ describe('handler SUB input in connect mode', () => {
     await xpub.bind(`tcp://127.0.0.1:${port}`);
     const handler = await startHandler(['--zmq-sub-connect'], `tcp://127.0.0.1:${port}`);
     const channel = uniqueChannel('connect');
+    // Items addressed to one connection are always asked for, before any channel.
+    const [always] = (await xpub.receive()) as [Buffer];
+    expect([always[0], always.toString('utf8', 1)]).toEqual([1, '$connection:']);
     const sub = busSubscriber(handler, channel);
     const [first] = (await xpub.receive()) as [Buffer];
     expect([first[0], first.toString('utf8', 1)]).toEqual([1, channel]);

@@ -37,6 +37,23 @@ function pairs(flat: string[]): [string, string][] {
 }
 
 describe('buildBackendHeaders', () => {
+  it('replaces a client Connection-Id with the held connection id it is given', () => {
+    const request = client([
+      ['connection-id', 'forged'],
+      ['accept', '*/*'],
+    ]);
+    expect(pairs(buildBackendHeaders(request, options({ connectionId: 'c-1' })))).toEqual([
+      ['host', 'backend:8080'],
+      ['accept', '*/*'],
+      ['connection-id', 'c-1'],
+    ]);
+    // Without one (no_grip routes, a trusted upstream GRIP proxy) the client's goes on.
+    expect(pairs(buildBackendHeaders(request, options()))).toContainEqual([
+      'connection-id',
+      'forged',
+    ]);
+  });
+
   const cases: [string, ClientRequestInfo, ForwardOptions, [string, string][]][] = [
     [
       'sets Host to the backend host and keeps end-to-end headers in order, repeats included',
