@@ -119,7 +119,13 @@ export class GripResponder implements HoldHost {
   };
 
   retry(request: ForwardedRequest, prevIds: ReadonlyMap<string, string>): void {
-    if (request.heldBy) this.ctx.lifetimes.forget(request.heldBy);
+    // The retried hold is over; the answer may be a new one, or an error that ends nothing.
+    if (request.heldBy) {
+      this.ctx.lifetimes.forget(request.heldBy);
+      if (request.connectionId) {
+        this.subscriptions.removeConnection(request.connectionId, request.heldBy);
+      }
+    }
     const count = (this.retries.get(request) ?? 0) + 1;
     this.retries.set(request, count);
     if (count > maxRetries) {
