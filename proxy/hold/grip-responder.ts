@@ -120,12 +120,7 @@ export class GripResponder implements HoldHost {
 
   retry(request: ForwardedRequest, prevIds: ReadonlyMap<string, string>): void {
     // The retried hold is over; the answer may be a new one, or an error that ends nothing.
-    if (request.heldBy) {
-      this.ctx.lifetimes.forget(request.heldBy);
-      if (request.connectionId) {
-        this.subscriptions.removeConnection(request.connectionId, request.heldBy);
-      }
-    }
+    this.forgetHold(request);
     const count = (this.retries.get(request) ?? 0) + 1;
     this.retries.set(request, count);
     if (count > maxRetries) {
@@ -196,17 +191,20 @@ export class GripResponder implements HoldHost {
   }
 
   onHoldEnded(request: ForwardedRequest): void {
-    if (request.heldBy) {
-      this.ctx.lifetimes.forget(request.heldBy);
-      if (request.connectionId) {
-        this.subscriptions.removeConnection(request.connectionId, request.heldBy);
-      }
-    }
+    this.forgetHold(request);
     const gone = this.goneLinks.get(request);
     if (gone) {
       this.goneLinks.delete(request);
       this.notifyGone(request, gone);
     }
+  }
+
+  /** The request's hold is over: no lifetime to end, no items addressed to it. */
+  private forgetHold(request: ForwardedRequest): void {
+    const hold = request.heldBy;
+    if (!hold) return;
+    this.ctx.lifetimes.forget(hold);
+    if (request.connectionId) this.subscriptions.removeConnection(request.connectionId, hold);
   }
 
   notifyGone(request: ForwardedRequest, uri: string): void {
