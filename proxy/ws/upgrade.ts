@@ -16,6 +16,7 @@ import { sendError } from '../http/error-response.js';
 import type { ProxyContext } from '../proxy-context.js';
 import { WsOverHttpSession } from './over-http-session.js';
 import { WsPassthroughSession } from './passthrough.js';
+import { WsRestSession } from './rest-session.js';
 import { refuseBadRequest, requestProblem } from '../http/request-refusal.js';
 import type { WsHost, WsLimits, WsSession, WsUserData } from './session.js';
 import { readUpgradeRequest } from './upgrade-request.js';
@@ -127,7 +128,9 @@ function onUpgrade(
   }
   request.path = rewritePath(route, request.client.url);
   const targets = host.ctx.targetCursor(route);
-  if (targets.target.isOverHttp) {
+  if (targets.target.isRest) {
+    new WsRestSession(host, route, request, context, res, targets).start();
+  } else if (targets.target.isOverHttp) {
     // The spoofing protection of protocol 6.4: only the proxy speaks events to the backend.
     if (
       req.getHeader('content-type').split(';')[0]!.trim().toLowerCase() === WS_EVENTS_CONTENT_TYPE

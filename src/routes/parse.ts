@@ -15,7 +15,8 @@ interface RawSection {
   options: RawOption[];
 }
 
-type OptionKind = 'flag' | 'value' | 'repeated';
+/** `flag-or-value`: bare, or with a value (`over_http`, `over_http=rest`). */
+type OptionKind = 'flag' | 'value' | 'repeated' | 'flag-or-value';
 
 // Map insertion order is the order the "known:" list shows in error messages.
 const conditionOptions = new Map<string, OptionKind>([
@@ -55,7 +56,7 @@ const targetOptions = new Map<string, OptionKind>([
   ['ssl', 'flag'],
   ['insecure', 'flag'],
   ['host', 'value'],
-  ['over_http', 'flag'],
+  ['over_http', 'flag-or-value'],
   ['sub', 'repeated'],
   ['trust_connect_host', 'flag'],
 ]);
@@ -202,7 +203,7 @@ function collectOptions(
     if (optionKind === 'flag' && value !== undefined) {
       fail(where, `${kind} option "${name}" takes no value (got "${name}=${value}")`);
     }
-    if (optionKind !== 'flag' && value === undefined) {
+    if ((optionKind === 'value' || optionKind === 'repeated') && value === undefined) {
       fail(where, `${kind} option "${name}" needs a value (${name}=...)`);
     }
     const earlier = values.get(name);
@@ -423,6 +424,10 @@ function interpretTarget(section: RawSection, where: string): RouteTarget {
   if (hostHeader !== undefined && !isHostAndPort(hostHeader)) {
     fail(where, `target host= must be host[:port], not "${hostHeader}"`);
   }
+  const overHttp = options.get('over_http')?.[0];
+  if (overHttp !== undefined && overHttp !== '' && overHttp !== 'rest') {
+    fail(where, `over_http takes no value or "rest" (ws2api's REST calls), not "${overHttp}"`);
+  }
   const subscriptions = options.get('sub') ?? [];
   if (subscriptions.includes('')) fail(where, `target "${value}" has an empty sub=`);
 
@@ -433,7 +438,8 @@ function interpretTarget(section: RawSection, where: string): RouteTarget {
     isInsecure: options.has('insecure'),
     hostHeader,
     isTrustConnectHost: options.has('trust_connect_host'),
-    isOverHttp: options.has('over_http'),
+    isOverHttp: overHttp !== undefined,
+    isRest: overHttp === 'rest',
     subscriptions,
   };
 }

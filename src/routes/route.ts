@@ -23,6 +23,11 @@ export interface RouteTarget {
   isTrustConnectHost: boolean;
   /** `over_http`: WebSocket connections are carried as WebSocket-over-HTTP requests. */
   isOverHttp: boolean;
+  /**
+   * `over_http=rest` (thumbtack): WebSocket connections become plain REST calls, as ws2api
+   * makes them: GET on connect, POST per message, DELETE on close (proxy/ws/rest-session.ts).
+   */
+  isRest: boolean;
   /** `sub=`: channels every WebSocket connection is subscribed to on connect. */
   subscriptions: string[];
 }

@@ -117,6 +117,7 @@ describe('parseRoutes: condition', () => {
           hostHeader: undefined,
           isTrustConnectHost: false,
           isOverHttp: false,
+          isRest: false,
           subscriptions: [],
         },
       ],
@@ -250,7 +251,8 @@ describe('parseRoutes: targets', () => {
       '* 10.0.0.1:80,host=api.example.com:8080',
       [{ hostHeader: 'api.example.com:8080' }],
     ],
-    ['over_http', '* a:1,over_http', [{ isOverHttp: true }]],
+    ['over_http', '* a:1,over_http', [{ isOverHttp: true, isRest: false }]],
+    ['over_http=rest', '* a:1,over_http=rest', [{ isOverHttp: true, isRest: true }]],
     ['sub repeated', '* a:1,over_http,sub=news,sub="a b"', [{ subscriptions: ['news', 'a b'] }]],
     ['trust_connect_host', '* a:1,ssl,trust_connect_host', [{ isTrustConnectHost: true }]],
     [
@@ -454,6 +456,11 @@ describe('parseRoutes: errors', () => {
       'routes:1: target "[abc]:80" does not hold a valid IPv6 address',
     ],
     ['empty target', '* ,ssl', 'routes:1: a target needs an address (host:port)'],
+    [
+      'over_http with another value',
+      '* a:1,over_http=events',
+      'routes:1: over_http takes no value or "rest" (ws2api\'s REST calls), not "events"',
+    ],
     [
       'unknown target option',
       '* a:1,tls',
