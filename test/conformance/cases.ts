@@ -687,6 +687,26 @@ function closing(): ConformanceCase[] {
       backend: { messages: [echoText(`cmd:close ${code} ${reason}`)] },
     });
   });
+  [1005, 1006, 1015, 999, 5000].forEach((code, i) => {
+    cases.push({
+      id: `7.11.${i + 1}`,
+      title: `backend closes with ${code}, a code a close frame may not carry`,
+      rfc: `7.4.1: ${code} MUST NOT be sent in a close frame; the client gets a valid code`,
+      steps: [text(`cmd:close ${code}`)],
+      events: [],
+      end: { kind: 'close', codes: [1011, 1014] },
+      backend: { messages: [echoText(`cmd:close ${code}`)] },
+    });
+  });
+  cases.push({
+    id: '7.11.6',
+    title: 'backend closes with 4002 and a reason that is not UTF-8',
+    rfc: '5.5.1, 8.1: a close reason is UTF-8; the client gets a valid close frame',
+    steps: [text('cmd:close 4002 hex:6f6bff')],
+    events: [],
+    end: { kind: 'close', codes: [4002, 1014] },
+    backend: { messages: [echoText('cmd:close 4002 hex:6f6bff')] },
+  });
   return cases;
 }
 
