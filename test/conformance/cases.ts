@@ -548,6 +548,15 @@ function utf8(): ConformanceCase[] {
       events: [],
       end: INVALID_DATA,
     },
+    {
+      id: '6.4.1',
+      title: 'backend sends a text message that is not UTF-8',
+      rfc: '8.1: a text message the client gets is UTF-8; a backend breaking that ends the session (1014)',
+      steps: [text('cmd:badtext')],
+      events: [],
+      end: { kind: 'close', codes: [1014] },
+      backend: { messages: [echoText('cmd:badtext')] },
+    },
   );
   return cases;
 }
