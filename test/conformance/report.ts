@@ -27,16 +27,22 @@ export function formatReport(groups: readonly CaseGroup[], results: readonly Cas
       );
     }
     lines.push(`| all | ${total} | ${conform} | ${total - conform} |`, '');
-    const deviating = ofRoute.filter((r) => r.deviations.length > 0);
-    if (deviating.length > 0) lines.push(`Deviations (${route}):`, '');
-    for (const result of deviating) {
+    // Grouped by reason, each reason once: most deviations share one uWS behaviour.
+    const byReason = new Map<string, CaseResult[]>();
+    for (const result of ofRoute.filter((r) => r.deviations.length > 0)) {
       const known = knownDeviation(result.testCase.id);
-      lines.push(
-        `- ${result.testCase.id} ${result.testCase.title}: ${result.deviations.join('; ')}` +
-          ` [${known ? `known: ${known}` : 'NEW'}]`,
-      );
+      const reason = known ? `known: ${known}` : 'NEW (not a known uWS deviation)';
+      byReason.set(reason, [...(byReason.get(reason) ?? []), result]);
     }
-    if (deviating.length > 0) lines.push('');
+    if (byReason.size > 0) lines.push(`Deviations (${route}):`, '');
+    for (const [reason, deviating] of byReason) {
+      lines.push(`- ${reason}`);
+      for (const result of deviating) {
+        const { id, title } = result.testCase;
+        lines.push(`  - ${id} ${title}: ${result.deviations.join('; ')}`);
+      }
+    }
+    if (byReason.size > 0) lines.push('');
   }
   return lines.join('\n');
 }

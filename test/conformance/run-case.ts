@@ -44,8 +44,8 @@ export interface CaseResult {
 
 /**
  * Runs every case of `groups` on every route, `concurrency` connections at a time. Cases
- * `isSlow` picks (known deviations that wait out the timeout) start first, so their waits
- * overlap the rest. Results keep the order of the groups.
+ * `isSlow` picks (known deviations that wait out the timeout, a handful) run beside that
+ * pool from the start, so their waits hold no slot of it. Results keep the order of the groups.
  */
 export async function runCases(
   groups: readonly CaseGroup[],
@@ -55,18 +55,20 @@ export async function runCases(
   isSlow: (testCase: ConformanceCase) => boolean = () => false,
 ): Promise<CaseResult[]> {
   const all = groups.flatMap((g) => g.cases.flatMap((c) => routes.map((r) => [c, r] as const)));
-  const jobs = [...all.filter(([c]) => isSlow(c)), ...all.filter(([c]) => !isSlow(c))];
-  const results: CaseResult[] = new Array(jobs.length);
+  const results = new Map<(typeof all)[number], CaseResult>();
+  const run = async (job: (typeof all)[number]): Promise<void> => {
+    results.set(job, await runCase(job[0], job[1], ctx));
+  };
+  const pooled = all.filter(([c]) => !isSlow(c));
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < jobs.length) {
-      const index = next++;
-      const [testCase, route] = jobs[index]!;
-      results[index] = await runCase(testCase, route, ctx);
-    }
+    while (next < pooled.length) await run(pooled[next++]!);
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, jobs.length) }, worker));
-  return all.map((job) => results[jobs.indexOf(job)]!);
+  await Promise.all([
+    ...all.filter(([c]) => isSlow(c)).map(run),
+    ...Array.from({ length: Math.min(concurrency, pooled.length) }, worker),
+  ]);
+  return all.map((job) => results.get(job)!);
 }
 
 export async function runCase(
