@@ -59,7 +59,3 @@ export interface CaseGroup {
   title: string;
   cases: ConformanceCase[];
 }
-
-export function groupOf(testCase: ConformanceCase): number {
-  return Number(testCase.id.split('.')[0]);
-}

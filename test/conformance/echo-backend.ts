@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { decodeWebSocketEvents, encodeWebSocketEvents, WebSocketEvent } from '@fanoutio/grip';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { closePayload, encodeFrame, opcodes } from './frame.js';
@@ -163,7 +163,7 @@ function closeWith(ws: WebSocket, code: number, reason: Buffer): void {
   try {
     ws.close(code, reason);
   } catch {
-    const socket = (ws as unknown as { _socket: import('node:net').Socket })._socket;
+    const socket = (ws as unknown as { _socket: Socket })._socket;
     socket.end(
       encodeFrame({ opcode: opcodes.close, payload: closePayload(code, reason), isMasked: false }),
     );

@@ -2,7 +2,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { CaseGroup, ConformanceCase, ExpectedEvent, Step } from './case.js';
 import type { BackendSession, EchoBackend } from './echo-backend.js';
 import { closePayload, encodeFrame, opcodes } from './frame.js';
-import { RawWsClient, type Observation, type ServerEvent } from './raw-client.js';
+import { RawWsClient, type Observation } from './raw-client.js';
 
 /** The two kinds of WebSocket route every case runs on, and the path prefix routed to each. */
 export const routeKinds = ['passthrough', 'over_http'] as const;
@@ -108,17 +108,15 @@ export async function runCase(
   } finally {
     client.destroy();
   }
-  const session = await ctx.backend.waitForEnd(path, ctx.timeoutMs);
+  const session =
+    (await ctx.backend.waitForEnd(path, ctx.timeoutMs)) ?? ctx.backend.sessions.get(path);
   const observation = client.observation;
-  const deviations = [
-    ...judgeClient(testCase, observation),
-    ...judgeBackend(testCase, session ?? ctx.backend.sessions.get(path)),
-  ];
+  const deviations = [...judgeClient(testCase, observation), ...judgeBackend(testCase, session)];
   return {
     testCase,
     route,
     deviations,
-    observed: `${describeObservation(observation)}; backend: ${describeSession(session ?? ctx.backend.sessions.get(path))}`,
+    observed: `${describeObservation(observation)}; backend: ${describeSession(session)}`,
     ms: Date.now() - startedAt,
   };
 }
@@ -234,11 +232,10 @@ function describePayload(payload: Buffer): string {
 }
 
 function describeObservation(o: Observation): string {
-  const events: ServerEvent[] = o.events;
   const close = o.close
     ? `close ${o.close.code ?? '(empty)'}${o.close.reason.length ? ` "${o.close.reason.toString()}"` : ''}`
     : 'no close frame';
-  return `${describeEvents(events)}, ${close}, TCP ${o.isTcpClosed ? 'closed' : 'open'}`;
+  return `${describeEvents(o.events)}, ${close}, TCP ${o.isTcpClosed ? 'closed' : 'open'}`;
 }
 
 function describeSession(session: BackendSession | undefined): string {
