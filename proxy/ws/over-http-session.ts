@@ -378,6 +378,16 @@ export class WsOverHttpSession implements WsSession, BackendSide {
     const content = event.content ?? EMPTY;
     switch (event.type) {
       case 'TEXT':
+        if (!isUtf8(content)) {
+          // Relayed, it would make the client fail the connection (RFC 6455 8.1); a
+          // passthrough backend sending this gets the same 1014 from `ws`'s check.
+          routeLog(this.host.log, this.route).warn(
+            { cid: this.backend.cid, route: this.route.id },
+            'backend TEXT event is not UTF-8; closing the client with 1014',
+          );
+          this.client.close(closeCodes.badGateway, 'backend protocol error', 'failure');
+          return false;
+        }
         this.client.fromBackend(content, true);
         return true;
       case 'BINARY':

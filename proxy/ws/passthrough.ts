@@ -40,6 +40,8 @@ export class WsPassthroughSession implements WsSession, BackendSide {
   private isBackendPaused = false;
   private isEnded = false;
   private isFromUpstream = false;
+  /** The backend broke the WebSocket protocol (`ws` failed its side with 1002, 1007, ...). */
+  private isBackendFaulty = false;
 
   constructor(
     private readonly host: WsHost,
@@ -248,6 +250,7 @@ export class WsPassthroughSession implements WsSession, BackendSide {
       this.refuse(isTimeout ? 504 : 502);
       return;
     }
+    if (code.startsWith('WS_ERR_')) this.isBackendFaulty = true;
     routeLog(this.host.log, this.route).warn(
       { cid: this.client.cid, route: this.route.id, err: code || err.message },
       'websocket backend error',
@@ -270,7 +273,11 @@ export class WsPassthroughSession implements WsSession, BackendSide {
     this.isBackendClosed = true;
     if (this.res) return; // handshake failure: answered by the error or refusal handler
     if (!this.isDetached && !this.client.isClosed) {
-      if (code === 1006) this.client.drop('backend');
+      // A backend frame the proxy cannot relay (a close code clients refuse, invalid UTF-8,
+      // ...) ends in 1006 for `ws`; the client gets a close frame rather than a bare drop.
+      if (code === 1006 && this.isBackendFaulty) {
+        this.client.close(closeCodes.badGateway, 'backend protocol error', 'failure');
+      } else if (code === 1006) this.client.drop('backend');
       else this.client.close(code === 1005 ? undefined : code, reason.toString('utf8'), 'backend');
     }
     this.maybeEnd();
