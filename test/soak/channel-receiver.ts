@@ -39,6 +39,8 @@ export class ChannelReceiver implements ItemSink {
   onProgress: (() => void) | undefined;
   /** Called when the server ends the connection. */
   onEnd: ((reason: string) => void) | undefined;
+  /** Called once, when the subscription is confirmed. */
+  onConfirm: (() => void) | undefined;
 
   constructor(
     readonly transport: Transport,
@@ -47,7 +49,9 @@ export class ChannelReceiver implements ItemSink {
   ) {}
 
   confirm(): void {
-    if (this.confirmedAt === 0) this.confirmedAt = epochMs();
+    if (this.confirmedAt !== 0) return;
+    this.confirmedAt = epochMs();
+    this.onConfirm?.();
   }
 
   onItem(text: string, from: number, to: number, now: number): number {

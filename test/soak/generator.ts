@@ -52,6 +52,11 @@ interface Member {
   timer: NodeJS.Timeout | undefined;
   /** Long-poll: the position the client started after. */
   startPrev?: number;
+  /**
+   * A position nothing at or before is due: the channel's acknowledged position when the
+   * subscription was confirmed (long-poll: its first prev-id).
+   */
+  floorSeq: number;
 }
 
 const counters = Object.fromEntries(transports.map((t) => [t, newCounters()])) as Record<
@@ -126,6 +131,7 @@ function open(transport: Transport): void {
     conn: { close() {} },
     state: 'opening',
     timer: undefined,
+    floorSeq: 0,
   };
   const onOpen = (_conn: unknown, error?: string) => {
     if (member.state !== 'opening') return; // cancelled by finish
@@ -146,6 +152,9 @@ function open(transport: Transport): void {
     pump();
   };
   receiver.onEnd = (reason) => onDrop(member, reason);
+  receiver.onConfirm = () => {
+    member.floorSeq = member.startPrev ?? acked[channel] ?? 0;
+  };
   opening++;
   members.add(member);
   if (transport === 'long-poll') {
@@ -167,7 +176,11 @@ function onDrop(member: Member, reason: string): void {
   end(member, member.receiver.lastSeq, reason);
 }
 
-/** The connection's life is over: it waits for the items acknowledged until now, then closes. */
+/**
+ * The connection's life is over: it waits for the items acknowledged until now (bounded),
+ * then closes. Those acknowledged before it was confirmed are not due: it does not wait
+ * for them when nothing was published since.
+ */
 function beginClose(member: Member): void {
   if (member.state !== 'open') return;
   member.state = 'draining';
@@ -181,7 +194,7 @@ function beginClose(member: Member): void {
     counters[member.transport].closed++;
     end(member, endSeq);
   };
-  if (receiver.lastSeq >= endSeq) {
+  if (receiver.lastSeq >= endSeq || endSeq <= member.floorSeq) {
     close();
     return;
   }

@@ -21,7 +21,8 @@ export const usage = `npm run soak -- [options]
 
   --minutes M        how long publishes run (10)
   --connections N    connections kept open, split evenly over the five transports (10000)
-  --publishes N      items published in all, spread evenly over the run (1000000)
+  --publishes N      items published in all, spread evenly over the run (100000 per minute:
+                     1000000 for 10 minutes)
   --channels N       channels; each connection and item picks one at random (connections / 5)
   --workers N        thumbtack proxy workers (2)
   --generators N     load generator processes (2)
@@ -43,7 +44,7 @@ export function readOptions(argv: string[]): SoakOptions {
     options: {
       minutes: { type: 'string', default: '10' },
       connections: { type: 'string', default: '10000' },
-      publishes: { type: 'string', default: '1000000' },
+      publishes: { type: 'string' },
       channels: { type: 'string' },
       workers: { type: 'string', default: '2' },
       generators: { type: 'string', default: '2' },
@@ -81,7 +82,10 @@ export function readOptions(argv: string[]): SoakOptions {
       ? number('life-min', values['life-min'], 0.1, false)
       : Math.min(2, lifeMaxS / 4);
   if (lifeMinS > lifeMaxS) throw new Error('--life-min must not be above --life-max');
-  const publishes = number('publishes', values.publishes, 1, true);
+  const publishes =
+    values.publishes !== undefined
+      ? number('publishes', values.publishes, 1, true)
+      : Math.round(100_000 * minutes);
   const channels =
     values.channels !== undefined
       ? number('channels', values.channels, 1, true)
