@@ -163,7 +163,12 @@ async function main(argv: string[]): Promise<number> {
 
   const totals = byTransport(() => new TransportTally());
   const intervals: IntervalRecord[] = [];
-  const lostExamples: Record<string, unknown>[] = [];
+  /** A few ended connections with each kind of fault, for whoever looks into it. */
+  const examples: Record<'lost' | 'duplicated' | 'outOfOrder', Record<string, unknown>[]> = {
+    lost: [],
+    duplicated: [],
+    outOfOrder: [],
+  };
   const startedAt = Date.now();
   let publishedBefore = stream.sent;
   let sampledAt = startedAt;
@@ -182,8 +187,14 @@ async function main(argv: string[]): Promise<number> {
         const r = reconcile(rec, log);
         tally[rec.transport].addRecord(r);
         totals[rec.transport].addRecord(r);
-        if (r.lost > 0 && lostExamples.length < 20)
-          lostExamples.push({ ...rec, gaps: rec.gaps.slice(0, 5), ...r });
+        const kinds = [
+          ['lost', r.lost],
+          ['duplicated', rec.duplicates],
+          ['outOfOrder', rec.outOfOrder],
+        ] as const;
+        for (const [kind, count] of kinds)
+          if (count > 0 && examples[kind].length < 20)
+            examples[kind].push({ ...rec, gaps: rec.gaps.slice(0, 5), ...r });
       }
     }
     for (const t of transports) totals[t].open = 0; // a gauge: the run's totals keep none
@@ -321,7 +332,7 @@ async function main(argv: string[]): Promise<number> {
     },
     rssBaselineMiB: baseline,
     intervals,
-    lostExamples,
+    examples,
   };
   fs.writeFileSync(path.join(outDir, 'soak.json'), JSON.stringify(report, null, 2) + '\n');
   fs.writeFileSync(
