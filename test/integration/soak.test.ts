@@ -77,14 +77,19 @@ describe('soak (short form)', () => {
       verdict: string;
       totals: { all: TransportTotals; byTransport: Record<string, TransportTotals> };
       publish: { sent: number };
-      intervals: { rssMiB: Record<string, number>; latencyMs: { p99: number | null } }[];
+      intervals: {
+        closed: number;
+        rssMiB: Record<string, number>;
+        latencyMs: { p99: number | null };
+      }[];
     };
     expect(report.verdict).toBe('PASS');
     expect(report.publish.sent).toBe(2000);
+    // Connections closed and were replaced while publishes ran (the last interval is the end).
+    expect(report.intervals.slice(0, -1).reduce((n, i) => n + i.closed, 0)).toBeGreaterThan(0);
     for (const t of transports) {
       const totals = report.totals.byTransport[t];
-      // More connections opened than were held at once: they churned.
-      expect(totals.opened, t).toBeGreaterThan(50);
+      expect(totals.opened, t).toBeGreaterThan(0);
       expect(totals.expected, t).toBeGreaterThan(0);
       expect(totals.delivered, t).toBe(totals.expected);
       expect(totals.lost, t).toBe(0);
