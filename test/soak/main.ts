@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { stopTree } from '../../bench/process-tree.js';
 import { HttpPublisher } from '../../bench/publisher.js';
@@ -86,6 +87,24 @@ async function startBackend(workDir: string): Promise<number> {
     .split('\n')
     .find((l) => l.includes('"backend ready"'))!;
   return (JSON.parse(line) as { port: number }).port;
+}
+
+/** Lines kept from thumbtack's log: its warnings and errors, for a failed run's reader. */
+const warningLinesMax = 10_000;
+
+/** Copies the pino lines at warn level or above (40+) from `logFile` to `out`; their count. */
+async function copyWarnings(logFile: string, out: string): Promise<number> {
+  if (!fs.existsSync(logFile)) return 0;
+  const lines = readline.createInterface({ input: fs.createReadStream(logFile) });
+  const kept: string[] = [];
+  let count = 0;
+  for await (const line of lines) {
+    if (!/"level":(4|5|6)\d/.test(line)) continue;
+    count++;
+    if (kept.length < warningLinesMax) kept.push(line);
+  }
+  if (count > 0) fs.writeFileSync(out, kept.join('\n') + '\n');
+  return count;
 }
 
 /** Each transport's share of `total`, then each generator's share of that. */
@@ -334,12 +353,18 @@ async function main(argv: string[]): Promise<number> {
     intervals,
     examples,
   };
-  fs.writeFileSync(path.join(outDir, 'soak.json'), JSON.stringify(report, null, 2) + '\n');
+  const warnings = await copyWarnings(sut.logFile, path.join(outDir, 'thumbtack-warnings.log'));
+  fs.writeFileSync(
+    path.join(outDir, 'soak.json'),
+    JSON.stringify({ ...report, thumbtackWarnings: warnings }, null, 2) + '\n',
+  );
   fs.writeFileSync(
     path.join(outDir, 'soak.svg'),
     chart(report.startedAt, options, verdict, baseline, intervals, machine.cpus),
   );
-  process.stdout.write(`${summary}\nresults: ${outDir}/soak.json, soak.svg\n`);
+  const warningFile =
+    warnings > 0 ? `, thumbtack-warnings.log (${n(warnings)} warn/error lines)` : '';
+  process.stdout.write(`${summary}\nresults: ${outDir}/soak.json, soak.svg${warningFile}\n`);
   return failures.length === 0 ? 0 : 1;
 }
 
