@@ -7,7 +7,11 @@ export type Format = 'http-stream' | 'ws-message';
 /** A Pushpin-format publish item with a `m<seq> <stamp>` (or probe `p<seq>`) payload. */
 export interface PublishItem {
   channel: string;
-  formats: Partial<Record<Format, { content: string }>>;
+  /** Item id and the id before it on the channel (the soak's positions, for resume); the
+   * bench's items have neither. */
+  id?: string;
+  'prev-id'?: string;
+  formats: Partial<Record<Format, { content: string }>> & { 'http-response'?: { body: string } };
 }
 
 let nextSeq = 0;

@@ -95,8 +95,20 @@ export class DeliveryStats {
   }
 }
 
+/**
+ * What a held connection hands each item's text to: ItemReceiver for the bench, another
+ * checker where items are counted differently (the soak's per-channel positions).
+ */
+export interface ItemSink {
+  readonly isProbed?: boolean;
+  /** As ItemReceiver.onItem: the item in text[from, to), received at `now`; 1 if measured. */
+  onItem(text: string, from: number, to: number, now: number): number;
+  /** The connection ended after opening without being asked to close. */
+  onDrop?(reason: string): void;
+}
+
 /** Per-connection state for items, and the parser of one item's text. */
-export class ItemReceiver {
+export class ItemReceiver implements ItemSink {
   lastSeq = -1;
   isProbed = false;
 

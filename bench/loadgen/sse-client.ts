@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { epochMs } from '../clock.js';
 import { ChunkedDecoder, type ChunkSink } from './chunked-decoder.js';
-import { ItemReceiver, type DeliveryStats } from './delivery-stats.js';
+import { ItemReceiver, type DeliveryStats, type ItemSink } from './delivery-stats.js';
 import { connectHeldSocket } from './held-socket.js';
 import type { ResponseHead } from './response-head.js';
 
@@ -29,7 +29,6 @@ export class SseConnection implements ChunkSink {
   private itemsInChunk = 0;
   private itemsInRead = 0;
   private now = 0;
-  private readonly receiver: ItemReceiver;
   isOpen = false;
   isClosed = false;
   /** Closing was asked for by the generator; anything else is a drop. */
@@ -39,8 +38,8 @@ export class SseConnection implements ChunkSink {
     readonly target: SseTarget,
     private readonly stats: DeliveryStats,
     private readonly onOpen: (conn: SseConnection, error?: string) => void,
+    private readonly receiver: ItemSink = new ItemReceiver(stats),
   ) {
-    this.receiver = new ItemReceiver(stats);
     this.socket = connectHeldSocket(
       target,
       () =>
@@ -54,7 +53,7 @@ export class SseConnection implements ChunkSink {
   }
 
   get isProbed(): boolean {
-    return this.receiver.isProbed;
+    return this.receiver.isProbed === true;
   }
 
   close(): void {
@@ -128,6 +127,8 @@ export class SseConnection implements ChunkSink {
       this.onOpen(this, reason);
       return;
     }
-    if (!this.isClosing) this.stats.onDrop(reason);
+    if (this.isClosing) return;
+    this.stats.onDrop(reason);
+    this.receiver.onDrop?.(reason);
   }
 }

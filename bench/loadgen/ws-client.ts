@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import { epochMs } from '../clock.js';
 import type { Histogram } from '../histogram.js';
-import { ItemReceiver, type DeliveryStats } from './delivery-stats.js';
+import { ItemReceiver, type DeliveryStats, type ItemSink } from './delivery-stats.js';
 import { connectHeldSocket } from './held-socket.js';
 import type { ResponseHead } from './response-head.js';
 import type { SseTarget } from './sse-client.js';
@@ -25,7 +25,6 @@ const OP_PING = 0x9;
 export class WsConnection {
   readonly socket: net.Socket;
   private pending: Buffer | undefined;
-  private readonly receiver: ItemReceiver;
   private readonly mask = crypto.randomBytes(4);
   private echoSeq = 0;
   /** Echo messages this connection may still send; 0 stops the loop. */
@@ -41,8 +40,8 @@ export class WsConnection {
     private readonly stats: DeliveryStats,
     private readonly echo: EchoStats,
     private readonly onOpen: (conn: WsConnection, error?: string) => void,
+    private readonly receiver: ItemSink = new ItemReceiver(stats),
   ) {
-    this.receiver = new ItemReceiver(stats);
     this.socket = connectHeldSocket(
       target,
       () => {
@@ -62,7 +61,7 @@ export class WsConnection {
   }
 
   get isProbed(): boolean {
-    return this.receiver.isProbed;
+    return this.receiver.isProbed === true;
   }
 
   /** Sends `count` echo messages at once (the in-flight window or a burst). */
@@ -176,6 +175,7 @@ export class WsConnection {
     if (!this.isClosing) {
       this.closeReason = reason;
       this.stats.onDrop(reason);
+      this.receiver.onDrop?.(reason);
     }
   }
 }
