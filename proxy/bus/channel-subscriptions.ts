@@ -113,6 +113,8 @@ export class ChannelSubscriptions {
   /** This worker's held connections by id, for items addressed to one of them. */
   private readonly connections = new Map<string, Addressable>();
   private readonly recent = new Map<string, Delivery[]>();
+  /** The highest seq seen per channel: an item at or below it is a replay (remember()). */
+  private readonly lastSeq = new Map<string, number>();
   /** Newly subscribed channels whose replay has not ended, and the topics that end them. */
   private readonly awaitingReplay = new Map<string, PendingReplay>();
   private readonly replayEnds = new Map<string, string>();
@@ -414,14 +416,23 @@ export class ChannelSubscriptions {
     if (!this.isClosed) this.socket.unsubscribe(pending.topic);
   }
 
-  /** Keeps the item for late subscribers; false when it was seen already (a replay). */
+  /**
+   * Keeps the item for late subscribers; false when it was seen already (a replay). Live
+   * items of a channel arrive in seq order; one at or below the last seq seen is a replay
+   * another worker's subscription caused, which this worker handled when it was live, even
+   * once it has left the recent items (a replay that arrives late on a busy machine, which
+   * the soak saw as duplicates). Only a channel awaiting its own replay takes older items.
+   */
   private remember(delivery: Delivery): boolean {
+    const seq = delivery.header.seq;
+    const last = this.lastSeq.get(delivery.channel);
+    if (last === undefined || seq > last) this.lastSeq.set(delivery.channel, seq);
+    else if (!this.awaitingReplay.has(delivery.channel)) return false;
     let list = this.recent.get(delivery.channel);
     if (!list) {
       list = [];
       this.recent.set(delivery.channel, list);
     }
-    const seq = delivery.header.seq;
     let at = list.length;
     while (at > 0 && list[at - 1]!.header.seq >= seq) {
       if (list[at - 1]!.header.seq === seq) return false;
@@ -439,6 +450,12 @@ export class ChannelSubscriptions {
       while (drop < list.length && list[drop]!.header.time < cutoff) drop++;
       if (drop === list.length) this.recent.delete(channel);
       else if (drop > 0) list.splice(0, drop);
+    }
+    // A channel's last seq is kept while it is listened to here or has recent items.
+    for (const channel of this.lastSeq.keys()) {
+      if (!this.recent.has(channel) && !this.subscribers.has(channel)) {
+        this.lastSeq.delete(channel);
+      }
     }
   }
 }

@@ -240,3 +240,20 @@ describe('ChannelSubscriptions: positions before clocks', () => {
     expect(late.ids).toEqual(['8']);
   });
 });
+
+describe('ChannelSubscriptions: replays another worker caused', () => {
+  it('a replay of an item this worker delivered is not delivered again, even once it left the recent items', async () => {
+    const subscriber = new RecordingSubscriber();
+    subscriptions.add('busy', subscriber);
+    await bus.send(encodeReplayEnd(await bus.subscribedTo('busy')));
+    // More items than the worker keeps as recent (100): the first ones leave the list.
+    const live = Array.from({ length: 120 }, (_, i) => item('busy', `i${i + 1}`, i + 1));
+    await bus.send(...live);
+    await subscriber.waitForCount(120);
+    // Another worker subscribed: the handler re-sends the channel's recent items to all.
+    await bus.send(item('busy', 'i1', 1), item('busy', 'i110', 110), item('busy', 'i121', 121));
+    await subscriber.waitForCount(121);
+    expect(subscriber.ids.slice(-2)).toEqual(['i120', 'i121']);
+    expect(new Set(subscriber.ids).size).toBe(subscriber.ids.length);
+  });
+});
