@@ -37,6 +37,12 @@ export function applyBodyPatch(body: Buffer, operations: BodyPatchOperation[]): 
     } catch (error) {
       throw new BodyPatchError(`the body-patch does not apply: ${describe(error, index)}`);
     }
+    if (document === undefined) {
+      // fast-json-patch leaves `from` unchecked when the target is the root: nothing is left.
+      throw new BodyPatchError(
+        `the body-patch does not apply: ${operation.op} from a path that does not exist (operation ${index})`,
+      );
+    }
   }
   const ending =
     body.subarray(-2).toString('latin1') === '\r\n' ? '\r\n' : body.at(-1) === 0x0a ? '\n' : '';

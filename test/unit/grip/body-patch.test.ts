@@ -75,6 +75,14 @@ describe('applyBodyPatch', () => {
     );
   });
 
+  it('refuses a copy or move onto the root from a path that does not exist (found by npm run fuzz)', () => {
+    for (const op of ['copy', 'move'] as const) {
+      expect(() => applyBodyPatch(Buffer.from('{}\n'), [{ op, from: '/a', path: '' }])).toThrow(
+        `the body-patch does not apply: ${op} from a path that does not exist (operation 0)`,
+      );
+    }
+  });
+
   it('refuses to touch the prototype', () => {
     expect(() =>
       applyBodyPatch(held, [{ op: 'add', path: '/__proto__/polluted', value: 1 }]),
