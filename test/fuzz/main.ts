@@ -22,8 +22,13 @@ interface Options {
   targets: readonly FuzzTarget[];
 }
 
-/** Runs per batch: small enough to stop near the time bound, large enough to cost nothing. */
-const BATCH = 2000;
+/**
+ * Runs per batch start small and double while a batch takes under a second, so a slow
+ * target (Grip-Sig signs a token per run) stops near its time bound and a fast one does
+ * not pay for many small batches.
+ */
+const FIRST_BATCH = 100;
+const BATCH_MAX = 20_000;
 /**
  * Counterexamples kept per target and run, smallest first: batches often shrink the same
  * defect to several near-identical values, and a few of them pin it down.
@@ -75,9 +80,12 @@ async function fuzzTarget(
   const property = targetProperty(target);
   const failures: RegressionCase[] = [];
   let done = 0;
+  let size = FIRST_BATCH;
   for (let batch = 0; done < runs && performance.now() - started < budgetMs; batch++) {
     const seed = (firstSeed + batch) % 2 ** 31;
-    const details = await fc.check(property, { numRuns: Math.min(BATCH, runs - done), seed });
+    const batchStarted = performance.now();
+    const details = await fc.check(property, { numRuns: Math.min(size, runs - done), seed });
+    if (performance.now() - batchStarted < 1000) size = Math.min(size * 2, BATCH_MAX);
     done += details.numRuns;
     if (details.failed && details.counterexample) {
       const error = details.errorInstance;

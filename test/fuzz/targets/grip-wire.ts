@@ -54,6 +54,11 @@ const wsEvent: fc.Arbitrary<WsEvent> = fc.oneof(
   fc.record({ type: fc.constantFrom('OPEN' as const, 'DISCONNECT' as const) }),
 );
 
+function withoutEmpty(event: WsEvent): WsEvent {
+  const isMessage = event.type === 'TEXT' || event.type === 'BINARY';
+  return isMessage || event.content?.length !== 0 ? event : { type: event.type };
+}
+
 /** Publish items close to valid: the fields Pushpin reads, each of a right or a wrong type. */
 const loose = fc.oneof(
   { weight: 3, arbitrary: fc.string({ maxLength: 12 }) },
@@ -110,6 +115,34 @@ function outcome(parse: () => unknown): unknown {
   }
 }
 
+/**
+ * An item with a value nested `levels` deep (a body-patch value, a meta value or the whole
+ * item list), optionally holding a byte that is not UTF-8: stack depth for every check.
+ */
+const deepItem = fc
+  .tuple(
+    fc.integer({ min: 900, max: 12_000 }),
+    fc.constantFrom('patch', 'meta', 'items'),
+    fc.boolean(),
+  )
+  .map(([levels, where, isUtf8]) => {
+    const inner = Buffer.from(isUtf8 ? '"x"' : '"\xff"', 'latin1');
+    const value = Buffer.concat([
+      Buffer.from('['.repeat(levels)),
+      inner,
+      Buffer.from(']'.repeat(levels)),
+    ]);
+    const [before, after] = {
+      patch: [
+        '{"channel":"a","formats":{"http-response":{"body-patch":[{"op":"add","path":"/a","value":',
+        '}]}}}',
+      ],
+      meta: ['{"channel":"a","meta":{"m":', '},"formats":{"http-stream":{"content":"x"}}}'],
+      items: ['', ''],
+    }[where] as [string, string];
+    return Buffer.concat([Buffer.from(before), value, Buffer.from(after)]);
+  });
+
 export const gripWireTargets = [
   defineTarget({
     name: 'tnetstring-round-trip',
@@ -146,8 +179,9 @@ export const gripWireTargets = [
     ),
     check: (bytes) => {
       const events = returnsOrThrows(WsEventsError, () => decodeWsEvents(bytes));
-      // What decodes also re-encodes to something that decodes to the same events.
-      if (events) expectEqual(decodeWsEvents(encodeWsEvents(events)), events);
+      // What decodes also re-encodes to the same events, except that the encoder leaves out
+      // an empty content part of events other than TEXT and BINARY (as Pushpin does).
+      if (events) expectEqual(decodeWsEvents(encodeWsEvents(events)), events.map(withoutEmpty));
     },
   }),
   defineTarget({
@@ -176,6 +210,7 @@ export const gripWireTargets = [
         .array(publishItem, { maxLength: 3 })
         .map((items) => Buffer.from(JSON.stringify({ items }))),
       mutated(publishItem.map((item) => Buffer.from(JSON.stringify({ items: [item] })))),
+      deepItem.map((item) => Buffer.concat([Buffer.from('{"items":['), item, Buffer.from(']}')])),
     ),
     check: (body) => {
       const items = returnsOrThrows(PublishFormatError, () => parsePublishBody(body));
@@ -195,6 +230,7 @@ export const gripWireTargets = [
       publishItem.map((v) => Buffer.concat([Buffer.from('T'), encodeTnetstring(tnet(v))])),
       mutated(publishItem.map((v) => Buffer.from('J' + JSON.stringify(v)))),
       fc.jsonValue({ maxDepth: 4 }).map((v) => Buffer.from('J' + JSON.stringify(v))),
+      deepItem.map((item) => Buffer.concat([Buffer.from('J'), item])),
     ),
     check: (frame) => {
       // A tnetstring error inside a frame is reported as a publish format error.
