@@ -32,6 +32,17 @@ export function applyBodyPatch(body: Buffer, operations: BodyPatchOperation[]): 
   // One operation at a time, so that an error names the operation that failed (the
   // library's own index is always 0 when applying); a failed `test` throws too.
   for (const [index, operation] of operations.entries()) {
+    // fast-json-patch reads `from` as a JS property path: inherited members such as
+    // `/constructor` resolve (a function, which JSON cannot write), and onto the root a
+    // missing `from` leaves no document at all.
+    if (
+      (operation.op === 'copy' || operation.op === 'move') &&
+      !hasMember(document, operation.from)
+    ) {
+      throw new BodyPatchError(
+        `the body-patch does not apply: ${operation.op} from a path that does not exist (operation ${index})`,
+      );
+    }
     try {
       document = fastJsonPatch.applyOperation(document, operation, true, true).newDocument;
     } catch (error) {
@@ -48,6 +59,19 @@ export function applyBodyPatch(body: Buffer, operations: BodyPatchOperation[]): 
     throw new BodyPatchError('the patched body cannot be written as JSON (it contains itself)');
   }
   return Buffer.from(text + ending, 'utf8');
+}
+
+/** Whether a JSON pointer names a member the document has itself (not one it inherits). */
+function hasMember(document: unknown, pointer: string): boolean {
+  if (pointer === '') return true;
+  let value = document;
+  for (const token of pointer.slice(1).split('/')) {
+    if (typeof value !== 'object' || value === null) return false;
+    const key = token.replaceAll('~1', '/').replaceAll('~0', '~');
+    if (!Object.hasOwn(value, key)) return false;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return true;
 }
 
 /** fast-json-patch's first line (the rest dumps the document), and which operation failed. */

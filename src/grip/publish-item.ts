@@ -46,6 +46,12 @@ const CONTROL_PAYLOAD_MAX = 125;
 const NOT_UTF8 = 'that is not valid UTF-8';
 /** A UTF-16 surrogate not in a pair (a JSON `\\ud800` escape): it has no UTF-8 encoding. */
 const LONE_SURROGATE = /\p{Cs}/u;
+/**
+ * Levels of arrays and objects a JSON document may nest: Qt's JSON reader, which Pushpin
+ * uses, refuses deeper ones (DeepNesting). Past it, checks that walk the document (the
+ * body-patch validator, the UTF-8 error's path) would overflow the stack.
+ */
+const JSON_NESTING_MAX = 1024;
 
 /** Parses a `POST /publish/` body: `{"items": [...]}`, all items valid or none. */
 export function parsePublishBody(body: Buffer): PublishItem[] {
@@ -55,6 +61,8 @@ export function parsePublishBody(body: Buffer): PublishItem[] {
   } catch {
     throw new PublishFormatError('Body is not valid JSON.');
   }
+  if (isNestedDeeper(doc, JSON_NESTING_MAX))
+    throw new PublishFormatError('Body is not valid JSON.');
   // Decoding put U+FFFD where the bytes were not UTF-8; refuse rather than deliver that.
   if (!isUtf8(body)) throw new PublishFormatError(notUtf8Message(body, doc));
   // Pushpin's JSON reader accepts only an object or array at the top level.
@@ -109,6 +117,9 @@ export function parsePublishMessage(frame: Buffer, channelOverride?: string): Pu
     } catch {
       throw new PublishFormatError('received message with invalid format (json parse failed)');
     }
+    if (isNestedDeeper(doc, JSON_NESTING_MAX)) {
+      throw new PublishFormatError('received message with invalid format (json parse failed)');
+    }
     if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
       throw new PublishFormatError(
         'received message with invalid format (not a valid json object)',
@@ -120,6 +131,14 @@ export function parsePublishMessage(frame: Buffer, channelOverride?: string): Pu
   }
   const offset = frame.length > 0 && frame[0] === 0x54 /* T */ ? 1 : 0;
   return parsePublishTnetstring(frame.subarray(offset), channelOverride);
+}
+
+/** Whether `value` has arrays or objects nested more than `levels` deep (recursion stops there). */
+function isNestedDeeper(value: unknown, levels: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (levels === 0) return true;
+  for (const child of Object.values(value)) if (isNestedDeeper(child, levels - 1)) return true;
+  return false;
 }
 
 /**

@@ -144,7 +144,9 @@ function encodeInto(value: TnetInput, parts: Buffer[], depth: number): void {
   } else if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new TnetstringError(`tnetstring: cannot encode ${value}`);
     const text = String(value);
-    parts.push(Buffer.from(`${text.length}:${text}${Number.isInteger(value) ? '#' : '^'}`));
+    // An integral double past 2^53 (or written as 1e+21) is a float: as an integer it would
+    // read back as a bigint, or not at all.
+    parts.push(Buffer.from(`${text.length}:${text}${Number.isSafeInteger(value) ? '#' : '^'}`));
   } else if (typeof value === 'bigint') {
     const text = value.toString();
     parts.push(Buffer.from(`${text.length}:${text}#`));

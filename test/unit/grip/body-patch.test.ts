@@ -75,6 +75,25 @@ describe('applyBodyPatch', () => {
     );
   });
 
+  it('refuses a copy or move from a path the body does not have, inherited ones included (found by npm run fuzz)', () => {
+    const cases: [string, string, string][] = [
+      ['{}\n', '/a', ''],
+      ['[]\n', '/constructor', ''],
+      ['{"a":[1]}\n', '/a/constructor', '/b'],
+      ['{"a":{}}\n', '/a/__proto__', '/b'],
+    ];
+    for (const [body, from, path] of cases) {
+      for (const op of ['copy', 'move'] as const) {
+        expect(() => applyBodyPatch(Buffer.from(body), [{ op, from, path }])).toThrow(
+          `the body-patch does not apply: ${op} from a path that does not exist (operation 0)`,
+        );
+      }
+    }
+    expect(
+      applyBodyPatch(Buffer.from('{"a":{"~/":1}}'), [{ op: 'copy', from: '/a/~0~1', path: '/b' }]),
+    ).toEqual(Buffer.from('{"a":{"~/":1},"b":1}'));
+  });
+
   it('refuses to touch the prototype', () => {
     expect(() =>
       applyBodyPatch(held, [{ op: 'add', path: '/__proto__/polluted', value: 1 }]),

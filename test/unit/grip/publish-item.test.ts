@@ -293,6 +293,42 @@ describe('parsePublishBody errors match Pushpin bodies', () => {
   });
 });
 
+describe('deeply nested JSON (found by the port fuzz test)', () => {
+  /** `levels` nested arrays around `inner`, as a body-patch value or meta value. */
+  const nested = (levels: number, inner: Buffer): Buffer =>
+    Buffer.concat([Buffer.from('['.repeat(levels)), inner, Buffer.from(']'.repeat(levels))]);
+  const patchItem = (value: Buffer): Buffer =>
+    Buffer.concat([
+      Buffer.from(
+        '{"channel":"a","formats":{"http-response":{"body-patch":[{"op":"add","path":"/a","value":',
+      ),
+      value,
+      Buffer.from('}]}}}'),
+    ]);
+
+  it('is refused as invalid JSON past 1024 levels, as Qt reads it, not with a stack overflow', () => {
+    for (const inner of [Buffer.from('1'), Buffer.from([0x22, 0xff, 0x22])]) {
+      const item = patchItem(nested(10_000, inner));
+      const body = Buffer.concat([Buffer.from('{"items":['), item, Buffer.from(']}')]);
+      expect(() => parsePublishBody(body)).toThrow(
+        new PublishFormatError('Body is not valid JSON.'),
+      );
+      expect(() => parsePublishMessage(Buffer.concat([Buffer.from('J'), item]))).toThrow(
+        new PublishFormatError('received message with invalid format (json parse failed)'),
+      );
+    }
+  });
+
+  it('is read as usual up to the limit', () => {
+    // Body object, items, item, formats, http-response, body-patch, operation: 7 levels.
+    const item = patchItem(nested(1024 - 7, Buffer.from('1')));
+    const [parsed] = parsePublishBody(
+      Buffer.concat([Buffer.from('{"items":['), item, Buffer.from(']}')]),
+    );
+    expect(parsed!.formats.httpResponse!.bodyPatch).toHaveLength(1);
+  });
+});
+
 describe('parsePublishBody accepts', () => {
   it('an empty item list', () => {
     expect(parsePublishBody(body({ items: [] }))).toEqual([]);

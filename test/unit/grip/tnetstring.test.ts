@@ -95,6 +95,13 @@ describe('tnetstring encode', () => {
     expect(encodeTnetstring(input).toString('utf8')).toBe(expected);
   });
 
+  it('writes integral doubles past the safe range as floats, so they read back as numbers (found by npm run fuzz)', () => {
+    for (const value of [2 ** 53, -(2 ** 53), 1e21, -1e300]) {
+      expect(decodeTnetstring(encodeTnetstring(value))).toBe(value);
+    }
+    expect(encodeTnetstring(1e21).toString()).toBe('5:1e+21^');
+  });
+
   it('refuses non-finite numbers', () => {
     expect(() => encodeTnetstring(Number.NaN)).toThrow(TnetstringError);
     expect(() => encodeTnetstring(Infinity)).toThrow(TnetstringError);
