@@ -71,6 +71,11 @@ export class Bus extends EventEmitter<BusEvents> {
   /** Microseconds at start, so seq keeps increasing across restarts. */
   private seq = Date.now() * 1000;
   private queue: Buffer[][] = [];
+  /** Bus messages ever queued and ever handed to the socket, for whenSent(). */
+  private queuedCount = 0;
+  private sentCount = 0;
+  /** whenSent() callers, in the order of the counts they wait for. */
+  private readonly sentWaiters: { count: number; resolve: () => void }[] = [];
   private isSending = false;
   private isClosed = false;
   private readonly drained = new Set<() => void>();
@@ -267,6 +272,19 @@ export class Bus extends EventEmitter<BusEvents> {
     }
   }
 
+  /** Resolves once everything queued so far has been handed to the bus socket (or dropped). */
+  whenSent(): Promise<void> {
+    if (this.sentCount >= this.queuedCount || this.isClosed) return Promise.resolve();
+    const count = this.queuedCount;
+    return new Promise((resolve) => this.sentWaiters.push({ count, resolve }));
+  }
+
+  private wakeSent(): void {
+    while (this.sentWaiters.length > 0 && this.sentWaiters[0]!.count <= this.sentCount) {
+      this.sentWaiters.shift()!.resolve();
+    }
+  }
+
   // zeromq allows one send in flight per socket, so sends go through one queue, and
   // each send waits for the end of the turn so that it carries everything released in it.
   private enqueue(frames: Buffer[]): void {
@@ -276,6 +294,7 @@ export class Bus extends EventEmitter<BusEvents> {
       return;
     }
     this.queue.push(frames);
+    this.queuedCount++;
     if (!this.isSending) void this.pump();
   }
 
@@ -295,7 +314,12 @@ export class Bus extends EventEmitter<BusEvents> {
         if (this.isClosed) break;
         this.logger.error({ err }, 'bus send failed');
       }
+      this.sentCount += batch.length;
+      this.wakeSent();
     }
+    // Closed: what is left in the queue is dropped, and nobody waits for it any longer.
+    this.sentCount = this.queuedCount;
+    this.wakeSent();
     this.queue = [];
     this.isSending = false;
     for (const resolve of this.drained) resolve();

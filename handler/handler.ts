@@ -156,6 +156,7 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
     maxConnections: settings.controlMaxConnections,
     logger: logger.child({ component: 'handler.http' }),
     publish,
+    whenSent: redis ? undefined : () => bus.whenSent(),
     recover: () => {
       sequencer.recover();
       logger.info("recover: forgot every channel's last id");

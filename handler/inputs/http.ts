@@ -31,6 +31,13 @@ export interface HttpInputOptions {
   maxConnections: number;
   logger: Logger;
   publish: PublishSink;
+  /**
+   * Resolves once the items `publish` took in memory are on their way to the proxy workers
+   * (handed to the bus socket), so that a 200 never names an item still in this process
+   * (a handler killed right after answering would lose it). Undefined with Redis, where the
+   * stored promise is the answer.
+   */
+  whenSent?: () => Promise<void>;
   /** What keeps this node from serving (`GET /readyz`); empty when it is ready. */
   readiness?: () => { problems: string[]; detail: Record<string, unknown> };
   /** `POST /recover`. */
@@ -251,13 +258,14 @@ export class HttpInput implements PublishInput {
       this.options.count?.('forbidden');
       return;
     }
-    // Like Pushpin, success means "parsed": the answer goes out before delivery. With
-    // Redis it means "stored in Redis", which every node delivers from.
+    // Success means "on its way to the workers", not yet delivered (as Pushpin, whose answer
+    // means "parsed"). With Redis it means "stored in Redis", which every node delivers from.
     const stored: Promise<void>[] = [];
     for (const item of items) {
       const result = this.options.publish(item);
       if (result) stored.push(result);
     }
+    if (stored.length === 0) await this.options.whenSent?.();
     if (stored.length > 0) {
       const results = await Promise.allSettled(stored);
       const failed = results.find((result) => result.status === 'rejected');
