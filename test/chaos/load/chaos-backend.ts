@@ -108,7 +108,8 @@ function answerWsEvents(events: WsEvent[], channel: string): WsEvent[] {
       const subscribe = JSON.stringify({ type: 'subscribe', channel });
       out.push({ type: 'TEXT', content: Buffer.from(`c:${subscribe}`) });
     } else if (event.type === 'TEXT') {
-      out.push({ type: 'TEXT', content: Buffer.from(`echo ${event.content?.toString() ?? ''}`) });
+      // A grip session's messages to the client carry the `m:` prefix (control ones `c:`).
+      out.push({ type: 'TEXT', content: Buffer.from(`m:echo ${event.content?.toString() ?? ''}`) });
     } else if (event.type === 'CLOSE') {
       out.push({ type: 'CLOSE', content: event.content });
     }
