@@ -8,6 +8,8 @@ export interface ItemTally {
   duplicated: number;
   /** Items received whose publish did not get a 200 (it failed at the publisher). */
   deliveredUnaccepted: number;
+  /** The items some holder missed. */
+  missed: Set<number>;
   /** A few of the losses, for a failure line: `<kind> holder <n> missed i<seq>...`. */
   examples: string[];
 }
@@ -15,13 +17,20 @@ export interface ItemTally {
 /**
  * Compares what the holders received with what the control API accepted. A holder is owed
  * every item accepted with 200 that was sent after its current connection opened, if that
- * connection is still open (a closed one counts as a lost connection, not as lost items).
+ * connection is still open or was stopped by the scenario (one that closed by itself counts
+ * as a lost connection, not as lost items).
  * Long-poll holders are not owed items (they miss what comes between polls).
  */
 export function tallyItems(holders: Holder[], results: PublishResult[]): ItemTally {
   const accepted = results.filter((r) => r.status === 200);
   const acceptedSeqs = new Set(accepted.map((r) => r.seq));
-  const tally: ItemTally = { lost: 0, duplicated: 0, deliveredUnaccepted: 0, examples: [] };
+  const tally: ItemTally = {
+    lost: 0,
+    duplicated: 0,
+    deliveredUnaccepted: 0,
+    missed: new Set(),
+    examples: [],
+  };
   const unaccepted = new Set<number>();
   holders.forEach((holder, index) => {
     const seen = new Set<number>();
@@ -32,9 +41,11 @@ export function tallyItems(holders: Holder[], results: PublishResult[]): ItemTal
     }
     if (holder.kind === 'long-poll') return;
     const segment = holder.current;
-    if (segment.openedAt === undefined || segment.closedAt !== undefined) return;
+    const isLost = segment.closedAt !== undefined && segment.closeReason !== 'stopped';
+    if (segment.openedAt === undefined || isLost) return;
     const missed = accepted.filter((r) => r.sentAt >= segment.openedAt! && !seen.has(r.seq));
     tally.lost += missed.length;
+    for (const r of missed) tally.missed.add(r.seq);
     if (missed.length > 0 && tally.examples.length < 5) {
       const seqs = missed.slice(0, 5).map((r) => `i${r.seq}`);
       tally.examples.push(`${holder.kind} holder ${index} missed ${seqs.join(' ')}`);

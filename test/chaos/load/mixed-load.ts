@@ -74,7 +74,13 @@ export async function startMixedLoad(options: MixedLoadOptions): Promise<MixedLo
     options.controlUrls[0]!,
     channel,
     () => pushed.every((h) => h.probes > 0),
-    () => `${pushed.filter((h) => h.probes === 0).length} of ${pushed.length} holders`,
+    () => {
+      const missing = pushed.filter((h) => h.probes === 0);
+      const kinds = [
+        ...new Set(missing.map((h) => `${h.kind} ${h.isOpen() ? 'open' : h.current.closeReason}`)),
+      ];
+      return `${missing.length} of ${pushed.length} holders (${kinds.join(', ')})`;
+    },
   );
   const startedAt = Date.now();
   const plain = startPlainLoad({
@@ -125,6 +131,8 @@ export interface LoadOutcome {
   >;
   lostReasons: string;
   lostExamples: string[];
+  /** The items some holder was owed and did not receive. */
+  missed: Set<number>;
   deliveredUnaccepted: number;
 }
 
@@ -159,6 +167,7 @@ export async function stopMixedLoad(
     },
     lostReasons: lost.reasons,
     lostExamples: tally.examples,
+    missed: tally.missed,
     deliveredUnaccepted: tally.deliveredUnaccepted,
   };
 }

@@ -39,8 +39,8 @@ interface Downtime {
 
 async function run({ short: isShort }: ScenarioOptions): Promise<ChaosRecord> {
   const size = isShort ? short : full;
-  const periodMs = isShort ? 1_000 : 2_000;
-  const flapMs = isShort ? 4_000 : 30_000;
+  const periodMs = isShort ? 750 : 2_000;
+  const flapMs = isShort ? 3_000 : 30_000;
   const echoEveryMs = isShort ? 250 : 1_000;
   const backend = await startChaosBackend();
   let tt: Thumbtack | undefined;
@@ -49,6 +49,7 @@ async function run({ short: isShort }: ScenarioOptions): Promise<ChaosRecord> {
     tt = await startThumbtack({
       routes: chaosRoutes(backend.target),
       workers: 2,
+      readyTimeoutMs: 60_000,
       args: ['--ws-retry-delay', String(retryDelaySeconds), '--ws-retry-max', String(retryMax)],
     });
     const load = await startMixedLoad({

@@ -41,12 +41,17 @@ interface Outage {
 
 async function run({ short: isShort }: ScenarioOptions): Promise<ChaosRecord> {
   const size = isShort ? short : full;
-  const kills = isShort ? 2 : 5;
-  const steadyMs = isShort ? 500 : 3_000;
+  const kills = isShort ? 1 : 5;
+  const steadyMs = isShort ? 300 : 3_000;
   const backend = await startChaosBackend();
   let tt: Thumbtack | undefined;
   try {
-    tt = await startThumbtack({ routes: chaosRoutes(backend.target), workers: 2 });
+    tt = await startThumbtack({
+      routes: chaosRoutes(backend.target),
+      workers: 2,
+      // A busy machine (the whole test suite beside it) can take this long to start node.
+      readyTimeoutMs: 60_000,
+    });
     const load = await startMixedLoad({
       size,
       channel: 'chaos-handler-kill',
@@ -96,8 +101,15 @@ async function run({ short: isShort }: ScenarioOptions): Promise<ChaosRecord> {
       );
     }
     if (fields.itemsLost > 0) {
+      // When each missed item was answered, relative to the next kill.
+      const timing = [...outcome.missed].map((seq) => {
+        const r = outcome.published.find((p) => p.seq === seq)!;
+        const kill = outages.find((o) => o.killedAt >= r.sentAt);
+        return `i${seq} answered ${kill ? `${kill.killedAt - r.doneAt} ms before a kill` : 'after the last kill'}`;
+      });
       failures.push(
-        `${fields.itemsLost} items accepted with 200 and not delivered; expected 0: ${outcome.lostExamples.join('; ')}`,
+        `${fields.itemsLost} items accepted with 200 and not delivered; expected 0: ` +
+          `${outcome.lostExamples.join('; ')} (${timing.slice(0, 5).join(', ')})`,
       );
     }
     if (fields.itemsDuplicated > 0)

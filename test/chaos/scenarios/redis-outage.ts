@@ -50,7 +50,7 @@ async function run({ short: isShort }: ScenarioOptions): Promise<ChaosRecord> {
   const size = isShort ? short : full;
   const outageCount = isShort ? 1 : 3;
   const outageMs = isShort ? 1_000 : 5_000;
-  const steadyMs = isShort ? 500 : 3_000;
+  const steadyMs = isShort ? 300 : 3_000;
   const redis: RedisServer = await startRedisServer([
     '--appendonly',
     'yes',
@@ -64,6 +64,7 @@ async function run({ short: isShort }: ScenarioOptions): Promise<ChaosRecord> {
       startThumbtack({
         routes: chaosRoutes(backend.target),
         workers: 1,
+        readyTimeoutMs: 60_000,
         args: ['--redis', redis.url],
       });
     nodes.push(...(await Promise.all([startNode(), startNode()])));

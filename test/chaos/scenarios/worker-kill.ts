@@ -43,7 +43,12 @@ async function run({ short: isShort }: ScenarioOptions): Promise<ChaosRecord> {
   let tt: Thumbtack | undefined;
   const extraHolders: Holder[] = [];
   try {
-    tt = await startThumbtack({ routes: chaosRoutes(backend.target), workers: 2 });
+    tt = await startThumbtack({
+      routes: chaosRoutes(backend.target),
+      workers: 2,
+      // A busy machine (the whole test suite beside it) can take this long to start node.
+      readyTimeoutMs: 60_000,
+    });
     const instance = tt;
     const load = await startMixedLoad({
       size,
