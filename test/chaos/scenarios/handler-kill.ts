@@ -64,14 +64,15 @@ async function run({ short: isShort }: ScenarioOptions): Promise<ChaosRecord> {
       const pid = childPid(tt, 'handler')!;
       const killedAt = Date.now();
       process.kill(pid, 'SIGKILL');
-      const newPid = await waitForRestart(tt, 'handler', pid, 15_000);
-      await tt.waitForLog((l) => l.msg === 'handler ready' && l.pid === newPid, 15_000);
+      // Bounds as long as a start (readyTimeoutMs): a busy machine starts node slowly.
+      const newPid = await waitForRestart(tt, 'handler', pid, 60_000);
+      await tt.waitForLog((l) => l.msg === 'handler ready' && l.pid === newPid, 60_000);
       const readyAt = Date.now();
       const firstAccepted = (): PublishResult | undefined =>
         load.stream.results.find((r) => r.sentAt > killedAt && r.status === 200);
       await waitFor(
         () => firstAccepted() !== undefined,
-        Date.now() + 15_000,
+        Date.now() + 60_000,
         () => 'no publish accepted after the handler came back',
       );
       outages.push({ killedAt, readyAt, recoveredAt: firstAccepted()!.doneAt });

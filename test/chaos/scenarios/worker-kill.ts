@@ -86,17 +86,17 @@ async function run({ short: isShort }: ScenarioOptions): Promise<ChaosRecord> {
     process.kill(victimPid, 'SIGKILL');
     await tt.waitForLog(
       (l) => l.msg === 'child exited unexpectedly; restarting' && l['child'] === victimName,
-      10_000,
+      30_000,
     );
     const exitSeenAt = Date.now();
-    const newPid = await waitForRestart(tt, victimName, victimPid, 15_000);
-    await tt.waitForLog((l) => l.msg === 'proxy ready' && l.pid === newPid, 15_000);
+    const newPid = await waitForRestart(tt, victimName, victimPid, 60_000);
+    await tt.waitForLog((l) => l.msg === 'proxy ready' && l.pid === newPid, 60_000);
     const restartedAt = Date.now();
 
     // The dead worker's clients were told (closed, not hung) and are back on a connection.
     await waitFor(
       () => victims.every((h) => h.segments.length >= 2 && h.isOpen()),
-      Date.now() + 15_000,
+      Date.now() + 60_000,
       () => `${victims.filter((h) => !h.isOpen()).length} of ${victims.length} victims not back`,
     ).catch((err: Error) => failures.push(err.message));
     const closeMs = victims.map((h) => (h.segments[0]!.closedAt ?? Infinity) - killedAt);
