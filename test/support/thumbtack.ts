@@ -6,7 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from './free-port.js';
 import { watchLogs, type LogLine } from './log-watcher.js';
 
-export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const supportRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** The project folder, also when this file runs compiled from dist/test/support (npm run chaos). */
+export const projectRoot =
+  path.basename(supportRoot) === 'dist' ? path.dirname(supportRoot) : supportRoot;
 export const thumbtackBin = path.join(projectRoot, 'bin/thumbtack.js');
 
 export type { LogLine };
@@ -174,15 +177,28 @@ export function workerPidForClientPort(
   instance: Thumbtack,
   clientPort: number,
 ): number | undefined {
-  const inodes = new Set(
+  return workerPidsForClientPorts(instance, [clientPort]).get(clientPort);
+}
+
+/** `workerPidForClientPort` for many connections at once (one pass over /proc). */
+export function workerPidsForClientPorts(
+  instance: Thumbtack,
+  clientPorts: number[],
+): Map<number, number> {
+  const wanted = new Set(clientPorts);
+  const portOfInode = new Map(
     clientConnections(instance)
-      .filter((c) => c.remotePort === clientPort)
-      .map((c) => c.inode),
+      .filter((c) => wanted.has(c.remotePort))
+      .map((c) => [c.inode, c.remotePort]),
   );
+  const out = new Map<number, number>();
   for (const pid of proxyWorkerPids(instance)) {
-    if (socketInodes(pid).some((inode) => inodes.has(inode))) return pid;
+    for (const inode of socketInodes(pid)) {
+      const port = portOfInode.get(inode);
+      if (port !== undefined) out.set(port, pid);
+    }
   }
-  return undefined;
+  return out;
 }
 
 /** Client connections a worker has open now (server side, from /proc), to spot socket leaks. */
