@@ -6,7 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from './free-port.js';
 import { watchLogs, type LogLine } from './log-watcher.js';
 
-export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** The project, whether this runs from test/support or compiled in dist/test/support (chaos). */
+export const projectRoot = findProjectRoot(
+  path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..'),
+);
 export const thumbtackBin = path.join(projectRoot, 'bin/thumbtack.js');
 
 export type { LogLine };
@@ -275,6 +278,10 @@ export function runThumbtackToExit(
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+function findProjectRoot(above: string): string {
+  return path.basename(above) === 'dist' ? path.dirname(above) : above;
 }
 
 /** Stops every instance a test left running (call from afterEach). */
