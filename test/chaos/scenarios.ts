@@ -2,3 +2,6 @@ import type { Scenario } from './record.js';
 
 /** Every chaos scenario, in the order `npm run chaos` runs them. */
 export const scenarios: Scenario[] = [];
+
+import { slowConsumers } from './scenarios/slow-consumers.js';
+scenarios.push(slowConsumers);
