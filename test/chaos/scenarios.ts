@@ -5,3 +5,6 @@ export const scenarios: Scenario[] = [];
 
 import { slowConsumers } from './scenarios/slow-consumers.js';
 scenarios.push(slowConsumers);
+
+import { fdExhaustion } from './scenarios/fd-exhaustion.js';
+scenarios.push(fdExhaustion);

@@ -188,13 +188,8 @@ async function probe(tt: Thumbtack, stats: DeliveryStats, readers: number): Prom
 
 function openReader(tt: Thumbtack, stats: DeliveryStats, index: number): Promise<SseConnection> {
   return new Promise((resolve, reject) => {
-    const target = {
-      host: '127.0.0.1',
-      port: tt.port,
-      path: '/sse',
-      localAddress: '127.0.0.1',
-      index,
-    };
+    // No local address: binding one makes the kernel search its ports at every connect.
+    const target = { host: '127.0.0.1', port: tt.port, path: '/sse', localAddress: '', index };
     new SseConnection(target, stats, (conn, error) => {
       if (error === undefined) resolve(conn);
       else reject(new Error(`reader ${index} did not open: ${error}`));
