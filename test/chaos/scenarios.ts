@@ -8,3 +8,6 @@ scenarios.push(slowConsumers);
 
 import { fdExhaustion } from './scenarios/fd-exhaustion.js';
 scenarios.push(fdExhaustion);
+
+import { memoryChurn } from './scenarios/memory-churn.js';
+scenarios.push(memoryChurn);
