@@ -5,7 +5,7 @@ import { afterEach, expect, test } from 'vitest';
 import { fdExhaustion } from '../chaos/scenarios/fd-exhaustion.js';
 
 /*
- * The short form of `npm run chaos -- --scenario fd-exhaustion`: 200 SSE clients against a
+ * The short form of `npm run chaos -- --scenario fd-exhaustion`: 250 SSE clients against a
  * worker with --max-connections 150, then all leave.
  */
 

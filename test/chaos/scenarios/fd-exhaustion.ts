@@ -48,8 +48,8 @@ const full: Shape = {
 };
 const short: Shape = {
   cap: 150,
-  extra: 50,
-  concurrency: 50,
+  extra: 100,
+  concurrency: 20,
   idleMs: 2_000,
   after: 10,
   openTimeoutMs: 10_000,
