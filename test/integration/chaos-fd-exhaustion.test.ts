@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, test } from 'vitest';
+import { describeRecord } from '../chaos/record.js';
 import { fdExhaustion } from '../chaos/scenarios/fd-exhaustion.js';
 
 /*
@@ -22,7 +23,7 @@ test(
   async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'thumbtack-chaos-fd-'));
     const record = await fdExhaustion.run({ short: true, dir });
-    expect(record.failures).toEqual([]);
+    expect(record.failures, describeRecord(record)).toEqual([]);
     expect(record.extra['hung']).toBe(0);
     expect(record.extra['refused']).toBeGreaterThan(0);
     expect(record.extra['idleCpuShare']).toBeLessThanOrEqual(0.1);

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, test } from 'vitest';
+import { describeRecord } from '../chaos/record.js';
 import { slowConsumers } from '../chaos/scenarios/slow-consumers.js';
 
 /*
@@ -22,7 +23,7 @@ test(
   async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'thumbtack-chaos-slow-'));
     const record = await slowConsumers.run({ short: true, dir });
-    expect(record.failures).toEqual([]);
+    expect(record.failures, describeRecord(record)).toEqual([]);
     expect(record.extra['slowCut']).toBe(10);
     expect(record.itemsLost).toBe(0);
     expect(record.connectionsLost).toBe(0);

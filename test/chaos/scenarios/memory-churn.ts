@@ -74,7 +74,7 @@ export const memoryChurn: Scenario = {
 
 async function run(options: ScenarioOptions): Promise<ChaosRecord> {
   const shape: Shape = options.short
-    ? { cycles: 300, warmup: 100, idleMs: 1_000 }
+    ? { cycles: 200, warmup: 50, idleMs: 1_000 }
     : { cycles: 20_000, warmup: 1_000, idleMs: idleMinutes() * 60_000 };
   const backend = await startGripWsBackend(channel);
   const woh = await startWohBackend((ws) => {
