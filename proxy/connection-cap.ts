@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { Logger } from '../src/log.js';
 
-/** Descriptors are counted this often near the cap (listing them costs a few ms)... */
+/** Descriptors are counted this often near the cap (a listing costs ms per thousand)... */
 const nearSampleMs = 250;
 /** ...and this often below this share of it, so a worker idly holding many stays idle. */
 const farSampleMs = 2_000;
@@ -99,9 +99,15 @@ export function defaultConnectionLimit(): number | undefined {
   return Math.max(1, soft - Math.max(100, Math.ceil(soft * 0.05)) - countDescriptors());
 }
 
-/** Open descriptors; Infinity when none is left to even list them (EMFILE). */
-function countDescriptors(): number {
+/**
+ * Open descriptors; Infinity when none is left to even list them (EMFILE). Linux 6.2+
+ * gives the count as the size of /proc/self/fd: listing 19,000 descriptors instead costs
+ * about 26 ms of CPU, four times a second near the cap, and at every arrival at its edge.
+ */
+export function countDescriptors(): number {
   try {
+    const { size } = fs.statSync('/proc/self/fd');
+    if (size > 0) return size;
     return fs.readdirSync('/proc/self/fd').length;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EMFILE' ? Infinity : 0;

@@ -11,6 +11,9 @@ import { scenarios } from './scenarios.js';
  * expectation failed.
  *
  *   npm run chaos [-- --scenario NAME ... | --short | --json FILE]
+ *
+ * A scenario's own knobs come from the environment, named THUMBTACK_CHAOS_*:
+ *   THUMBTACK_CHAOS_IDLE_MINUTES  memory-churn's idle after its cycles, full form (default 10)
  */
 
 function readOptions(argv: string[]): { names: string[]; short: boolean; json?: string } {
