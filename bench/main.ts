@@ -27,11 +27,9 @@ import { nodesWorkload } from './workloads/nodes.js';
 import { addBackendShare, proxyWorkload } from './workloads/proxy.js';
 import type { Workload, WorkloadResult } from './workloads/workload.js';
 import { wsWorkload } from './workloads/ws.js';
+import { cleanups, runScript } from './script-run.js';
 
 const backendEntry = fileURLToPath(new URL('./backend.js', import.meta.url));
-
-/** Everything started by this run, stopped in reverse order on exit or interrupt. */
-const cleanups: (() => Promise<void>)[] = [];
 
 /** Has `stop` run on exit or interrupt until the returned function forgets it. */
 function track(stop: () => Promise<void>): () => void {
@@ -328,28 +326,4 @@ async function main(argv: string[]): Promise<number> {
   return results.some((r) => r.status === 'failed') ? 1 : 0;
 }
 
-async function cleanup(): Promise<void> {
-  for (const stop of cleanups.splice(0).reverse()) await stop().catch(() => undefined);
-}
-
-let isInterrupted = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (isInterrupted) return;
-    isInterrupted = true;
-    process.stderr.write(`bench: ${signal}, stopping everything started\n`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-main(process.argv.slice(2)).then(
-  async (code) => {
-    await cleanup();
-    process.exit(code);
-  },
-  async (err: unknown) => {
-    process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`);
-    await cleanup();
-    process.exit(2);
-  },
-);
+runScript('bench', () => main(process.argv.slice(2)));

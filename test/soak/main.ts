@@ -20,6 +20,7 @@ import { PublishLog } from './publish-log.js';
 import { PublishStream } from './publish-stream.js';
 import { reconcile, round, TransportTally, type TallyByTransport } from './tally.js';
 import { timeSeriesSvg, type Panel } from './time-series-svg.js';
+import { cleanups, runScript } from '../../bench/script-run.js';
 
 /*
  * The soak: thumbtack's runner (bin/thumbtack.js) in front of a GRIP backend, connections on
@@ -33,7 +34,6 @@ import { timeSeriesSvg, type Panel } from './time-series-svg.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const backendEntry = fileURLToPath(new URL('./backend.js', import.meta.url));
-const cleanups: (() => Promise<void>)[] = [];
 /** How often generators learn each channel's acknowledged position. */
 const ackedEveryMs = 100;
 
@@ -422,28 +422,4 @@ function chart(
   );
 }
 
-async function cleanup(): Promise<void> {
-  for (const stop of cleanups.splice(0).reverse()) await stop().catch(() => undefined);
-}
-
-let isInterrupted = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (isInterrupted) return;
-    isInterrupted = true;
-    process.stderr.write(`soak: ${signal}, stopping everything started\n`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-main(process.argv.slice(2)).then(
-  async (code) => {
-    await cleanup();
-    process.exit(code);
-  },
-  async (err: unknown) => {
-    process.stderr.write(`soak: ${(err as Error).stack ?? String(err)}\n`);
-    await cleanup();
-    process.exit(2);
-  },
-);
+runScript('soak', () => main(process.argv.slice(2)));
