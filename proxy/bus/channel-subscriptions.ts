@@ -83,6 +83,8 @@ function isFor(subscriber: Subscriber, delivery: Delivery): boolean {
  */
 const recentWindowMs = 6_000;
 const recentMax = 100;
+/** Items kept for connections not (yet) held here, all ids together. */
+const unclaimedMax = 10_000;
 
 /** Bound on waiting for the handler's replay-end (a handler that is down never sends it). */
 const replayWaitMs = 2_000;
@@ -112,6 +114,9 @@ export class ChannelSubscriptions {
   private readonly subscribers = new Map<string, Set<Subscriber>>();
   /** This worker's held connections by id, for items addressed to one of them. */
   private readonly connections = new Map<string, Addressable>();
+  /** Items addressed to ids no connection here has (yet), oldest id first; see addConnection. */
+  private readonly unclaimed = new Map<string, Delivery[]>();
+  private unclaimedCount = 0;
   private readonly recent = new Map<string, Delivery[]>();
   /** The highest seq seen per channel: an item at or below it is a replay (remember()). */
   private readonly lastSeq = new Map<string, number>();
@@ -149,9 +154,19 @@ export class ChannelSubscriptions {
     return this.subscribers.size;
   }
 
-  /** Items published to `$connection:<id>` now reach `connection`. */
-  addConnection(id: string, connection: Addressable): void {
+  /**
+   * Items published to `$connection:<id>` now reach `connection`, and so do those kept from
+   * the last seconds that were published after `since` (preciseNow() when its request left):
+   * a backend may publish to the id it was just given before its answer reached the proxy.
+   */
+  addConnection(id: string, connection: Addressable, since: number): void {
     this.connections.set(id, connection);
+    const early = this.unclaimed.get(id);
+    if (!early) return;
+    this.unclaimed.delete(id);
+    for (const delivery of early) {
+      if (delivery.header.time >= since) this.handToConnection(connection, delivery);
+    }
   }
 
   /** Only when `connection` is the one registered: a retried hold may have replaced it. */
@@ -262,20 +277,39 @@ export class ChannelSubscriptions {
     this.stats.onHandedOut(delivery.header.time, this.stats.deliveries - before);
   }
 
-  /** Every worker hears it; the one holding the connection delivers it, whenever it subscribed. */
+  /**
+   * Every worker hears it; the one holding the connection delivers it. An id no connection
+   * here has yet is kept a few seconds (bounded), for a hold whose answer is on its way.
+   */
   private dispatchToConnection(id: string, frames: Buffer[], channel: string): void {
     const connection = this.connections.get(id);
-    if (!connection) return;
     const delivery = decodeDelivery(frames, channel);
     if (!delivery) {
       this.log.warn({ frames: frames.length }, 'ignored a malformed delivery from the handler');
       return;
     }
+    if (connection) this.handToConnection(connection, delivery);
+    else this.keepUnclaimed(id, delivery);
+  }
+
+  private keepUnclaimed(id: string, delivery: Delivery): void {
+    const kept = this.unclaimed.get(id);
+    if (kept) kept.push(delivery);
+    else this.unclaimed.set(id, [delivery]);
+    // Oldest ids go first past the bound: these are for connections that may never come.
+    if (++this.unclaimedCount > unclaimedMax) {
+      const [oldest, items] = this.unclaimed.entries().next().value!;
+      this.unclaimed.delete(oldest);
+      this.unclaimedCount -= items.length;
+    }
+  }
+
+  private handToConnection(connection: Addressable, delivery: Delivery): void {
     const before = this.stats.deliveries;
     try {
       connection.deliver(delivery, false);
     } catch (err) {
-      this.log.error({ err, channel }, 'delivery to a connection failed');
+      this.log.error({ err, channel: delivery.channel }, 'delivery to a connection failed');
     }
     this.stats.onHandedOut(delivery.header.time, this.stats.deliveries - before);
   }
@@ -445,6 +479,11 @@ export class ChannelSubscriptions {
 
   private sweep(): void {
     const cutoff = preciseNow() - recentWindowMs;
+    for (const [id, items] of this.unclaimed) {
+      if (items[items.length - 1]!.header.time >= cutoff) continue;
+      this.unclaimed.delete(id);
+      this.unclaimedCount -= items.length;
+    }
     for (const [channel, list] of this.recent) {
       let drop = 0;
       while (drop < list.length && list[drop]!.header.time < cutoff) drop++;

@@ -114,7 +114,9 @@ export class GripResponder implements HoldHost {
     if (this.isDraining) hold.drain();
     else if (this.holds.has(hold)) {
       this.ctx.startLifetime(request.route, hold);
-      if (request.connectionId) this.subscriptions.addConnection(request.connectionId, hold);
+      if (request.connectionId) {
+        this.subscriptions.addConnection(request.connectionId, hold, request.sentAt);
+      }
     }
   };
 

@@ -114,7 +114,7 @@ export class WsClient {
   attach(ws: WebSocket<WsUserData>): void {
     this.ws = ws;
     this.host.ctx.startLifetime(this.route, this);
-    this.host.subscriptions.addConnection(this.cid, this);
+    this.host.subscriptions.addConnection(this.cid, this, this.controlSince);
     for (const listener of this.listeners.values()) this.syncTopic(listener);
   }
 

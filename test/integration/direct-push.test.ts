@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
 import { WebSocketServer } from 'ws';
@@ -73,6 +74,22 @@ async function connectionIdOf(path: string, count: number): Promise<string> {
   return id as string;
 }
 
+/**
+ * Resolves once the node's handler counts `workers` proxy workers on its bus (`/readyz`): an
+ * item addressed to one connection has no channel subscription to wait for, and one
+ * published before the worker's bus subscription reached the handler goes nowhere.
+ */
+async function busReady(instance: Thumbtack, workers = 1): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const res = await request(`${instance.controlUrl}/readyz`);
+    const status = JSON.parse(await res.body.text()) as { workers?: number };
+    if ((status.workers ?? 0) >= workers) return;
+    if (Date.now() > deadline) throw new Error(`/readyz counts ${status.workers} workers`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 function wsMessage(channel: string, content: string): unknown {
   return { channel, formats: { 'ws-message': { content } } };
 }
@@ -82,6 +99,7 @@ describe('push to one connection', () => {
 
   beforeAll(async () => {
     tt = await startThumbtack({ routes: routes(), workers: 2 });
+    await busReady(tt, 2);
   });
 
   it('reaches one stream hold by the Connection-Id its backend saw, and not the others on its channel', async () => {
@@ -100,6 +118,19 @@ describe('push to one connection', () => {
     expect(await first.waitForText('everyone\n')).toBe('open\neveryone\n');
     first.close();
     second.close();
+  });
+
+  it('delivers what the backend published to the id before its hold answer reached the proxy', async () => {
+    backend.on('/self', (req, res) => {
+      const id = String(req.headers['connection-id']);
+      // Published, then some work before answering: the item reaches the worker first.
+      void publishOk(tt, streamItem(`$connection:${id}`, 'before the answer\n'))
+        .then(() => new Promise((resolve) => setTimeout(resolve, 200)))
+        .then(() => holdOn('shared', 'stream')(req, res));
+    });
+    const stream = await openStream(`${tt.url}/self`);
+    expect(await stream.waitForText('before the answer\n')).toBe('open\nbefore the answer\n');
+    stream.close();
   });
 
   it('answers one long-poll', async () => {
@@ -134,6 +165,7 @@ describe('push to one connection', () => {
     const port = (wss.address() as { port: number }).port;
     const own = await startThumbtack({ routes: `* 127.0.0.1:${port}\n` });
     try {
+      await busReady(own);
       const client = await connectWs(`${own.url.replace('http', 'ws')}/any`);
       await expect.poll(() => ids.length).toBe(1);
       await publishOk(own, wsMessage(`$connection:${ids[0]}`, 'pushed'));
@@ -210,6 +242,7 @@ describe('push to one connection across nodes (Redis)', () => {
       startThumbtack({ routes: routes(), args }),
       startThumbtack({ routes: routes(), args }),
     ]);
+    await Promise.all([busReady(a), busReady(b)]);
     const seen = backend.requestsTo('/stream').length;
     const stream = await openStream(`${b.url}/stream`);
     await stream.waitForText('open\n');
