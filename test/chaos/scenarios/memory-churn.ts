@@ -37,10 +37,12 @@ const openTimeoutMs = 10_000;
 /** RSS after the idle may differ from where it started by this share. */
 const rssTolerance = 0.1;
 /**
- * Live objects the heap may gain: snapshot to snapshot the count moves by some tens with no
- * leak at all, while a leak keeps at least one object (in practice many) per connection.
+ * Live objects the heap may gain: snapshot to snapshot the count moves by tens to a few
+ * hundred with no leak at all (324 plain objects, arrays and contexts once, beside two other
+ * test files on 2 cores), while a leak keeps at least one object (in practice many: a kept
+ * StreamHold gained 3,167) per connection. The full form's 40,000 cycles dwarf the noise.
  */
-const objectsNoise = 200;
+const objectsNoise = 500;
 const objectsPerCycleMax = 0.05;
 
 interface Shape {
