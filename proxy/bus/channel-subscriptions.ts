@@ -306,11 +306,7 @@ export class ChannelSubscriptions {
 
   private handToConnection(connection: Addressable, delivery: Delivery): void {
     const before = this.stats.deliveries;
-    try {
-      connection.deliver(delivery, false);
-    } catch (err) {
-      this.log.error({ err, channel: delivery.channel }, 'delivery to a connection failed');
-    }
+    this.handTo(connection, delivery, false);
     this.stats.onHandedOut(delivery.header.time, this.stats.deliveries - before);
   }
 
@@ -326,7 +322,7 @@ export class ChannelSubscriptions {
     this.handTo(subscriber, delivery, isBroadcast);
   }
 
-  private handTo(subscriber: Subscriber, delivery: Delivery, isBroadcast: boolean): void {
+  private handTo(subscriber: Addressable, delivery: Delivery, isBroadcast: boolean): void {
     try {
       subscriber.deliver(delivery, isBroadcast);
     } catch (err) {
