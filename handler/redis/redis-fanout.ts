@@ -4,13 +4,13 @@ import type { PublishItem } from '../../src/grip/publish-types.js';
 import {
   comparePositions,
   decodeRedisMessage,
+  decodeRedisPayload,
   decodeStreamEntry,
   encodeRedisPayload,
   type RedisEntry,
 } from '../../src/ipc/redis-entry.js';
 import type { Logger } from '../../src/log.js';
 import { addressedConnection } from '../../src/grip/channel-name.js';
-import { decodeDelivery, deliveryItem, splitBusMessage } from '../../src/ipc/delivery.js';
 import {
   connectRedis,
   describeRedis,
@@ -168,9 +168,7 @@ export class RedisFanout {
       if (this.isCluster) await (this.commands as Cluster).spublish(directName, payload);
       else await (this.commands as Redis).publish(directName, payload);
     } catch (err) {
-      throw new RedisUnavailableError(
-        `Redis did not take the publish (${describeRedis(this.options.settings)}): ${(err as Error).message}; retry later`,
-      );
+      throw this.notTaken(err);
     }
   }
 
@@ -191,9 +189,7 @@ export class RedisFanout {
         pubsubName(item.channel),
       );
     } catch (err) {
-      throw new RedisUnavailableError(
-        `Redis did not take the publish (${describeRedis(this.options.settings)}): ${(err as Error).message}; retry later`,
-      );
+      throw this.notTaken(err);
     }
   }
 
@@ -318,6 +314,12 @@ export class RedisFanout {
     if (fresh.length > 0) void this.subscribeAndCatchUp(fresh, true);
   }
 
+  private notTaken(err: unknown): RedisUnavailableError {
+    return new RedisUnavailableError(
+      `Redis did not take the publish (${describeRedis(this.options.settings)}): ${(err as Error).message}; retry later`,
+    );
+  }
+
   private async subscribeDirect(): Promise<void> {
     if (this.isCluster) await (this.subscriber as Cluster).ssubscribe(directName);
     else await (this.subscriber as Redis).subscribe(directName);
@@ -415,9 +417,8 @@ export class RedisFanout {
   }
 
   private onDirectMessage(message: Buffer): void {
-    const deliveries = splitBusMessage(message);
-    const delivery = deliveries?.length === 1 ? decodeDelivery(deliveries[0]!) : undefined;
-    if (!delivery || addressedConnection(delivery.channel) === undefined) {
+    const item = decodeRedisPayload(message);
+    if (!item || addressedConnection(item.channel) === undefined) {
       this.options.logger.warn(
         { channel: directName },
         'ignored a message on the thumbtack direct channel that is not an item',
@@ -425,7 +426,7 @@ export class RedisFanout {
       return;
     }
     try {
-      this.options.onDirectItem(deliveryItem(delivery));
+      this.options.onDirectItem(item);
     } catch (err) {
       this.options.logger.error({ err }, 'handing on an item addressed to one connection failed');
     }

@@ -26,12 +26,15 @@ export function encodeRedisPayload(item: PublishItem): Buffer {
   return encodeBusMessage([encodeDelivery(item, 0, 0)]);
 }
 
-/** Undefined when the bytes are not an item (another program's message on the channel). */
-export function decodeRedisPayload(payload: Buffer, channel: string): PublishItem | undefined {
+/**
+ * Undefined when the bytes are not an item (another program's message on the channel), or
+ * not one of `channel` when it is given.
+ */
+export function decodeRedisPayload(payload: Buffer, channel?: string): PublishItem | undefined {
   const deliveries = splitBusMessage(payload);
   if (!deliveries || deliveries.length !== 1) return undefined;
   const delivery = decodeDelivery(deliveries[0]!);
-  if (!delivery || delivery.channel !== channel) return undefined;
+  if (!delivery || (channel !== undefined && delivery.channel !== channel)) return undefined;
   return deliveryItem(delivery);
 }
 
