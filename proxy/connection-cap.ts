@@ -101,8 +101,8 @@ export function defaultConnectionLimit(): number | undefined {
 
 /**
  * Open descriptors; Infinity when none is left to even list them (EMFILE). Linux 6.2+
- * gives the count as the size of /proc/self/fd: listing 19,000 descriptors instead costs
- * about 26 ms of CPU, four times a second near the cap, and at every arrival at its edge.
+ * gives the count as the size of /proc/self/fd, without listing thousands of entries four
+ * times a second near the cap and at every arrival at its edge.
  */
 export function countDescriptors(): number {
   try {

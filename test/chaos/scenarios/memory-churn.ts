@@ -38,9 +38,9 @@ const openTimeoutMs = 10_000;
 const rssTolerance = 0.1;
 /**
  * Live objects the heap may gain: snapshot to snapshot the count moves by tens to a few
- * hundred with no leak at all (324 plain objects, arrays and contexts once, beside two other
- * test files on 2 cores), while a leak keeps at least one object (in practice many: a kept
- * StreamHold gained 3,167) per connection. The full form's 40,000 cycles dwarf the noise.
+ * hundred with no leak at all (plain objects, arrays and contexts, more beside other test
+ * files), while a leak keeps at least one object (in practice many) per connection. The
+ * full form's 40,000 cycles dwarf the noise.
  */
 const objectsNoise = 500;
 const objectsPerCycleMax = 0.05;
