@@ -218,6 +218,13 @@ export class WsClient {
     this.close(closeCodes.goingAway, 'connection lifetime reached', 'lifetime');
   }
 
+  /** A client message over `--ws-max-message-size` closes the client with 1009; true then. */
+  closeIfTooBig(message: ArrayBuffer): boolean {
+    if (message.byteLength <= this.host.limits.messageMax) return false;
+    this.close(closeCodes.tooBig, 'message too big', 'limit');
+    return true;
+  }
+
   /** Drops the connection without a close handshake (backend DISCONNECT). */
   drop(cause: ProxyCloseCause): void {
     if (this.isClosed || !this.ws) return;

@@ -100,10 +100,7 @@ export class WsOverHttpSession implements WsSession, BackendSide {
   }
 
   onMessage(message: ArrayBuffer, isBinary: boolean): void {
-    if (message.byteLength > this.host.limits.messageMax) {
-      this.client.close(closeCodes.tooBig, 'message too big', 'limit');
-      return;
-    }
+    if (this.client.closeIfTooBig(message)) return;
     this.enqueue({
       type: isBinary ? 'BINARY' : 'TEXT',
       content: Buffer.copyBytesFrom(new Uint8Array(message)),

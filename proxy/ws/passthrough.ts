@@ -290,10 +290,7 @@ export class WsPassthroughSession implements WsSession, BackendSide {
   }
 
   onMessage(message: ArrayBuffer, isBinary: boolean): void {
-    if (message.byteLength > this.host.limits.messageMax) {
-      this.client.close(closeCodes.tooBig, 'message too big', 'limit');
-      return;
-    }
+    if (this.client.closeIfTooBig(message)) return;
     const backend = this.backend;
     if (this.isDetached || !backend || backend.readyState !== WebSocket.OPEN) return;
     backend.send(Buffer.copyBytesFrom(new Uint8Array(message)), { binary: isBinary });

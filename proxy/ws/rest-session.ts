@@ -77,10 +77,7 @@ export class WsRestSession implements WsSession, BackendSide {
   }
 
   onMessage(message: ArrayBuffer, isBinary: boolean): void {
-    if (message.byteLength > this.host.limits.messageMax) {
-      this.client.close(closeCodes.tooBig, 'message too big', 'limit');
-      return;
-    }
+    if (this.client.closeIfTooBig(message)) return;
     if (this.isDeleteDue) return;
     this.queue.push({ content: Buffer.copyBytesFrom(new Uint8Array(message)), isBinary });
     this.queuedBytes += message.byteLength;
