@@ -1,5 +1,4 @@
 import type http from 'node:http';
-import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as zmq from 'zeromq';
 import { WebSocketServer } from 'ws';
@@ -14,7 +13,12 @@ import {
 } from '../support/grip.js';
 import { closeAllHeldClients, openHeldClient } from '../support/held-client.js';
 import { startRedisServer, stopAllRedisServers } from '../support/redis-server.js';
-import { startThumbtack, stopAllThumbtacks, type Thumbtack } from '../support/thumbtack.js';
+import {
+  busReady,
+  startThumbtack,
+  stopAllThumbtacks,
+  type Thumbtack,
+} from '../support/thumbtack.js';
 import { closeAllWsClients, connectWs, startWohBackend, type WohBackend } from '../support/ws.js';
 
 /*
@@ -72,22 +76,6 @@ async function connectionIdOf(path: string, count: number): Promise<string> {
   const id = requests[count - 1]!.headers['connection-id'];
   expect(typeof id).toBe('string');
   return id as string;
-}
-
-/**
- * Resolves once the node's handler counts `workers` proxy workers on its bus (`/readyz`): an
- * item addressed to one connection has no channel subscription to wait for, and one
- * published before the worker's bus subscription reached the handler goes nowhere.
- */
-async function busReady(instance: Thumbtack, workers = 1): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const res = await request(`${instance.controlUrl}/readyz`);
-    const status = JSON.parse(await res.body.text()) as { workers?: number };
-    if ((status.workers ?? 0) >= workers) return;
-    if (Date.now() > deadline) throw new Error(`/readyz counts ${status.workers} workers`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 function wsMessage(channel: string, content: string): unknown {

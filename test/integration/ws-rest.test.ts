@@ -2,7 +2,12 @@ import type http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startBackend, stopAllBackends } from '../support/backend.js';
 import { publishOk, readBody } from '../support/grip.js';
-import { startThumbtack, stopAllThumbtacks, type Thumbtack } from '../support/thumbtack.js';
+import {
+  busReady,
+  startThumbtack,
+  stopAllThumbtacks,
+  type Thumbtack,
+} from '../support/thumbtack.js';
 import { closeAllWsClients, connectWs, expectRefusal } from '../support/ws.js';
 import { freePort } from '../support/free-port.js';
 
@@ -113,6 +118,7 @@ describe('WebSocket-to-REST (over_http=rest)', () => {
     client.socket.send('quiet');
     await waitForCalls(api.calls, 2);
     const id = api.calls[0]!.connectionId!;
+    await busReady(tt);
     // ws2api's POST /<ClientId> from the API, as one publish:
     await publishOk(tt, {
       channel: `$connection:${id}`,

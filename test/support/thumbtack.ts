@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
 import { freePort } from './free-port.js';
 import { watchLogs, type LogLine } from './log-watcher.js';
 
@@ -304,5 +305,21 @@ export async function waitUntil(condition: () => boolean, timeoutMs = 10_000): P
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * Resolves once the node's handler counts `workers` proxy workers on its bus (`/readyz`): an
+ * item addressed to one connection has no channel subscription to wait for, and one
+ * published before the worker's bus subscription reached the handler goes nowhere.
+ */
+export async function busReady(instance: Thumbtack, workers = 1): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const res = await request(`${instance.controlUrl}/readyz`);
+    const status = JSON.parse(await res.body.text()) as { workers?: number };
+    if ((status.workers ?? 0) >= workers) return;
+    if (Date.now() > deadline) throw new Error(`/readyz counts ${status.workers} workers`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
