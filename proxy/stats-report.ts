@@ -137,6 +137,7 @@ export class StatsReport {
   private topChannels(): [string, number][] {
     const top: [string, number][] = [];
     for (const [channel, set] of this.sources.subscriptions.listenerCounts()) {
+      if (set.size === 0) continue; // lingering after its last long-poll
       if (top.length === topChannelsMax && set.size <= top[top.length - 1]![1]) continue;
       top.push([channel, set.size]);
       top.sort((a, b) => b[1] - a[1]);

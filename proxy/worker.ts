@@ -60,6 +60,7 @@ export async function startWorker(
     settings.bus,
     log.child({ component: 'proxy.subscriptions' }),
     stats,
+    settings.subscriptionLinger * 1000,
   );
   const ctx = new ProxyContext(
     settings,

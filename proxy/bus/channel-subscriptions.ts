@@ -42,6 +42,11 @@ export interface Subscriber {
    * then an ordinary one.
    */
   resume?(channel: string, answer: ResumeAnswer): void;
+  /**
+   * A long-poll: it comes back for the next item, so its channels stay subscribed for the
+   * linger after it leaves (Pushpin's `subscription_linger`, response holds only).
+   */
+  readonly lingers?: boolean;
 }
 
 export type ResumeAnswer =
@@ -118,6 +123,8 @@ export class ChannelSubscriptions {
   private readonly unclaimed = new Map<string, Delivery[]>();
   private unclaimedCount = 0;
   private readonly recent = new Map<string, Delivery[]>();
+  /** Channels whose last subscriber (a long-poll) left, and when: unsubscribed after the linger. */
+  private readonly lingering = new Map<string, number>();
   /** The highest seq seen per channel: an item at or below it is a replay (remember()). */
   private readonly lastSeq = new Map<string, number>();
   /** Newly subscribed channels whose replay has not ended, and the topics that end them. */
@@ -140,6 +147,8 @@ export class ChannelSubscriptions {
     busSpec: string,
     private readonly log: Logger,
     private readonly stats: WorkerStats,
+    /** How long a channel whose last listener was a long-poll stays subscribed (ms). */
+    private readonly lingerMs = 0,
   ) {
     this.socket.events.on('connect', () => (this.isBusConnected = true));
     this.socket.events.on('disconnect', () => (this.isBusConnected = false));
@@ -150,8 +159,9 @@ export class ChannelSubscriptions {
     void this.receive();
   }
 
+  /** Channels with a subscriber here (not those only lingering after their last long-poll). */
   get channelCount(): number {
-    return this.subscribers.size;
+    return this.subscribers.size - this.lingering.size;
   }
 
   /**
@@ -197,6 +207,7 @@ export class ChannelSubscriptions {
       this.awaitReplay(channel);
       this.log.debug({ channel, channels: this.subscribers.size }, 'channel subscribed');
     }
+    this.lingering.delete(channel);
     set.add(subscriber);
     if (prevId !== undefined) {
       this.startResume(channel, subscriber, prevId);
@@ -216,14 +227,19 @@ export class ChannelSubscriptions {
     if (!set || !set.delete(subscriber)) return;
     const resuming = this.resumingByChannel.get(channel)?.get(subscriber);
     if (resuming) this.forgetResume(resuming);
-    if (set.size === 0) {
-      // At once, long-polls included (Pushpin lingers 60 s so a returning long-poll misses
-      // nothing; here the handler's replay on the next subscribe covers that gap).
-      this.subscribers.delete(channel);
-      this.forgetReplay(channel);
-      if (!this.isClosed) this.socket.unsubscribe(channel);
-      this.log.debug({ channel, channels: this.subscribers.size }, 'channel unsubscribed');
-    }
+    if (set.size > 0) return;
+    // A long-poll comes back for the next item at once: staying subscribed spares the bus a
+    // subscribe, a replay and an unsubscribe per poll.
+    if (subscriber.lingers && this.lingerMs > 0) this.lingering.set(channel, preciseNow());
+    else this.unsubscribe(channel);
+  }
+
+  private unsubscribe(channel: string): void {
+    this.subscribers.delete(channel);
+    this.lingering.delete(channel);
+    this.forgetReplay(channel);
+    if (!this.isClosed) this.socket.unsubscribe(channel);
+    this.log.debug({ channel, channels: this.subscribers.size }, 'channel unsubscribed');
   }
 
   close(): void {
@@ -270,7 +286,7 @@ export class ChannelSubscriptions {
       return;
     }
     if (!this.remember(delivery)) return;
-    if (this.awaitingReplay.has(channel)) return;
+    if (this.awaitingReplay.has(channel) || set.size === 0) return;
     const isBroadcast = this.broadcaster?.publish(channel, delivery) ?? false;
     const before = this.stats.deliveries;
     for (const subscriber of set) this.deliver(subscriber, delivery, isBroadcast);
@@ -479,6 +495,10 @@ export class ChannelSubscriptions {
       if (items[items.length - 1]!.header.time >= cutoff) continue;
       this.unclaimed.delete(id);
       this.unclaimedCount -= items.length;
+    }
+    const lingerCutoff = preciseNow() - this.lingerMs;
+    for (const [channel, since] of this.lingering) {
+      if (since <= lingerCutoff) this.unsubscribe(channel);
     }
     for (const [channel, list] of this.recent) {
       let drop = 0;

@@ -22,6 +22,7 @@ import { routeLog } from '../route-log.js';
  */
 export class ResponseHold implements Subscriber, Hold {
   readonly transport = 'http';
+  readonly lingers = true;
   private timer: NodeJS.Timeout | undefined;
   private isDone = false;
   /** Channels whose position the backend gave (prev-id): their items must follow on. */

@@ -257,9 +257,7 @@ const rules: Record<string, Record<string, Rule>> = {
       'not needed: the handler replays what was published just before a subscription',
     ),
     connection_subscription_max: toCount('subscriptionMax'),
-    subscription_linger: ignore(
-      'not needed: the handler replays what was published just before a subscription',
-    ),
+    subscription_linger: toCount('subscriptionLinger'),
     stats_subscription_ttl: ignore(NO_ZMQ_STATS),
     stats_report_interval: ignore(NO_ZMQ_STATS),
     stats_format: ignore(NO_ZMQ_STATS),

@@ -208,6 +208,11 @@ export const settingsSchema = {
     default: 1,
     help: 'first WebSocket-over-HTTP retry delay in seconds; doubles per retry, plus up to as much jitter',
   },
+  subscriptionLinger: {
+    type: 'count',
+    default: 60,
+    help: "seconds a channel stays subscribed after its last long-poll left, as long-polls come back (Pushpin's subscription_linger; 0 = none)",
+  },
   connectionMaxLifetime: {
     type: 'count',
     default: 0,

@@ -64,7 +64,8 @@ test('a client that disconnects leaves every channel at once, and the worker kee
   const tt: Thumbtack = await startThumbtack({
     routes: `* ${backend.target}`,
     workers: 1,
-    args: ['--log-level', 'debug'],
+    // Long-polls leave at once too here (their linger has its own test, grip-response-hold).
+    args: ['--log-level', 'debug', '--subscription-linger', '0'],
   });
   const [workerPid] = proxyWorkerPids(tt);
 

@@ -13,7 +13,11 @@ import {
 } from '../support/grip.js';
 import { useGripSuite } from '../support/grip-suite.js';
 import { startThumbtack } from '../support/thumbtack.js';
-import { waitForSubscribed, waitForUnsubscribed } from '../support/channel-events.js';
+import {
+  isChannelEvent,
+  waitForSubscribed,
+  waitForUnsubscribed,
+} from '../support/channel-events.js';
 
 /*
  * Long-poll (`Grip-Hold: response`) end to end: a real backend answers with GRIP headers,
@@ -357,30 +361,73 @@ describe('response hold', () => {
     expect((await poll.done).body.toString()).toBe('right\n');
   });
 
-  it('a client that leaves is unsubscribed from its channels at once', async () => {
+  it("a long-poll's channels stay subscribed for --subscription-linger after it leaves, serve the next poll, then go", async () => {
+    const own = await startThumbtack({
+      routes: `* ${suite.backend.target}\n`,
+      args: ['--log-level', 'debug', '--subscription-linger', '1'],
+    });
     const [a, b] = [uniqueName('rh'), uniqueName('rh')];
-    const path = holdOn(`${a}, ${b}`);
     const controller = new AbortController();
-    const leaving = request(`${suite.thumbtack.url}${path}`, { signal: controller.signal }).catch(
-      (err: Error) => err,
-    );
-    await Promise.all([
-      waitForSubscribed(suite.thumbtack, a),
-      waitForSubscribed(suite.thumbtack, b),
-    ]);
+    const leaving = request(`${own.url}${holdOn(`${a}, ${b}`)}`, {
+      signal: controller.signal,
+    }).catch((err: Error) => err);
+    await Promise.all([waitForSubscribed(own, a), waitForSubscribed(own, b)]);
     controller.abort();
     expect(await leaving).toBeInstanceOf(Error);
-    await Promise.all([
-      waitForUnsubscribed(suite.thumbtack, a),
-      waitForUnsubscribed(suite.thumbtack, b),
+    const leftAt = Date.now();
+    // The next long-poll on a, within the linger: no new subscription, and it is answered.
+    const seen = own.logs.length;
+    const nextPath = `/${uniqueName('hold')}`;
+    const reply = answer({ 'Grip-Hold': 'response', 'Grip-Channel': a }, 'timeout\n');
+    const asked = new Promise<void>((resolve) => {
+      suite.backend.on(nextPath, (req, res) => {
+        resolve();
+        return reply(req, res);
+      });
+    });
+    const next = send(`${own.url}${nextPath}`);
+    // Published once the request reached the backend, so it is for this poll.
+    await asked;
+    await publishOk(own, responseItem(a, { body: 'still subscribed\n' }));
+    expect((await next).body.toString()).toBe('still subscribed\n');
+    expect(own.logs.slice(seen).some(isChannelEvent('channel.subscribed', a))).toBe(false);
+    // Both go once the linger (1 s, swept each second) has passed since their last poll left.
+    const [goneA, goneB] = await Promise.all([
+      waitForUnsubscribed(own, a, { timeoutMs: 5_000 }),
+      waitForUnsubscribed(own, b, { timeoutMs: 5_000 }),
     ]);
-    // The channel still works for the next long-poll, once it is subscribed anew (the
-    // first subscription's log line must not count).
-    const seen = suite.thumbtack.logs.length;
-    const done = send(`${suite.thumbtack.url}${holdOn(a)}`);
-    await waitForSubscribed(suite.thumbtack, a, { since: seen });
-    await publishOk(suite.thumbtack, responseItem(a, { body: 'still works\n' }));
+    expect(Number(goneB.time) - leftAt).toBeGreaterThanOrEqual(900);
+    expect(Number(goneA.time)).toBeGreaterThanOrEqual(Number(goneB.time) - 1_100);
+    await own.stop();
+  });
+
+  it('with --subscription-linger 0 a client that leaves is unsubscribed from its channels at once', async () => {
+    const own = await startThumbtack({
+      routes: `* ${suite.backend.target}\n`,
+      args: ['--log-level', 'debug', '--subscription-linger', '0'],
+    });
+    const [a, b] = [uniqueName('rh'), uniqueName('rh')];
+    const controller = new AbortController();
+    const leaving = request(`${own.url}${holdOn(`${a}, ${b}`)}`, {
+      signal: controller.signal,
+    }).catch((err: Error) => err);
+    await Promise.all([waitForSubscribed(own, a), waitForSubscribed(own, b)]);
+    controller.abort();
+    expect(await leaving).toBeInstanceOf(Error);
+    const leftAt = Date.now();
+    const [goneA, goneB] = await Promise.all([
+      waitForUnsubscribed(own, a, { timeoutMs: 2_000 }),
+      waitForUnsubscribed(own, b, { timeoutMs: 2_000 }),
+    ]);
+    expect(Number(goneA.time) - leftAt).toBeLessThan(900);
+    expect(Number(goneB.time) - leftAt).toBeLessThan(900);
+    // The channel still works for the next long-poll, once it is subscribed anew.
+    const seen = own.logs.length;
+    const done = send(`${own.url}${holdOn(a)}`);
+    await waitForSubscribed(own, a, { since: seen });
+    await publishOk(own, responseItem(a, { body: 'still works\n' }));
     expect((await done).body.toString()).toBe('still works\n');
+    await own.stop();
   });
 
   it('body-patch patches the held JSON body, for each connection its own', async () => {

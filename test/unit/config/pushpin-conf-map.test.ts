@@ -109,6 +109,7 @@ describe('mapPushpinConf: the packaged pushpin.conf', () => {
       controlPort: 5561,
       publishBodyMax: 1000000,
       subscriptionMax: 20,
+      subscriptionLinger: 60,
       upstreamKey: '',
     });
     expect(mapping.nodeConnections).toEqual({ value: 50000, key: '[runner] client_maxconn' });
@@ -137,7 +138,6 @@ describe('mapPushpinConf: the packaged pushpin.conf', () => {
       '[handler] message_rate',
       '[handler] message_hwm',
       '[handler] update_on_first_subscription',
-      '[handler] subscription_linger',
       '[handler] stats_subscription_ttl',
       '[handler] stats_report_interval',
       '[handler] stats_format',

@@ -103,10 +103,11 @@ function item(channel: string, id: string, seq: number): Buffer[] {
 let bus: FakeHandlerBus;
 let subscriptions: ChannelSubscriptions;
 let logLines: { msg: string; level: number }[];
+let endpoint: string;
 
 beforeEach(async () => {
   bus = new FakeHandlerBus();
-  const endpoint = await bus.bind();
+  endpoint = await bus.bind();
   logLines = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -255,5 +256,40 @@ describe('ChannelSubscriptions: replays another worker caused', () => {
     await subscriber.waitForCount(121);
     expect(subscriber.ids.slice(-2)).toEqual(['i120', 'i121']);
     expect(new Set(subscriber.ids).size).toBe(subscriber.ids.length);
+  });
+});
+
+/** A long-poll: its channels linger after it leaves. */
+class LongPoll extends RecordingSubscriber {
+  readonly lingers = true;
+}
+
+describe('ChannelSubscriptions: long-polls linger', () => {
+  /** This test's worker, with a linger (the default one has none). */
+  async function lingering(lingerMs: number): Promise<ChannelSubscriptions> {
+    subscriptions.close();
+    await bus.nextSubscription(); // the closed worker's empty topic going away
+    subscriptions = new ChannelSubscriptions(
+      endpoint,
+      pino({ level: 'silent' }),
+      new WorkerStats(),
+      lingerMs,
+    );
+    expect(await bus.nextSubscription()).toEqual({ isSubscribe: true, topic: '' });
+    return subscriptions;
+  }
+
+  it('a channel whose last subscriber was a long-poll stays subscribed for the linger, then goes', async () => {
+    const worker = await lingering(300);
+    const poll = new LongPoll();
+    worker.add('lp', poll);
+    await bus.send(encodeReplayEnd(await bus.subscribedTo('lp')));
+    const leftAt = Date.now();
+    worker.remove('lp', poll);
+    expect(worker.channelCount).toBe(0); // lingering is not listening
+    let gone: { isSubscribe: boolean; topic: string };
+    do gone = await bus.nextSubscription();
+    while (gone.isSubscribe || gone.topic !== 'lp');
+    expect(Date.now() - leftAt).toBeGreaterThanOrEqual(300);
   });
 });
