@@ -75,6 +75,8 @@ export class HttpInput implements PublishInput {
   /** Connections refused by the cap since the last warning, and when that was. */
   private dropped = 0;
   private droppedLoggedAt = 0;
+  /** Sockets answered while their request body is still read: a parse error only closes them. */
+  private readonly answered = new WeakSet<Duplex>();
 
   constructor(options: HttpInputOptions) {
     this.options = options;
@@ -320,6 +322,7 @@ export class HttpInput implements PublishInput {
       return;
     }
     const socket = req.socket;
+    this.answered.add(socket);
     req.resume();
     res.once('finish', () => socket.end());
     this.respond(req, res, status, body);
@@ -395,7 +398,8 @@ export class HttpInput implements PublishInput {
   }
 
   private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
+    // One request, one answer: a body that breaks after its refusal went out gets no second.
+    if (err.code === 'ECONNRESET' || !socket.writable || this.answered.has(socket)) {
       socket.destroy();
       return;
     }

@@ -194,6 +194,19 @@ describe('control API bodies refused before they are read', () => {
     expect(parseRawResponse(result.text).body).toBe('Request requires Content-Length.\n');
   });
 
+  it('a chunked body that turns out malformed after its 411 gets no second answer', async () => {
+    const handler = await startHandler([]);
+    const result = await sendStreaming(
+      handler.controlPort,
+      publishHead('Transfer-Encoding: chunked\r\n'),
+      Buffer.from('zz\r\nnot a chunk size\r\n'),
+      '0\r\n\r\n',
+    );
+    expect(result.text).toMatch(/^HTTP\/1\.1 411 Length Required\r\n/);
+    expect(result.text.split('HTTP/1.1 ')).toHaveLength(2);
+    expect(parseRawResponse(result.text).body).toBe('Request requires Content-Length.\n');
+  });
+
   it('a Content-Length body over the limit gets 413, and a client still sending reads it (no reset)', async () => {
     const handler = await startHandler([]);
     const result = await sendStreaming(
