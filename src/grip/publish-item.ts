@@ -151,7 +151,16 @@ function notUtf8Message(body: Buffer, doc: unknown): string {
   const path = spellsReplacement ? undefined : replacementPath(doc, []);
   if (path === undefined) return 'Body is not valid UTF-8.';
   if (path[0] === 'items' && path.length > 2) {
-    return `${INVALID}item ${path[1]}: '${path.slice(2).join('.')}' is not valid UTF-8`;
+    const items = (doc as Keyed)['items'] as unknown[];
+    const [, , ...field] = path;
+    // One item: worded as that item's other errors are, without an index (Pushpin's text).
+    if (items.length === 1) {
+      if (field[0] === 'formats' && field.length === 3) {
+        return `${INVALID}'${field[1]}' contains '${field[2]}' that is not valid UTF-8`;
+      }
+      return `${INVALID}'${field.join('.')}' is not valid UTF-8`;
+    }
+    return `${INVALID}item ${path[1]}: '${field.join('.')}' is not valid UTF-8`;
   }
   return `${INVALID}'${path.join('.')}' is not valid UTF-8`;
 }

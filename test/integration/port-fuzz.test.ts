@@ -373,7 +373,7 @@ describe('live fuzzing of every port', () => {
         'a channel that is not UTF-8',
         post(latin1(item('{"http-stream":{"content":"x"}}').replace('fuzz-control', '\u00ff'))),
         400,
-        "Invalid format: item 0: 'channel' is not valid UTF-8\n",
+        "Invalid format: 'channel' is not valid UTF-8\n",
       ],
       [
         'bad Base64',

@@ -914,7 +914,12 @@ describe('parsePublishBody refuses what would break or mangle a delivery', () =>
     [
       'a body whose bytes are not UTF-8, named by field',
       raw('{"items":[{"channel":"c","formats":{"ws-message":{"content":"h', [0xff], 'i"}}}]}'),
-      "Invalid format: item 0: 'formats.ws-message.content' is not valid UTF-8",
+      "Invalid format: 'ws-message' contains 'content' that is not valid UTF-8",
+    ],
+    [
+      'a one-item body not UTF-8 in its channel, named without an index',
+      raw('{"items":[{"channel":"c', [0xff], '","formats":{"http-stream":{"content":"x"}}}]}'),
+      "Invalid format: 'channel' is not valid UTF-8",
     ],
     [
       'a body not UTF-8 in the second item channel',
