@@ -25,6 +25,7 @@ import type { DisconnectReason } from '../worker-stats.js';
 import { routeLog } from '../route-log.js';
 
 const EMPTY = Buffer.alloc(0);
+const noMeta: Readonly<Record<string, string>> = {};
 
 /** What a client needs from the backend half of its session. */
 export interface BackendSide {
@@ -95,7 +96,8 @@ export class WsClient {
   private readonly listeners = new Map<string, ChannelListener>();
   /** Route `sub=` channels; undefined while there are none (most connections). */
   private implicitChannels: Set<string> | undefined;
-  private readonly meta: Record<string, string> = {};
+  /** Subscription meta (`set-meta`); undefined until the backend sets some (most never do). */
+  private meta: Record<string, string> | undefined;
   private filters: SubscriptionFilters | undefined;
   private keepAlive: WsKeepAlive | undefined;
   private keepAliveTimer: NodeJS.Timeout | undefined;
@@ -368,8 +370,11 @@ export class WsClient {
         this.backend.detach();
         return;
       case 'set-meta':
-        if (message.value === undefined) delete this.meta[message.name];
-        else this.meta[message.name] = message.value;
+        if (message.value === undefined) {
+          if (this.meta) delete this.meta[message.name];
+        } else {
+          (this.meta ??= {})[message.name] = message.value;
+        }
         this.prepare();
         return;
       case 'keep-alive':
@@ -440,7 +445,7 @@ export class WsClient {
     for (const listener of this.listeners.values()) {
       channels.push({ name: listener.channel, filters: listener.filters });
     }
-    this.filters = prepareFilters(channels, this.meta, this.route.channelPrefix);
+    this.filters = prepareFilters(channels, this.meta ?? noMeta, this.route.channelPrefix);
     for (const listener of this.listeners.values()) this.syncTopic(listener);
   }
 
