@@ -158,7 +158,9 @@ async function serveClients(options: Options): Promise<(channel: string, item: I
     open: (ws) => {
       const data = ws.getUserData();
       ws.subscribe(data.channel);
-      data.echo = wsRelay?.wsEcho(`/ws/${data.channel}`, (message) => ws.send(message, false));
+      data.echo = wsRelay?.wsEcho(`/ws/${data.channel}`, (message) =>
+        ws.cork(() => ws.send(message, false)),
+      );
     },
     message: (ws, message, isBinary) => {
       const { echo } = ws.getUserData();
