@@ -98,6 +98,7 @@ async function startSut(name: SutName, workload: Workload, run: RunContext): Pro
     ...common,
     workers: Math.max(refWorkers, Math.ceil(workload.connections / 18_000)),
     forwarder: run.options.refForwarder,
+    wsEcho: run.options.refWsEcho,
   });
 }
 

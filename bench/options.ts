@@ -18,6 +18,10 @@ export type WorkloadName = (typeof workloadNames)[number];
 export const refForwarderKinds = ['raw', 'undici'] as const;
 export type RefForwarderKind = (typeof refForwarderKinds)[number];
 
+/** Where the ref's `ws` echo comes from (see BenchOptions.refWsEcho). */
+export const refWsEchoKinds = ['local', 'backend'] as const;
+export type RefWsEchoKind = (typeof refWsEchoKinds)[number];
+
 /** What generates the `proxy` workload's requests (see BenchOptions.proxyGenerator). */
 export const proxyGeneratorKinds = ['auto', 'wrk', 'node'] as const;
 export type ProxyGeneratorKind = (typeof proxyGeneratorKinds)[number];
@@ -57,6 +61,12 @@ export interface BenchOptions {
    * in Node), or undici (the floor of forwarding with the backend client thumbtack uses).
    */
   refForwarder: RefForwarderKind;
+  /**
+   * Where the ref's `ws` echo comes from: uWS echoing locally (the limit of a WebSocket in
+   * Node + uWS), or the backend, each message batch POSTed as WebSocket-over-HTTP events
+   * through an undici Pool: the round trip thumbtack's `over_http` route makes.
+   */
+  refWsEcho: RefWsEchoKind;
   /**
    * What sends the `proxy` requests: wrk (a C program: more of the shared CPU is left to the
    * system under test), the Node generators, or `auto`: wrk when installed.
@@ -98,6 +108,7 @@ export const defaults: BenchOptions = {
   workers: 0,
   refWorkers: 0,
   refForwarder: 'raw',
+  refWsEcho: 'local',
   proxyGenerator: 'auto',
   generators: 0,
   sources: 8,
@@ -144,6 +155,7 @@ export const usage = `Usage: npm run bench -- [options]
   --workers N              thumbtack workers (0: one per CPU, more if a workload needs over 18000 connections per worker)
   --ref-workers N          ref processes (0: as many as thumbtack's workers)
   --ref-forwarder KIND     how the ref forwards "proxy" requests: raw (hand-written keep-alive sockets) or undici (${defaults.refForwarder})
+  --ref-ws-echo KIND       where the ref's "ws" echo comes from: local (uWS echoes) or backend (WebSocket-over-HTTP through undici, as thumbtack) (${defaults.refWsEcho})
   --proxy-generator KIND   what sends "proxy" requests: wrk, node, or auto (wrk when installed) (${defaults.proxyGenerator})
   --generators N           load generator processes (0: auto, 15000 sockets each, min 2)
   --sources N              client source addresses 127.0.0.1..N (${defaults.sources})
@@ -215,6 +227,11 @@ function convert(key: keyof BenchOptions, value: string): BenchOptions[keyof Ben
     if (!(refForwarderKinds as readonly string[]).includes(value))
       throw new Error(`--ref-forwarder must be ${refForwarderKinds.join(' or ')}, not "${value}"`);
     return value as RefForwarderKind;
+  }
+  if (key === 'refWsEcho') {
+    if (!(refWsEchoKinds as readonly string[]).includes(value))
+      throw new Error(`--ref-ws-echo must be ${refWsEchoKinds.join(' or ')}, not "${value}"`);
+    return value as RefWsEchoKind;
   }
   if (key === 'proxyGenerator') {
     if (!(proxyGeneratorKinds as readonly string[]).includes(value))

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { Pool, type Dispatcher } from 'undici';
 import { parseResponseHead, type ResponseHead } from './loadgen/response-head.js';
+import { decodeBenchWsEvents, encodeBenchWsEvents } from './ws-events.js';
 
 export type ForwardDone = (status: number, body: Buffer) => void;
 
@@ -75,9 +76,64 @@ export class UndiciForwarder {
   get(path: string, done: ForwardDone): void {
     this.pool.dispatch({ path, method: 'GET', headers: ['host', 'backend'] }, new Collect(done));
   }
+
+  /** A WebSocket's echo through the backend's WebSocket-over-HTTP endpoint at `path`. */
+  wsEcho(path: string, send: (message: Buffer) => void): WsBackendEcho {
+    return new WsBackendEcho(this.pool, path, send);
+  }
 }
 
-/** Collects one response for `UndiciForwarder`. */
+/**
+ * One WebSocket's echo through the backend (`--ref-ws-echo backend`): its messages go as
+ * TEXT events in a WebSocket-over-HTTP POST through an undici Pool, one request in flight,
+ * what arrived meanwhile batched into the next (as thumbtack's over_http session does), and
+ * the TEXT events of each answer are sent back. No OPEN, signing or Meta-*: the least that
+ * round trip costs.
+ */
+export class WsBackendEcho {
+  private readonly queue: Buffer[] = [];
+  private isInFlight = false;
+  isClosed = false;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly path: string,
+    private readonly send: (message: Buffer) => void,
+  ) {}
+
+  push(message: Buffer): void {
+    this.queue.push(message);
+    if (!this.isInFlight) this.post();
+  }
+
+  private post(): void {
+    const events = this.queue.splice(0).map((content) => ({ type: 'TEXT' as const, content }));
+    this.isInFlight = true;
+    this.pool.dispatch(
+      {
+        path: this.path,
+        method: 'POST',
+        headers: ['host', 'backend', 'content-type', 'application/websocket-events'],
+        body: encodeBenchWsEvents(events),
+      },
+      new Collect((status, body) => this.onAnswer(status, body)),
+    );
+  }
+
+  private onAnswer(status: number, body: Buffer): void {
+    this.isInFlight = false;
+    if (this.isClosed) return;
+    // A failed exchange loses its messages: the workload counts them as missing echoes.
+    if (status === 200) {
+      for (const event of decodeBenchWsEvents(body)) {
+        if (event.type === 'TEXT' && event.content) this.send(event.content);
+      }
+    }
+    if (this.queue.length > 0) this.post();
+  }
+}
+
+/** Collects one response for `UndiciForwarder` and `WsBackendEcho`. */
 class Collect implements Dispatcher.DispatchHandler {
   private status = 0;
   private readonly chunks: Buffer[] = [];

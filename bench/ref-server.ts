@@ -6,8 +6,13 @@ import { parseArgs } from 'node:util';
 import uws from 'uWebSockets.js';
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import * as zmq from 'zeromq';
-import { refForwarderKinds, type RefForwarderKind } from './options.js';
-import { RefForwarder, UndiciForwarder } from './ref-forwarder.js';
+import {
+  refForwarderKinds,
+  refWsEchoKinds,
+  type RefForwarderKind,
+  type RefWsEchoKind,
+} from './options.js';
+import { RefForwarder, UndiciForwarder, type WsBackendEcho } from './ref-forwarder.js';
 
 /**
  * The reference: a bare uWebSockets.js program that only holds connections and writes
@@ -16,7 +21,9 @@ import { RefForwarder, UndiciForwarder } from './ref-forwarder.js';
  *   GET /plain/*     forwarded to the backend (the `proxy` workload) over raw keep-alive
  *                    sockets, or with --forwarder undici through an undici Pool
  *   GET /stream/<c>  held SSE response on channel <c>
- *   WS  /ws/<c>      echoes messages, subscribed to <c> (uWS's native pub/sub)
+ *   WS  /ws/<c>      echoes messages, subscribed to <c> (uWS's native pub/sub); with
+ *                    --ws-echo backend the echo comes from the backend's POST /ws/<c>
+ *                    (WebSocket-over-HTTP through an undici Pool), as through thumbtack
  * Publishes arrive as POST /publish/ (Pushpin's JSON) on --publish-port, or on a ZeroMQ SUB
  * bound at --zmq-sub ([channel, 'J' + item JSON]). With --workers N > 1 the workers share
  * the client port (SO_REUSEPORT) and this process relays publishes to them over ZeroMQ.
@@ -28,6 +35,7 @@ interface Options {
   zmqSub: string;
   backend: string;
   forwarder: RefForwarderKind;
+  wsEcho: RefWsEchoKind;
   workers: number;
   role: 'main' | 'worker';
   relay: string;
@@ -53,6 +61,7 @@ function parseOptions(argv: string[]): Options {
       'zmq-sub': { type: 'string', default: '' },
       backend: { type: 'string', default: '' },
       forwarder: { type: 'string', default: 'raw' },
+      'ws-echo': { type: 'string', default: 'local' },
       workers: { type: 'string', default: '1' },
       role: { type: 'string', default: 'main' },
       relay: { type: 'string', default: '' },
@@ -64,6 +73,7 @@ function parseOptions(argv: string[]): Options {
     zmqSub: values['zmq-sub'],
     backend: values.backend,
     forwarder: oneOf('forwarder', values.forwarder, refForwarderKinds),
+    wsEcho: oneOf('ws-echo', values['ws-echo'], refWsEchoKinds),
     workers: count('workers', values.workers),
     role: oneOf('role', values.role, ['main', 'worker'] as const),
     relay: values.relay,
@@ -101,6 +111,12 @@ async function serveClients(options: Options): Promise<(channel: string, item: I
     options.forwarder === 'undici'
       ? new UndiciForwarder(backendHost, Number(backendPort), 256)
       : new RefForwarder(backendHost, Number(backendPort), 256);
+  const wsRelay =
+    options.wsEcho === 'local'
+      ? undefined
+      : forwarder instanceof UndiciForwarder
+        ? forwarder
+        : new UndiciForwarder(backendHost, Number(backendPort), 256);
   let chunk: Buffer = Buffer.alloc(0);
   let target: HttpResponse | undefined;
   const writeTarget = () => target?.write(chunk);
@@ -127,7 +143,7 @@ async function serveClients(options: Options): Promise<(channel: string, item: I
     res.write(':ok\n\n');
     held.add(res);
   });
-  app.ws<{ channel: string }>('/ws/*', {
+  app.ws<{ channel: string; echo?: WsBackendEcho }>('/ws/*', {
     idleTimeout: 0,
     maxBackpressure: 1024 * 1024,
     upgrade: (res, req, context) => {
@@ -140,10 +156,20 @@ async function serveClients(options: Options): Promise<(channel: string, item: I
       );
     },
     open: (ws) => {
-      ws.subscribe(ws.getUserData().channel);
+      const data = ws.getUserData();
+      ws.subscribe(data.channel);
+      data.echo = wsRelay?.wsEcho(`/ws/${data.channel}`, (message) =>
+        ws.cork(() => ws.send(message, false)),
+      );
     },
     message: (ws, message, isBinary) => {
-      ws.send(message, isBinary);
+      const { echo } = ws.getUserData();
+      if (echo) echo.push(Buffer.copyBytesFrom(new Uint8Array(message)));
+      else ws.send(message, isBinary);
+    },
+    close: (ws) => {
+      const { echo } = ws.getUserData();
+      if (echo) echo.isClosed = true;
     },
   });
   await listen(app, options.port);
@@ -253,6 +279,8 @@ async function runMain(options: Options): Promise<void> {
         options.backend,
         '--forwarder',
         options.forwarder,
+        '--ws-echo',
+        options.wsEcho,
         '--role',
         'worker',
         '--relay',

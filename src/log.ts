@@ -15,7 +15,7 @@ export function createLogger(processName: string, level: string): Logger {
       // Components take their child loggers once, at start; they live as long as the process.
       onChild: (child) => children.push(child),
     },
-    stdoutPerTurn(),
+    stdoutInWindows(),
   );
 }
 
@@ -33,17 +33,21 @@ export function childAtLevel(logger: Logger, level: string): Logger {
   return child;
 }
 
-/** A turn that logs more than this writes it out at once rather than holding it all. */
+/** More pending text than this is written out at once rather than held. */
 const pendingMax = 64 * 1024;
+/** How long a line may wait for others to share its write. */
+const flushDelayMs = 10;
 
 /*
- * The lines of one event-loop turn leave stdout in one write: a worker logs an access line
- * per request, and a write per line cost a syscall per request. The lines are gathered
- * here rather than in sonic-boom's own buffer, whose write() measures the whole buffered
- * text on every line. sonic-boom (pino's destination) does the writing, with its retries
- * on a full pipe; what is left at exit is written before the process ends.
+ * The lines of a short window leave stdout in one write: a worker logs an access line per
+ * request, and a write per line cost a syscall per request. A window rather than an
+ * event-loop turn: below saturation each request has a turn of its own, so a write per turn
+ * was still one per request. The lines are gathered here rather than in sonic-boom's own
+ * buffer, whose write() measures the whole buffered text on every line. sonic-boom (pino's
+ * destination) does the writing, with its retries on a full pipe; what is left at exit
+ * (an uncaught exception included) is written before the process ends.
  */
-function stdoutPerTurn(): DestinationStream {
+function stdoutInWindows(): DestinationStream {
   const boom = pino.destination({ dest: 1, sync: true });
   let pending = '';
   let isScheduled = false;
@@ -61,7 +65,8 @@ function stdoutPerTurn(): DestinationStream {
       if (pending.length >= pendingMax) flush();
       else if (!isScheduled) {
         isScheduled = true;
-        setImmediate(flush);
+        // Unref'd: a process with nothing else to do exits, and writes the rest on 'exit'.
+        setTimeout(flush, flushDelayMs).unref();
       }
     },
   };

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePorts } from '../free-port.js';
-import type { RefForwarderKind } from '../options.js';
+import type { RefForwarderKind, RefWsEchoKind } from '../options.js';
 import { processTree, stopTree } from '../process-tree.js';
 import {
   spawnLogged,
@@ -16,7 +16,7 @@ const entry = fileURLToPath(new URL('../ref-server.js', import.meta.url));
 
 /** Runs the bare uWebSockets.js reference (bench/ref-server.ts). */
 export async function startRef(
-  options: SutOptions & { forwarder: RefForwarderKind },
+  options: SutOptions & { forwarder: RefForwarderKind; wsEcho: RefWsEchoKind },
 ): Promise<Sut> {
   const [port, publishPort, subPort] = await freePorts(3);
   const logFile = path.join(options.workDir, 'ref.log');
@@ -24,7 +24,7 @@ export async function startRef(
     entry,
     ...['--port', String(port), '--publish-port', String(publishPort)],
     ...['--zmq-sub', `tcp://127.0.0.1:${subPort}`, '--backend', `127.0.0.1:${options.backendPort}`],
-    ...['--forwarder', options.forwarder],
+    ...['--forwarder', options.forwarder, '--ws-echo', options.wsEcho],
     ...[
       '--workers',
       String(options.workers),
@@ -44,7 +44,7 @@ export async function startRef(
     publishUrl: `http://127.0.0.1:${publishPort}/publish/`,
     zmqSub: `tcp://127.0.0.1:${subPort}`,
     processes: () => processTree(pid),
-    description: `bare uWS, ${options.workers} process${options.workers > 1 ? 'es' : ''}, forwarding over ${options.forwarder === 'raw' ? 'raw sockets' : 'undici'}`,
+    description: `bare uWS, ${options.workers} process${options.workers > 1 ? 'es' : ''}, forwarding over ${options.forwarder === 'raw' ? 'raw sockets' : 'undici'}${options.wsEcho === 'backend' ? ', WebSocket echo through the backend' : ''}`,
     logFile,
     logFiles: [logFile],
     stop: () => stopTree(pid, stopGraceMs),

@@ -128,6 +128,25 @@ export function canonicalIp(address: string): string {
   return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
 }
 
+/**
+ * The peer address as canonicalIp writes it, from uWS's binary form (4 bytes for IPv4, 16
+ * for IPv6): asking uWS for its text form costs an allocation and a formatting per request.
+ */
+export function ipFromBytes(bytes: Uint8Array): string {
+  if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
+  if (bytes.length !== 16) return '';
+  if (isIpv4Mapped(bytes)) return `${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
+  return canonicalIp(groups.join(':'));
+}
+
+/** `::ffff:a.b.c.d`, how a dual-stack listener sees an IPv4 peer. */
+function isIpv4Mapped(bytes: Uint8Array): boolean {
+  for (let i = 0; i < 10; i++) if (bytes[i] !== 0) return false;
+  return bytes[10] === 0xff && bytes[11] === 0xff;
+}
+
 function connectionTokens(headers: [string, string][]): Set<string> | undefined {
   let tokens: Set<string> | undefined;
   for (const [name, value] of headers) {
@@ -167,7 +186,7 @@ export function readClientRequest(
     method: req.getCaseSensitiveMethod(),
     url: query ? `${req.getUrl()}?${query}` : req.getUrl(),
     headers,
-    remoteAddress: canonicalIp(Buffer.from(res.getRemoteAddressAsText()).toString()),
+    remoteAddress: ipFromBytes(new Uint8Array(res.getRemoteAddress())),
     isTls,
     host: req.getHeader('host'),
     userAgent: req.getHeader('user-agent'),

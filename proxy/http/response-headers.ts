@@ -14,21 +14,27 @@ const notRelayed = new Set([
   'date',
 ]);
 
+/** The lengths of the names above: a name of any other length is relayed without being read. */
+const notRelayedLengths = new Set([...notRelayed].map((name) => name.length));
+
 /**
  * Writes every backend header a client may see from undici's raw header list, minus the
  * fixed hop-by-hop set and whatever the backend's Connection header names (RFC 9110 7.6.1).
- * Call inside a cork.
+ * Names and values go out as the bytes the backend sent; a name is only decoded when its
+ * length says it may be one to drop. Call inside a cork.
  */
 export function writeRelayedRawHeaders(
-  res: { writeHeader(name: string, value: string): unknown },
+  res: { writeHeader(name: string | Buffer, value: string | Buffer): unknown },
   raw: readonly (Buffer | string)[],
 ): void {
   const nominated = connectionNominated(raw);
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!.toString();
-    const lower = name.toLowerCase();
-    if (notRelayed.has(lower) || nominated?.has(lower)) continue;
-    res.writeHeader(name, raw[i + 1]!.toString());
+    const name = raw[i]!;
+    if (nominated || notRelayedLengths.has(name.length)) {
+      const lower = latin1(name).toLowerCase();
+      if (notRelayed.has(lower) || nominated?.has(lower)) continue;
+    }
+    res.writeHeader(name, raw[i + 1]!);
   }
 }
 

@@ -21,12 +21,15 @@ describe('bench parseOptions', () => {
       '--out',
       '/tmp/x',
       '--ref-forwarder=undici',
+      '--ref-ws-echo',
+      'backend',
       '--proxy-generator',
       'node',
     ]);
     expect(options.wsWindow).toBe(4);
     expect(options.out).toBe('/tmp/x');
     expect(options.refForwarder).toBe('undici');
+    expect(options.refWsEcho).toBe('backend');
     expect(options.proxyGenerator).toBe('node');
   });
 
@@ -110,11 +113,14 @@ describe('bench parseOptions', () => {
     );
   });
 
-  it('refuses an unknown sut, workload, ref forwarder or proxy generator, naming the value', () => {
+  it('refuses an unknown sut, workload, ref forwarder, ref echo or proxy generator, naming the value', () => {
     expect(() => parseOptions(['--sut', 'thumbtack,nginx'])).toThrow('unknown --sut "nginx"');
     expect(() => parseOptions(['--workloads', 'proxy,bogus'])).toThrow('unknown workload "bogus"');
     expect(() => parseOptions(['--ref-forwarder', 'fetch'])).toThrow(
       '--ref-forwarder must be raw or undici, not "fetch"',
+    );
+    expect(() => parseOptions(['--ref-ws-echo', 'remote'])).toThrow(
+      '--ref-ws-echo must be local or backend, not "remote"',
     );
     expect(() => parseOptions(['--proxy-generator', 'ab'])).toThrow(
       '--proxy-generator must be auto, wrk, node, not "ab"',

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   buildBackendHeaders,
   canonicalIp,
+  ipFromBytes,
   readClientRequest,
   type ClientRequestInfo,
   type ForwardOptions,
@@ -250,6 +251,23 @@ describe('canonicalIp', () => {
   });
 });
 
+describe('ipFromBytes', () => {
+  const cases: [string, number[], string][] = [
+    ['IPv4', [127, 0, 0, 1], '127.0.0.1'],
+    ['IPv6 loopback', [...Array<number>(15).fill(0), 1], '::1'],
+    ['IPv6', [0x20, 0x01, 0x0d, 0xb8, ...Array<number>(11).fill(0), 0xff], '2001:db8::ff'],
+    [
+      'IPv4-mapped IPv6',
+      [...Array<number>(10).fill(0), 0xff, 0xff, 192, 168, 10, 1],
+      '192.168.10.1',
+    ],
+    ['no address', [], ''],
+  ];
+  it.each(cases)('%s', (_name, bytes, expected) => {
+    expect(ipFromBytes(Uint8Array.from(bytes))).toBe(expected);
+  });
+});
+
 describe('readClientRequest', () => {
   /** The few uWS request and response calls it makes, answering like uWS does. */
   function fakeUws(request: {
@@ -257,7 +275,8 @@ describe('readClientRequest', () => {
     url: string;
     query: string;
     headers: [string, string][];
-    remote: string;
+    /** As uWS hands it over: 4 bytes for IPv4, 16 for IPv6. */
+    remote: number[];
   }) {
     const req = {
       forEach: (visit: (name: string, value: string) => void) => {
@@ -269,7 +288,7 @@ describe('readClientRequest', () => {
       getHeader: (name: string) => request.headers.find(([n]) => n === name)?.[1] ?? '',
     } as unknown as HttpRequest;
     const res = {
-      getRemoteAddressAsText: () => new TextEncoder().encode(request.remote).buffer,
+      getRemoteAddress: () => Uint8Array.from(request.remote).buffer,
     } as unknown as HttpResponse;
     return { req, res };
   }
@@ -285,7 +304,7 @@ describe('readClientRequest', () => {
         ['x-a', '2'],
         ['user-agent', 'curl/8'],
       ],
-      remote: '0000:0000:0000:0000:0000:ffff:7f00:0001',
+      remote: [...Array<number>(10).fill(0), 0xff, 0xff, 127, 0, 0, 1],
     });
     expect(readClientRequest(res, req, true)).toEqual({
       method: 'PATCH',
@@ -309,7 +328,7 @@ describe('readClientRequest', () => {
       url: '/plain',
       query: '',
       headers: [],
-      remote: '10.1.2.3',
+      remote: [10, 1, 2, 3],
     });
     expect(readClientRequest(res, req, false).url).toBe('/plain');
   });
@@ -320,7 +339,7 @@ describe('readClientRequest', () => {
       url: '/',
       query: '',
       headers: [['x-name', 'José']],
-      remote: '10.1.2.3',
+      remote: [10, 1, 2, 3],
     });
     const [[, value]] = readClientRequest(res, req, false).headers;
     expect(Buffer.from(value!, 'latin1')).toEqual(Buffer.from('José', 'utf8'));

@@ -11,7 +11,7 @@ import {
 /** Records what a uWS response is told, in order; values as the bytes that would go out. */
 function fakeResponse() {
   const calls: string[] = [];
-  const written: [string, Buffer][] = [];
+  const written: [string | Buffer, Buffer][] = [];
   let isCorked = false;
   const res = {
     cork(fn: () => void) {
@@ -24,9 +24,9 @@ function fakeResponse() {
       calls.push(`${isCorked ? 'corked ' : ''}status ${status}`);
       return res;
     },
-    writeHeader(name: string, value: string | Buffer) {
+    writeHeader(name: string | Buffer, value: string | Buffer) {
       const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
-      calls.push(`${isCorked ? 'corked ' : ''}header ${name}`);
+      calls.push(`${isCorked ? 'corked ' : ''}header ${name.toString()}`);
       written.push([name, bytes]);
       return res;
     },
@@ -38,7 +38,7 @@ function fakeResponse() {
   return { res, calls, written };
 }
 
-const names = (written: [string, Buffer][]) => written.map(([name]) => name);
+const names = (written: [string | Buffer, Buffer][]) => written.map(([name]) => name.toString());
 
 describe('writeRelayedRawHeaders', () => {
   const cases: [string, (Buffer | string)[], string[]][] = [
@@ -94,6 +94,17 @@ describe('writeRelayedRawHeaders', () => {
     const { res, written } = fakeResponse();
     writeRelayedRawHeaders(res, raw);
     expect(names(written)).toEqual(expected);
+  });
+
+  it('relays value bytes as the backend sent them, UTF-8 or not', () => {
+    const { res, written } = fakeResponse();
+    const latin1 = Buffer.from([0x63, 0x61, 0x66, 0xe9]);
+    const utf8 = Buffer.from('café');
+    writeRelayedRawHeaders(res, [Buffer.from('X-Latin1'), latin1, Buffer.from('X-Utf8'), utf8]);
+    expect(written).toEqual([
+      [Buffer.from('X-Latin1'), latin1],
+      [Buffer.from('X-Utf8'), utf8],
+    ]);
   });
 });
 
