@@ -3,15 +3,15 @@ import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stopAllBackends } from '../support/backend.js';
 import {
-  openStream,
+  openStream as openUntracked,
   startPathBackend,
   streamItem,
   uniqueName,
   type PathBackend,
+  type StreamClient,
 } from '../support/grip.js';
 import { closeAllHeldClients } from '../support/held-client.js';
 import { publishAsked } from '../support/receipts.js';
-import { startRedisServer, stopAllRedisServers } from '../support/redis-server.js';
 import {
   busReady,
   startThumbtack,
@@ -35,6 +35,14 @@ import {
  */
 
 let backend: PathBackend;
+/** Closed after each test, so that stopping thumbtack waits for no held stream. */
+const streams: StreamClient[] = [];
+
+async function openStream(url: string): Promise<StreamClient> {
+  const stream = await openUntracked(url);
+  streams.push(stream);
+  return stream;
+}
 let woh: WohBackend;
 
 beforeAll(async () => {
@@ -55,12 +63,12 @@ beforeAll(async () => {
 afterEach(() => {
   closeAllHeldClients();
   closeAllWsClients();
+  for (const stream of streams.splice(0)) stream.close();
 });
 
 afterAll(async () => {
   await stopAllThumbtacks();
   await stopAllBackends();
-  await stopAllRedisServers();
 });
 
 const routes = (): string => `*,path_beg=/woh ${woh.target},over_http\n* ${backend.target}\n`;
@@ -162,33 +170,5 @@ describe('acknowledged push on one node', () => {
     const bad = await request(`${tt.url}/_thumbtack/ack/only-one-part`, { method: 'POST' });
     expect(bad.statusCode).toBe(400);
     await bad.body.dump();
-  });
-});
-
-describe('acknowledged push across nodes (Redis)', () => {
-  it('reaches a client on another node and takes its ack, by frame and over HTTP on the other node', async () => {
-    const redis = await startRedisServer();
-    const args = ['--redis', redis.url];
-    const [a, b] = await Promise.all([
-      startThumbtack({ routes: routes(), args }),
-      startThumbtack({ routes: routes(), args }),
-    ]);
-    await Promise.all([busReady(a), busReady(b)]);
-    const client = await connectWs(wsUrl(b));
-    const cid = woh.cidOf(client);
-    const byFrame = await pushAndAck(a, wsPush(cid, 'r1', 'one'), 5, async () => {
-      expect((await client.next()).text).toBe('one');
-      client.socket.send(JSON.stringify({ 'thumbtack-ack': 'r1' }));
-    });
-    expect(byFrame.status).toBe(200);
-    expect(byFrame.items[0]).toMatchObject({ written: 1, nodes: { answered: 2, asked: 2 } });
-    const overHttp = await pushAndAck(a, wsPush(cid, 'r2', 'two'), 5, async () => {
-      expect((await client.next()).text).toBe('two');
-      expect(await ackOverHttp(a, cid, 'r2')).toBe(204);
-    });
-    expect(overHttp.status).toBe(200);
-    const unanswered = await publishAsked(a, 'ack=0.3', [wsPush(cid, 'r3', 'three')]);
-    expect(unanswered.status).toBe(408);
-    await Promise.all([a.stop(), b.stop()]);
   });
 });

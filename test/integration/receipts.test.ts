@@ -2,17 +2,17 @@ import type http from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stopAllBackends } from '../support/backend.js';
 import {
-  openStream,
+  openStream as openUntracked,
   publish,
   publishOk,
   startPathBackend,
   streamItem,
   uniqueName,
   type PathBackend,
+  type StreamClient,
 } from '../support/grip.js';
 import { closeAllHeldClients } from '../support/held-client.js';
-import { publishAsked, waitForNodes } from '../support/receipts.js';
-import { startRedisServer, stopAllRedisServers } from '../support/redis-server.js';
+import { publishAsked } from '../support/receipts.js';
 import {
   busReady,
   startThumbtack,
@@ -28,6 +28,14 @@ import {
  */
 
 let backend: PathBackend;
+/** Closed after each test, so that stopping thumbtack waits for no held stream. */
+const streams: StreamClient[] = [];
+
+async function openStream(url: string): Promise<StreamClient> {
+  const stream = await openUntracked(url);
+  streams.push(stream);
+  return stream;
+}
 
 /** Holds a stream on `?ch=`; `?user=` sets the subscriber's user and a skip-users filter. */
 function holdStream(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -47,12 +55,14 @@ beforeAll(async () => {
   backend.on('/stream', holdStream);
 });
 
-afterEach(() => closeAllHeldClients());
+afterEach(() => {
+  closeAllHeldClients();
+  for (const stream of streams.splice(0)) stream.close();
+});
 
 afterAll(async () => {
   await stopAllThumbtacks();
   await stopAllBackends();
-  await stopAllRedisServers();
 });
 
 const routes = (): string => `* ${backend.target}\n`;
@@ -145,50 +155,5 @@ describe('receipts on one node', () => {
     expect(oneToOne.text).toContain('"one"');
     await publishOk(tt, streamItem(channel, 'after\n'));
     expect(await stream.waitForText('after\n')).toBe('open\nafter\n');
-  });
-});
-
-describe('receipts across nodes (Redis)', () => {
-  it('sum every node’s workers, say how many nodes answered, and find a connection on another node', async () => {
-    const redis = await startRedisServer();
-    const args = ['--redis', redis.url];
-    const [a, b] = await Promise.all([
-      startThumbtack({ routes: routes(), args }),
-      startThumbtack({ routes: routes(), args }),
-    ]);
-    await Promise.all([busReady(a), busReady(b)]);
-    const channel = uniqueName('rn');
-    const seen = backend.requestsTo('/stream').length;
-    const onA = await openStream(`${a.url}/stream?ch=${channel}`);
-    const onB = await openStream(`${b.url}/stream?ch=${channel}&user=bob`);
-    await Promise.all([onA.waitForText('open\n'), onB.waitForText('open\n')]);
-    // Stream holds ignore a ws-message-only item: a probe for both nodes' subscriptions.
-    await waitForNodes(a, { channel, formats: { 'ws-message': { content: 'p' } } }, 2);
-
-    const item = streamItem(channel, 'both\n', { meta: { skip_users: 'bob' } });
-    const result = await publishAsked(a, 'receipt', [item]);
-    expect(result.status).toBe(200);
-    expect(result.items[0]).toEqual({
-      channel,
-      listeners: 2,
-      written: 1,
-      dropped: { filter: 1 },
-      workers: { answered: 2, asked: 2 },
-      nodes: { answered: 2, asked: 2 },
-    });
-    await onA.waitForText('both\n');
-
-    const requests = await backend.waitForRequests('/stream', seen + 2);
-    const idOnB = requests.slice(seen).find((req) => req.url!.includes('user=bob'))!.headers[
-      'connection-id'
-    ];
-    const direct = await publishAsked(a, 'receipt', [streamItem(`$connection:${idOnB}`, 'b\n')]);
-    expect(direct.status).toBe(200);
-    expect(direct.items[0]).toMatchObject({ listeners: 1, written: 1, nodes: { answered: 2 } });
-    expect(await onB.waitForText('b\n')).toBe('open\nb\n');
-    const missing = await publishAsked(a, 'receipt', [streamItem('$connection:none', 'x')]);
-    expect(missing.status).toBe(404);
-    expect(missing.items[0]).toMatchObject({ listeners: 0, nodes: { answered: 2, asked: 2 } });
-    await Promise.all([a.stop(), b.stop()]);
   });
 });
