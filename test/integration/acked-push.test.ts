@@ -71,6 +71,8 @@ afterAll(async () => {
   await stopAllBackends();
 });
 
+/** Starting thumbtack beside other test files on two busy cores can take past 20 s. */
+const startupTimeoutMs = 60_000;
 const routes = (): string => `*,path_beg=/woh ${woh.target},over_http\n* ${backend.target}\n`;
 const wsUrl = (tt: Thumbtack): string => `${tt.url.replace('http', 'ws')}/woh`;
 
@@ -112,9 +114,9 @@ describe('acknowledged push on one node', () => {
   let tt: Thumbtack;
 
   beforeAll(async () => {
-    tt = await startThumbtack({ routes: routes(), workers: 2 });
+    tt = await startThumbtack({ routes: routes(), workers: 2, readyTimeoutMs: 50_000 });
     await busReady(tt, 2);
-  });
+  }, startupTimeoutMs);
 
   it('answers 200 once a WebSocket client acks with its frame, which never reaches the backend', async () => {
     const client: WsTestClient = await connectWs(wsUrl(tt));

@@ -60,6 +60,8 @@ afterAll(async () => {
   await stopAllBackends();
 });
 
+/** Starting thumbtack beside other test files on two busy cores can take past 20 s. */
+const startupTimeoutMs = 60_000;
 const routes = (): string => `* ${backend.target}\n`;
 
 async function openListeners(nodes: Thumbtack[], channel: string): Promise<StreamClient[]> {
@@ -94,9 +96,9 @@ describe('deliver to one on one node', () => {
   let tt: Thumbtack;
 
   beforeAll(async () => {
-    tt = await startThumbtack({ routes: routes(), workers: 2 });
+    tt = await startThumbtack({ routes: routes(), workers: 2, readyTimeoutMs: 50_000 });
     await busReady(tt, 2);
-  });
+  }, startupTimeoutMs);
 
   it('takes the listeners in turn over both workers, each item to exactly one', async () => {
     const channel = uniqueName('any');

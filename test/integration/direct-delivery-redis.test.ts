@@ -54,7 +54,7 @@ beforeAll(async () => {
   const args = ['--redis', redis.url];
   [a, b] = await Promise.all([startThumbtack({ routes, args }), startThumbtack({ routes, args })]);
   await Promise.all([busReady(a), busReady(b)]);
-});
+}, 60_000); // two nodes and Redis, beside other test files on two busy cores
 
 afterEach(() => {
   for (const stream of streams.splice(0)) stream.close();

@@ -65,6 +65,8 @@ afterAll(async () => {
   await stopAllBackends();
 });
 
+/** Starting thumbtack beside other test files on two busy cores can take past 20 s. */
+const startupTimeoutMs = 60_000;
 const routes = (): string => `* ${backend.target}\n`;
 
 async function connectionIdOf(count: number): Promise<string> {
@@ -76,9 +78,9 @@ describe('receipts on one node', () => {
   let tt: Thumbtack;
 
   beforeAll(async () => {
-    tt = await startThumbtack({ routes: routes(), workers: 2 });
+    tt = await startThumbtack({ routes: routes(), workers: 2, readyTimeoutMs: 50_000 });
     await busReady(tt, 2);
-  });
+  }, startupTimeoutMs);
 
   it('counts listeners, writes and drops by reason over both workers', async () => {
     const channel = uniqueName('rc');
