@@ -52,7 +52,8 @@ beforeAll(async () => {
   const redis = await startRedisServer();
   const routes = `*,path_beg=/woh ${woh.target},over_http\n* ${backend.target}\n`;
   const args = ['--redis', redis.url];
-  [a, b] = await Promise.all([startThumbtack({ routes, args }), startThumbtack({ routes, args })]);
+  const start = (): Promise<Thumbtack> => startThumbtack({ routes, args, readyTimeoutMs: 50_000 });
+  [a, b] = await Promise.all([start(), start()]);
   await Promise.all([busReady(a), busReady(b)]);
 }, 60_000); // two nodes and Redis, beside other test files on two busy cores
 
