@@ -104,7 +104,11 @@ export class Gathering {
 
 /** The open gatherings of one asker, by receipt number (u32, as it travels on the bus). */
 export class Gatherings {
-  private last = 0;
+  /**
+   * Random at start: a worker may answer an item of a handler that was restarted since (a
+   * replay of its recent items), which must not land on a new receipt of the same number.
+   */
+  private last = Math.floor(Math.random() * 0xffff_ffff);
   private readonly open = new Map<number, Gathering>();
 
   /** Whether any receipt is open: the plain publish path checks nothing more. */
