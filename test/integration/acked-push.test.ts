@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
 import { stopAllBackends } from '../support/backend.js';
 import {
   openStream as openUntracked,
@@ -35,6 +36,9 @@ import {
  */
 
 let backend: PathBackend;
+/** A passthrough WebSocket backend: what its sockets received, by Connection-Id. */
+let passthrough: WebSocketServer;
+const passthroughSeen = new Map<string, string[]>();
 /** Closed after each test, so that stopping thumbtack waits for no held stream. */
 const streams: StreamClient[] = [];
 
@@ -58,6 +62,13 @@ beforeAll(async () => {
   woh = await startWohBackend((ws) => {
     if (ws.isOpening()) ws.accept();
   });
+  passthrough = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  passthrough.on('connection', (socket, req) => {
+    const seen: string[] = [];
+    passthroughSeen.set(String(req.headers['connection-id']), seen);
+    socket.on('message', (data: Buffer) => seen.push(data.toString()));
+  });
+  await new Promise((resolve) => passthrough.once('listening', resolve));
 });
 
 afterEach(() => {
@@ -69,11 +80,15 @@ afterEach(() => {
 afterAll(async () => {
   await stopAllThumbtacks();
   await stopAllBackends();
+  passthrough.close();
 });
 
 /** Starting thumbtack beside other test files on two busy cores can take past 20 s. */
 const startupTimeoutMs = 60_000;
-const routes = (): string => `*,path_beg=/woh ${woh.target},over_http\n* ${backend.target}\n`;
+const routes = (): string => {
+  const { port } = passthrough.address() as { port: number };
+  return `*,path_beg=/woh ${woh.target},over_http\n*,path_beg=/pass 127.0.0.1:${port}\n* ${backend.target}\n`;
+};
 const wsUrl = (tt: Thumbtack): string => `${tt.url.replace('http', 'ws')}/woh`;
 
 function wsPush(cid: string, id: string, content: string): unknown {
@@ -136,6 +151,19 @@ describe('acknowledged push on one node', () => {
       .flatMap((call) => call.events)
       .filter((e) => e.content?.includes('thumbtack-ack'));
     expect(forwarded).toEqual([]);
+  });
+
+  it('consumes the ack frame of a passthrough WebSocket too', async () => {
+    const client = await connectWs(`${tt.url.replace('http', 'ws')}/pass`);
+    await expect.poll(() => passthroughSeen.size).toBeGreaterThan(0);
+    const [cid, seen] = [...passthroughSeen].at(-1)!;
+    const result = await pushAndAck(tt, wsPush(cid, 'p1', 'to pass'), 5, async () => {
+      expect((await client.next()).text).toBe('to pass');
+      client.socket.send(JSON.stringify({ 'thumbtack-ack': 'p1' }));
+      client.socket.send('after');
+    });
+    expect(result.status).toBe(200);
+    await expect.poll(() => seen).toEqual(['after']);
   });
 
   it('answers 408 when the client does not ack in time, and counts acks nobody waits for', async () => {
