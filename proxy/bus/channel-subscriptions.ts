@@ -296,7 +296,8 @@ export class ChannelSubscriptions {
 
   private dispatch(frames: Buffer[]): void {
     const channel = frames[0]!.toString('utf8');
-    if (isAsked(frames[1]!)) {
+    // Internal topics (replay ends, resume answers: NUL first) carry no delivery header.
+    if (channel.charCodeAt(0) !== 0 && isAsked(frames[1]!)) {
       this.dispatchAsked(frames, channel);
       return;
     }
