@@ -86,6 +86,11 @@ export class StreamHold implements Subscriber, Hold {
     this.transport = isEventStream(instruction.response.headers) ? 'sse' : 'stream';
   }
 
+  /** Deliver-to-one names the channel's connections by id. */
+  get cid(): string | undefined {
+    return this.request.connectionId;
+  }
+
   start(): void {
     const instruction = this.initial!;
     this.initial = undefined;

@@ -23,6 +23,7 @@ import { preciseNow } from '../../src/ipc/clock.js';
 import { CorkSlot } from '../cork-slot.js';
 import type { DisconnectReason } from '../worker-stats.js';
 import { routeLog } from '../route-log.js';
+import { parseAckFrame } from '../../src/grip/client-ack.js';
 
 const EMPTY = Buffer.alloc(0);
 const noMeta: Readonly<Record<string, string>> = {};
@@ -63,6 +64,10 @@ class ChannelListener implements Subscriber {
     /** Waiting for history after a prev-id: out of the topic, so nothing overtakes it. */
     public isResuming = false,
   ) {}
+
+  get cid(): string {
+    return this.client.cid;
+  }
 
   deliver(delivery: Delivery, isBroadcast: boolean): void {
     if (isBroadcast && this.isTopicMember) this.client.afterBroadcast();
@@ -218,6 +223,17 @@ export class WsClient {
   /** Connection lifetime: 1001 (going away), the close code browsers reconnect after. */
   recycle(): void {
     this.close(closeCodes.goingAway, 'connection lifetime reached', 'lifetime');
+  }
+
+  /**
+   * A client's acknowledgement of an acked push (`{"thumbtack-ack":"<item id>"}`) is
+   * thumbtack's, never the backend's: true when the message was one (it is consumed).
+   */
+  consumeAck(message: ArrayBuffer, isBinary: boolean): boolean {
+    const item = parseAckFrame(new Uint8Array(message), isBinary);
+    if (item === undefined) return false;
+    this.host.subscriptions.clientAck(this.cid, item);
+    return true;
   }
 
   /** A client message over `--ws-max-message-size` closes the client with 1009; true then. */

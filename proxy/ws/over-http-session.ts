@@ -120,7 +120,7 @@ export class WsOverHttpSession implements WsSession, BackendSide {
   }
 
   onMessage(message: ArrayBuffer, isBinary: boolean): void {
-    if (this.client.closeIfTooBig(message)) return;
+    if (this.client.closeIfTooBig(message) || this.client.consumeAck(message, isBinary)) return;
     this.enqueue({
       type: isBinary ? 'BINARY' : 'TEXT',
       content: Buffer.copyBytesFrom(new Uint8Array(message)),
