@@ -74,6 +74,8 @@ export interface BenchOptions {
   openTimeout: number;
   /** Write CPU profiles of thumbtack's processes and summarise them. */
   profile: boolean;
+  /** `fanout` on thumbtack: measure again with a receipt on every publish, in the same run. */
+  receipts: boolean;
   out: string;
 }
 
@@ -105,6 +107,7 @@ export const defaults: BenchOptions = {
   connectRetries: 3,
   openTimeout: 90,
   profile: false,
+  receipts: false,
   out: 'bench/results',
 };
 
@@ -151,6 +154,7 @@ export const usage = `Usage: npm run bench -- [options]
   --connect-retries N      further attempts for a connection that failed to open (${defaults.connectRetries})
   --open-timeout S         bound on opening a workload's connections (${defaults.openTimeout})
   --profile                CPU-profile thumbtack (--cpu-prof) and print the top self-time functions
+  --receipts               "fanout" on thumbtack: measure again with ?receipt on every publish, in the same run
   --out DIR                results directory (${defaults.out})
 `;
 

@@ -49,7 +49,7 @@ export class HttpPublisher implements Publisher {
   constructor(url: string, connections = 8) {
     const parsed = new URL(url);
     this.pool = new Pool(parsed.origin, { connections });
-    this.path = parsed.pathname;
+    this.path = parsed.pathname + parsed.search;
   }
 
   async publish(items: PublishItem[]): Promise<void> {

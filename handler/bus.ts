@@ -10,6 +10,7 @@ import {
   encodeResumeAnswer,
   replayEndPrefix,
   resumePrefix,
+  type DeliveryAsk,
   type ResumeStatus,
 } from '../src/ipc/delivery.js';
 import type { Logger } from '../src/log.js';
@@ -130,9 +131,10 @@ export class Bus extends EventEmitter<BusEvents> {
   /**
    * Sends one released item to the workers and keeps it for late subscribers and resumes.
    * `position`: its place in Redis (many nodes), which keeps it from being kept twice.
+   * `ask`: the publisher's receipt request, which every worker answers.
    */
-  deliver(item: PublishItem, time: number, position?: string): void {
-    const frames = this.keep(item, time, position);
+  deliver(item: PublishItem, time: number, position?: string, ask?: DeliveryAsk): void {
+    const frames = this.keep(item, time, position, undefined, ask);
     if (frames) this.enqueue(frames);
   }
 
@@ -140,8 +142,14 @@ export class Bus extends EventEmitter<BusEvents> {
    * Sends an item addressed to one connection (`$connection:<id>`) to every worker, the one
    * holding it takes it. Not kept: it is for a connection that is there now, not a resume.
    */
-  deliverDirect(item: PublishItem, time: number): void {
-    this.enqueue(encodeDelivery(item, ++this.seq, time));
+  deliverDirect(item: PublishItem, time: number, ask?: DeliveryAsk): void {
+    this.enqueue(encodeDelivery(item, ++this.seq, time, ask));
+  }
+
+  /** Asks every worker for the connections listening on `channel` (deliver-to-one). */
+  askListeners(channel: string, ask: DeliveryAsk): void {
+    const question: PublishItem = { channel, noSeq: true, formats: {} };
+    this.enqueue(encodeDelivery(question, ++this.seq, Date.now(), ask));
   }
 
   /**
@@ -159,9 +167,10 @@ export class Bus extends EventEmitter<BusEvents> {
     time: number,
     position: string | undefined,
     addedAt?: number,
+    ask?: DeliveryAsk,
   ): Buffer[] | undefined {
     const seq = this.nextSeq(item.channel, position);
-    const frames = encodeDelivery(item, seq, time);
+    const frames = encodeDelivery(item, seq, time, ask);
     const info = { seq, id: item.id, prevId: item.prevId, position };
     return this.history.add(item.channel, frames, info, addedAt) ? frames : undefined;
   }

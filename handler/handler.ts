@@ -23,6 +23,8 @@ import { HandlerStats } from './metrics/handler-stats.js';
 import { WorkerReports } from './metrics/worker-reports.js';
 import { startMetricsPort } from './metrics/metrics-port.js';
 import type { OutcomeCounter } from './inputs/publish-input.js';
+import { AskedPublishes } from './receipts/asked-publishes.js';
+import type { DeliveryAsk } from '../src/ipc/delivery.js';
 
 /*
  * The handler's wiring: every input hands items to the sequencer, which releases them in
@@ -59,16 +61,21 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
     ? await RedisFanout.start({
         settings,
         logger: logger.child({ component: 'handler.redis' }),
-        onItem: (item, time, position, ageMs) => {
+        onItem: (item, time, position, ageMs, ask) => {
           countRedis('accepted');
           // Older than the subscribe race: history for resumes, not for any hold here.
           if (ageMs > subscribeReplayMs) bus.remember(item, time, position, Date.now() - ageMs);
-          else sequence(item, time, position);
+          else sequence(item, time, position, ask && asked.relay(ask));
         },
-        onDirectItem: (item) => {
-          countRedis('accepted');
-          bus.deliverDirect(item, preciseNow());
+        onDirectItem: (item, ask) => {
+          if (ask?.kind === 'listeners') {
+            bus.askListeners(item.channel, asked.relay(ask));
+            return;
+          }
+          if (ask?.kind !== 'client-ack') countRedis('accepted');
+          bus.deliverDirect(item, preciseNow(), ask && asked.relay(ask));
         },
+        onReply: (reply) => asked.onNodeReply(reply),
         lastPosition: (channel) => history.lastPosition(channel),
         historySize: settings.historySize,
         historyTtlMs: settings.historyTtl * 1000,
@@ -80,14 +87,26 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
     history,
     whenCaughtUp: (channel) => redis?.caughtUp(channel) ?? Promise.resolve(),
   });
-  const sequencer = new Sequencer({
-    release: (item, time, position) => bus.deliver(item, time, position),
+  const asked = new AskedPublishes({
+    logger: logger.child({ component: 'handler.receipts' }),
+    workerCount: () => bus.workerCount,
+    sendLocal: (item, ask) => sequence(item, preciseNow(), undefined, ask),
+    askLocal: (channel, ask) => bus.askListeners(channel, ask),
+    redis,
+    countAck: (outcome, count) => stats.countClientAcks(outcome, count),
   });
-  function sequence(item: PublishItem, time: number, position?: string): void {
+  /** Items released with an ask (a receipt): looked up only while a receipt is open. */
+  const itemAsks = new WeakMap<PublishItem, DeliveryAsk>();
+  const sequencer = new Sequencer({
+    release: (item, time, position) =>
+      bus.deliver(item, time, position, asked.isAsking ? itemAsks.get(item) : undefined),
+  });
+  function sequence(item: PublishItem, time: number, position?: string, ask?: DeliveryAsk): void {
     if (addressedConnection(item.channel) !== undefined) {
-      bus.deliverDirect(item, time);
+      bus.deliverDirect(item, time, ask);
       return;
     }
+    if (ask) itemAsks.set(item, ask);
     const isListened = bus.hasSubscribers(item.channel);
     if (!isListened) stats.noListener++;
     try {
@@ -134,7 +153,11 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
   });
   const controlTls = readControlTls(settings.controlTlsCert, settings.controlTlsKey);
   const auth = new ReloadableAuth({ token: settings.controlToken, jwtKey: settings.controlJwtKey });
-  const reports = new WorkerReports(settings.stats, logger.child({ component: 'handler.stats' }));
+  const reports = new WorkerReports(
+    settings.stats,
+    logger.child({ component: 'handler.stats' }),
+    (answers) => asked.onWorkerAnswers(answers),
+  );
   const pages = new ControlPages({
     stats,
     reports,
@@ -157,6 +180,7 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
     logger: logger.child({ component: 'handler.http' }),
     publish,
     whenSent: redis ? undefined : () => bus.whenSent(),
+    publishAsked: (item, ask) => asked.publish(item, ask),
     recover: () => {
       sequencer.recover();
       logger.info("recover: forgot every channel's last id");
@@ -197,6 +221,7 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
   // Every part's close() is safe before or after a failed start.
   const close = async (): Promise<void> => {
     sequencer.close();
+    asked.close();
     // Inputs first, so nothing is accepted that the bus could no longer send.
     const results = await Promise.allSettled(inputs.map((input) => input.close()));
     const parts = [bus.close(), redis?.close(), reports.close(), metricsPort?.close()];

@@ -5,6 +5,7 @@ import { UpstreamTrust } from './http/upstream-trust.js';
 import { BackendPools } from './backend/backend-pools.js';
 import { RouteSigners } from './backend/route-signers.js';
 import { ChannelSubscriptions } from './bus/channel-subscriptions.js';
+import { BusAnswers } from './bus/bus-answers.js';
 import { ConnectionCap, defaultConnectionLimit } from './connection-cap.js';
 import { GripResponder } from './hold/grip-responder.js';
 import { ClientServer } from './http/client-server.js';
@@ -56,11 +57,13 @@ export async function startWorker(
   await signers.prepare(table);
   const pools = new BackendPools(Math.round(settings.backendTimeout * 1000));
   const stats = new WorkerStats();
+  const answers = new BusAnswers(settings.stats, log.child({ component: 'proxy.answers' }));
   const subscriptions = new ChannelSubscriptions(
     settings.bus,
     log.child({ component: 'proxy.subscriptions' }),
     stats,
     settings.subscriptionLinger * 1000,
+    answers,
   );
   const ctx = new ProxyContext(
     settings,
@@ -198,6 +201,7 @@ export async function startWorker(
     await waitUntil(() => server.webSockets.size === 0, 1_000);
     ctx.lifetimes.close();
     subscriptions.close();
+    answers.close();
     stopReporting?.();
     signers.close();
     server.connectionCap?.close();

@@ -10,6 +10,7 @@ import {
   ZmqPublisher,
   type Format,
   type Publisher,
+  type PublishItem,
 } from '../publisher.js';
 import { awaitDeliveries, probeUntilReached } from './delivery-wait.js';
 import {
@@ -163,6 +164,86 @@ export function fanoutMetrics(prefix: string): MetricSpec[] {
   ];
 }
 
+/** `--receipts`: the same fan-out published all at once, without and with `?receipt`. */
+const receiptMetrics: MetricSpec[] = [
+  {
+    key: 'unawaited_deliveries_s',
+    label: 'fanout published all at once: deliveries/s',
+    unit: '/s',
+    better: 'higher',
+  },
+  {
+    key: 'receipts_deliveries_s',
+    label: 'fanout published all at once with receipts: deliveries/s',
+    unit: '/s',
+    better: 'higher',
+  },
+  {
+    key: 'receipts_p99_ms',
+    label: 'fanout with receipts: latency p99',
+    unit: 'ms',
+    better: 'lower',
+  },
+  {
+    key: 'receipts_lost',
+    label: 'fanout with receipts: messages lost',
+    unit: 'count',
+    better: 'lower',
+  },
+  {
+    key: 'receipts_ratio',
+    label: 'fanout with receipts / without (both all at once): deliveries/s',
+    unit: 'ratio',
+    better: 'higher',
+  },
+];
+
+/** The fan-out with every publish sent at once, `query` on the publish URL. */
+async function measureUnawaited(
+  ctx: WorkloadContext,
+  publishUrl: string,
+  query: string,
+  channel: string,
+  opened: number,
+): Promise<FanoutFigures> {
+  ctx.log(`${channel}: again, every publish sent at once${query ? `, with ${query}` : ''}`);
+  // One connection per publish, so that no publish waits for an earlier one's answer.
+  const connections = ctx.options.messages;
+  const publisher = new UnawaitedPublisher(new HttpPublisher(publishUrl + query, connections));
+  try {
+    return await measureFanout(ctx, publisher, channel, 'http-stream', opened);
+  } finally {
+    await publisher.close();
+  }
+}
+
+/**
+ * Sends each publish without waiting for its answer: a receipt answers once the item is
+ * written everywhere, so awaiting each one (or queueing behind a pool's few connections)
+ * would measure one publish at a time, not what the receipts cost. Failures surface at
+ * close().
+ */
+class UnawaitedPublisher implements Publisher {
+  private readonly sent: Promise<void>[] = [];
+
+  constructor(private readonly inner: Publisher) {}
+
+  publish(items: PublishItem[]): Promise<void> {
+    const sent = this.inner.publish(items);
+    sent.catch(() => undefined); // reported by close(), not as an unhandled rejection
+    this.sent.push(sent);
+    return Promise.resolve();
+  }
+
+  async close(): Promise<void> {
+    try {
+      await Promise.all(this.sent);
+    } finally {
+      await this.inner.close();
+    }
+  }
+}
+
 /** " (reason×n, ...)" for dropped connections, or nothing. */
 export function dropNote(reasons: Record<string, number>): string {
   return Object.keys(reasons).length > 0 ? ` (${describeCounts(reasons)})` : '';
@@ -177,9 +258,10 @@ export function connectNote(open: OpenResult): string | undefined {
 /** N SSE subscribers on one channel, M publishes over HTTP (`fanout`) or ZeroMQ PUB (`zmq`). */
 export function fanoutWorkload(options: BenchOptions, via: 'http' | 'zmq'): Workload {
   const name = via === 'http' ? 'fanout' : 'zmq';
+  const hasReceiptRun = via === 'http' && options.receipts;
   return {
     name,
-    metrics: fanoutMetrics(name),
+    metrics: hasReceiptRun ? [...fanoutMetrics(name), ...receiptMetrics] : fanoutMetrics(name),
     connections: options.fanout,
     async run(ctx): Promise<WorkloadResult> {
       const { sut, fleet, log } = ctx;
@@ -222,6 +304,28 @@ export function fanoutWorkload(options: BenchOptions, via: 'http' | 'zmq'): Work
       }
       try {
         const figures = await measureFanout(ctx, publisher, name, 'http-stream', open.opened);
+        if (hasReceiptRun && sut.name === 'thumbtack') {
+          // The same fan-out twice more, published alike, without and with receipts.
+          const plain = await measureUnawaited(ctx, sut.publishUrl, '', name, open.opened);
+          const receipts = await measureUnawaited(
+            ctx,
+            sut.publishUrl,
+            '?receipt',
+            name,
+            open.opened,
+          );
+          Object.assign(figures.metrics, {
+            unawaited_deliveries_s: plain.metrics['deliveries_s'],
+            receipts_deliveries_s: receipts.metrics['deliveries_s'],
+            receipts_p99_ms: receipts.metrics['p99_ms'],
+            receipts_lost: receipts.metrics['lost'],
+            receipts_ratio: round(
+              Number(receipts.metrics['deliveries_s']) / Number(plain.metrics['deliveries_s']),
+              3,
+            ),
+          });
+          figures.summary += `; all at once: ${plain.summary}; with receipts: ${receipts.summary}`;
+        }
         return {
           workload: name,
           sut: sut.name,

@@ -16,6 +16,15 @@ import {
 } from './workload.js';
 
 const settleMs = 1_500;
+/**
+ * RSS counts once it stops moving: a process just started, or just past a burst of
+ * accepts, still frees or grows its heap for a few seconds, which read as memory per
+ * connection. Settled: every process within `settleBytes` over the last `settleSamples`.
+ */
+const settleSampleMs = 500;
+const settleSamples = 4;
+const settleBytes = 1024 * 1024;
+const settleMaxMs = 15_000;
 const idleWindowMs = 2_000;
 const probeTimeoutMs = 30_000;
 
@@ -74,6 +83,39 @@ function atFileLimit(files: { pid: number; open: number; limit: number }[]): str
   return out;
 }
 
+type TreeRss = ReturnType<typeof treeRss>;
+
+/** The tree's RSS once no process's RSS moved for a while (bounded); how long that took. */
+async function settledRss(pids: number[]): Promise<{ rss: TreeRss; waitedMs: number }> {
+  const started = Date.now();
+  const samples: TreeRss[] = [treeRss(pids)];
+  while (Date.now() - started < settleMaxMs) {
+    if (samples.length >= settleSamples) {
+      const recent = samples.slice(-settleSamples);
+      const isStill = pids.every((_, i) => {
+        const values = recent.map((s) => s.processes[i].rss);
+        return Math.max(...values) - Math.min(...values) <= settleBytes;
+      });
+      if (isStill) break;
+    }
+    await sleep(settleSampleMs);
+    samples.push(treeRss(pids));
+  }
+  return { rss: samples[samples.length - 1], waitedMs: Date.now() - started };
+}
+
+/** KiB per connection each process added, named by what it runs. */
+function rssPerProcess(before: TreeRss, after: TreeRss, connections: number) {
+  return after.processes.map((p) => {
+    const was = before.processes.find((b) => b.pid === p.pid)?.rss ?? 0;
+    return {
+      pid: p.pid,
+      command: p.command.split(' ').slice(0, 2).join(' '),
+      kib: round((p.rss - was) / connections / 1024, 2),
+    };
+  });
+}
+
 /**
  * N held SSE connections (`hold`) or WebSockets on the WebSocket-over-HTTP route
  * (`hold-ws`): how fast they are accepted, what each costs in resident memory, whether the
@@ -129,7 +171,8 @@ export function holdWorkload(options: BenchOptions, kind: 'sse' | 'ws'): Workloa
     metrics,
     connections: options.hold,
     async run({ sut, fleet, log }): Promise<WorkloadResult> {
-      const before = treeRss(sut.processes());
+      const settledBefore = await settledRss(sut.processes());
+      const before = settledBefore.rss;
       log(`${name}: opening ${options.hold} ${noun}`);
       const target = { host: '127.0.0.1', port: sut.clientPort };
       const open =
@@ -139,7 +182,8 @@ export function holdWorkload(options: BenchOptions, kind: 'sse' | 'ws'): Workloa
       const establishS = (open.doneAt - open.startedAt) / 1000;
       await sleep(settleMs);
       const pids = sut.processes();
-      const after = treeRss(pids);
+      const settledAfter = await settledRss(pids);
+      const after = settledAfter.rss;
       const files = pids.map((pid) => ({ pid, ...openFiles(pid) }));
       const saturated = atFileLimit(files);
       const limitLog = limitLogLines(sut.logFiles);
@@ -198,6 +242,8 @@ export function holdWorkload(options: BenchOptions, kind: 'sse' | 'ws'): Workloa
           dropReasons: counts.dropReasons,
           rssBefore: before,
           rssAfter: after,
+          settleMs: { before: settledBefore.waitedMs, after: settleMs + settledAfter.waitedMs },
+          rssPerConnKibByProcess: rssPerProcess(before, after, Math.max(open.opened, 1)),
           openFiles: files,
           idleCpu,
           limitLog,

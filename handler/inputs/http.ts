@@ -8,6 +8,10 @@ import type { AuthOutcome, ControlAuth } from '../control-auth.js';
 import { firstOutOfScope } from '../channel-scope.js';
 import { createControlServer, type ControlTls } from '../control-tls.js';
 import type { OutcomeCounter, PublishInput, PublishSink } from './publish-input.js';
+import { parsePublishOptions } from './publish-options.js';
+import type { ItemReceipt, PublishAsk } from '../receipts/asked-publishes.js';
+import { addressedConnection } from '../../src/grip/channel-name.js';
+import type { PublishItem } from '../../src/grip/publish-types.js';
 
 /*
  * The HTTP control API, shaped like Pushpin's (protocol 2.1): `Content-Length` on every
@@ -42,6 +46,8 @@ export interface HttpInputOptions {
   readiness?: () => { problems: string[]; detail: Record<string, unknown> };
   /** `POST /recover`. */
   recover: () => void;
+  /** Publishes with a receipt, an ack or deliver-to-one (query options on `/publish/`). */
+  publishAsked?: (item: PublishItem, ask: PublishAsk) => Promise<ItemReceipt>;
   auth?: ControlAuth;
   count?: OutcomeCounter;
   /** `--control-tls-cert`/`--control-tls-key`: HTTPS only. */
@@ -260,6 +266,16 @@ export class HttpInput implements PublishInput {
       this.options.count?.('forbidden');
       return;
     }
+    const options = this.options.publishAsked ? parsePublishOptions(req.url, items) : {};
+    if (options.problem !== undefined) {
+      this.respond(req, res, 400, options.problem + '\n');
+      this.options.count?.('invalid');
+      return;
+    }
+    if (options.ask) {
+      await this.respondAsked(req, res, items, options.ask);
+      return;
+    }
     // Success means "on its way to the workers", not yet delivered (as Pushpin, whose answer
     // means "parsed"). With Redis it means "stored in Redis", which every node delivers from.
     const stored: Promise<void>[] = [];
@@ -286,6 +302,54 @@ export class HttpInput implements PublishInput {
     }
     this.respondMessage(req, res, bodyType, 'Published', items.length);
     this.options.count?.('accepted', items.length);
+  }
+
+  /**
+   * A publish with a receipt, an ack or deliver-to-one: answered once every worker (and
+   * node) has told what became of each item, or at the timeout, always in JSON
+   * (docs/direct-push.md). 404: an item for one connection found none; 408: the client did
+   * not acknowledge in time.
+   */
+  private async respondAsked(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    items: PublishItem[],
+    ask: PublishAsk,
+  ): Promise<void> {
+    const publishAsked = this.options.publishAsked!;
+    const results = await Promise.allSettled(items.map((item) => publishAsked(item, ask)));
+    await this.options.whenSent?.();
+    const receipts: ItemReceipt[] = [];
+    let unavailable: RedisUnavailableError | undefined;
+    for (const result of results) {
+      if (result.status === 'fulfilled') receipts.push(result.value);
+      else if (result.reason instanceof RedisUnavailableError) unavailable = result.reason;
+      else throw result.reason;
+    }
+    this.options.count?.('accepted', receipts.length);
+    if (unavailable) {
+      const taken = receipts.length;
+      const note = taken > 0 ? ` (${taken} of ${results.length} items were stored)` : '';
+      this.respond(req, res, 503, `${unavailable.message}${note}\n`, 'text/plain', {
+        'Retry-After': '1',
+      });
+      this.options.count?.('unavailable', results.length - taken);
+      return;
+    }
+    const isToOne = (receipt: ItemReceipt): boolean =>
+      receipt.connection !== undefined || addressedConnection(receipt.channel) !== undefined;
+    let status = 200;
+    let message = 'Published';
+    if (receipts.some((receipt) => isToOne(receipt) && receipt.listeners === 0)) {
+      status = 404;
+      message = 'No connection took the item';
+    } else if (ask.ackMs > 0) {
+      const isAcked = receipts[0]?.acknowledged === true;
+      status = isAcked ? 200 : 408;
+      message = isAcked ? 'Acknowledged' : 'Not acknowledged in time';
+    }
+    const body = JSON.stringify({ message, items: receipts }) + '\n';
+    this.respond(req, res, status, body, 'application/json', {}, items.length);
   }
 
   /** Answers 401 and returns false when auth is on and the request's credentials fail. */

@@ -25,6 +25,8 @@ export interface HandlerState {
 export class HandlerStats {
   private readonly publishes = new Map<string, [Labels, number]>();
   noListener = 0;
+  /** Client acknowledgements by outcome (acked push, docs/direct-push.md). */
+  private readonly clientAcks = { acknowledged: 0, late: 0, unknown: 0 };
   private readonly registry = new Registry();
 
   constructor() {
@@ -39,6 +41,10 @@ export class HandlerStats {
       if (entry) entry[1] += items;
       else this.publishes.set(key, [{ input, outcome }, items]);
     };
+  }
+
+  countClientAcks(outcome: keyof HandlerStats['clientAcks'], count: number): void {
+    this.clientAcks[outcome] += count;
   }
 
   /** Accepted publishes, every input. */
@@ -61,6 +67,11 @@ export class HandlerStats {
         'thumbtack_drops_total',
         'Published items not written to a listening connection, by reason',
         [[{ reason: 'no_listener' }, this.noListener]],
+      ),
+      counterJson(
+        'thumbtack_client_acks_total',
+        'Client acknowledgements of acked pushes: acknowledged, late (after the publisher stopped waiting), unknown (no such item waited for; ignored)',
+        Object.entries(this.clientAcks).map(([outcome, count]) => [{ outcome }, count]),
       ),
       gaugeJson('thumbtack_bus_workers', 'Proxy workers connected to the handler bus', [
         [{}, state.workers],

@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import * as zmq from 'zeromq';
 import { decodeWorkerReport, type WorkerReport } from '../../src/ipc/worker-report.js';
+import { decodeBusAnswers, isBusAnswers, type BusAnswer } from '../../src/ipc/bus-answer.js';
 import type { Logger } from '../../src/log.js';
 
 /** A worker silent this long has stopped (or died): its gauges must not linger. */
@@ -9,7 +10,8 @@ const staleAfterMs = 5_000;
 /**
  * The latest report of every proxy worker (`--stats`, ZeroMQ PULL): workers send one a
  * second (proxy/stats-report.ts) and keep their counters, so a restarted handler has the
- * whole node again within a second.
+ * whole node again within a second. The same socket carries the workers' answers to
+ * receipts, acks and listener questions (src/ipc/bus-answer.ts), handed to `onAnswers`.
  */
 export class WorkerReports {
   private readonly socket = new zmq.Pull({ linger: 0 });
@@ -20,6 +22,7 @@ export class WorkerReports {
   constructor(
     private readonly endpoint: string,
     private readonly logger: Logger,
+    private readonly onAnswers?: (answers: BusAnswer[]) => void,
   ) {}
 
   get address(): string {
@@ -56,9 +59,26 @@ export class WorkerReports {
     await this.receiving;
   }
 
+  private takeAnswers(message: Buffer): void {
+    const answers = decodeBusAnswers(message);
+    if (!answers) {
+      this.logger.warn('ignored a malformed batch of worker answers');
+      return;
+    }
+    try {
+      this.onAnswers?.(answers);
+    } catch (err) {
+      this.logger.error({ err }, 'handling worker answers failed');
+    }
+  }
+
   private async receive(): Promise<void> {
     try {
       for await (const [message] of this.socket) {
+        if (message && isBusAnswers(message)) {
+          this.takeAnswers(message);
+          continue;
+        }
         const report = message ? decodeWorkerReport(message) : undefined;
         if (!report) {
           this.logger.warn('ignored a stats message that is not a worker report');

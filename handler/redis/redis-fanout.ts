@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { RedisUnavailableError } from '../../src/errors.js';
 import type { PublishItem } from '../../src/grip/publish-types.js';
@@ -9,6 +10,8 @@ import {
   encodeRedisPayload,
   type RedisEntry,
 } from '../../src/ipc/redis-entry.js';
+import type { DeliveryAsk } from '../../src/ipc/delivery.js';
+import { decodeNodeReply, encodeNodeReply, type NodeReply } from '../../src/ipc/node-reply.js';
 import type { Logger } from '../../src/log.js';
 import { addressedConnection } from '../../src/grip/channel-name.js';
 import {
@@ -43,12 +46,21 @@ export interface RedisFanoutOptions {
    * Each item Redis sends this node, in channel order: its time on this host's clock, its
    * position, and its age (items read back when subscribing may predate every hold here).
    */
-  onItem(item: PublishItem, localTime: number, position: string, ageMs: number): void;
+  onItem(
+    item: PublishItem,
+    localTime: number,
+    position: string,
+    ageMs: number,
+    ask?: DeliveryAsk,
+  ): void;
   /**
    * An item addressed to one connection (`$connection:<id>`), published by any node. Not
-   * stored: it is for a connection held now, and every node hears it.
+   * stored: it is for a connection held now, and every node hears it. Also a question every
+   * node answers (`ask`: a channel's listeners, a client's ack passed on).
    */
-  onDirectItem(item: PublishItem): void;
+  onDirectItem(item: PublishItem, ask?: DeliveryAsk): void;
+  /** A node's answer to a receipt, ack or question this node asked (its reply channel). */
+  onReply?(reply: NodeReply): void;
   /** The last position this node keeps of the channel, to read its stream after. */
   lastPosition(channel: string): string | undefined;
   /** Items kept per channel stream (approximately: Redis trims whole nodes). */
@@ -82,12 +94,13 @@ local now = redis.call('TIME')
 local micros = now[1] .. string.format('%06d', now[2])
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 't', micros, 'd', ARGV[5])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call(ARGV[6], ARGV[7], id .. ' ' .. micros .. ' ' .. ARGV[5])
-return id
+local nodes = redis.call(ARGV[6], ARGV[7], id .. ' ' .. micros .. ' ' .. ARGV[5])
+return {id, nodes}
 `;
 
 type ScriptClient = RedisClient & {
-  thumbtackPublish(...args: (string | Buffer | number)[]): Promise<string | null>;
+  /** The position and how many nodes' subscriptions got the item; null: a repeated id. */
+  thumbtackPublish(...args: (string | Buffer | number)[]): Promise<[string, number] | null>;
 };
 
 function streamKey(channel: string): string {
@@ -96,6 +109,11 @@ function streamKey(channel: string): string {
 
 /** Every node listens here for items addressed to one connection (one name: one shard). */
 const directName = `${keyPrefix}{$connection}`;
+
+/** Where nodes answer the receipts, acks and questions of node `node`. */
+function replyName(node: string): string {
+  return `${keyPrefix}{$reply}:${node}`;
+}
 
 function pubsubName(channel: string): string {
   return `${keyPrefix}{${channel}}`;
@@ -116,6 +134,9 @@ export class RedisFanout {
   private readonly idTtlMs: number;
   /** Resume waiters for channels whose subscription is still in the batch. */
   private readonly subscribing = new Map<string, (() => void)[]>();
+  /** Names this node in receipts and replies: other nodes answer it here. */
+  readonly node = randomBytes(8).toString('hex');
+  private readonly replyChannel = replyName(this.node);
 
   private constructor(
     private readonly options: RedisFanoutOptions,
@@ -159,35 +180,54 @@ export class RedisFanout {
   }
 
   /**
-   * Resolves once Redis took an item addressed to one connection. Every node gets it; the
-   * one holding the connection delivers it.
+   * Resolves once Redis took an item addressed to one connection (or a question for every
+   * node), to how many nodes got it. Every node gets it; the one holding the connection
+   * delivers it.
    */
-  async publishDirect(item: PublishItem): Promise<void> {
+  async publishDirect(item: PublishItem, ask?: DeliveryAsk): Promise<number> {
     try {
-      const payload = encodeRedisPayload(item);
-      if (this.isCluster) await (this.commands as Cluster).spublish(directName, payload);
-      else await (this.commands as Redis).publish(directName, payload);
+      const payload = encodeRedisPayload(item, ask);
+      if (this.isCluster) {
+        return (await (this.commands as Cluster).spublish(directName, payload)) as number;
+      }
+      return await (this.commands as Redis).publish(directName, payload);
     } catch (err) {
       throw this.notTaken(err);
     }
   }
 
-  /** Resolves once Redis stored the item (or dropped it as a repeated id). */
-  async publish(item: PublishItem): Promise<void> {
+  /** Tells node `node` about its receipt; lost when Redis is away (its receipt times out). */
+  reply(node: string, reply: NodeReply): void {
+    const name = replyName(node);
+    const message = encodeNodeReply(reply);
+    const sent = this.isCluster
+      ? (this.commands as Cluster).spublish(name, message)
+      : (this.commands as Redis).publish(name, message);
+    sent.catch((err: unknown) => {
+      this.options.logger.debug({ err: (err as Error).message }, 'Redis reply not sent');
+    });
+  }
+
+  /**
+   * Resolves once Redis stored the item (or dropped it as a repeated id), to how many nodes
+   * listening on its channel got it (0 for a repeated id).
+   */
+  async publish(item: PublishItem, ask?: DeliveryAsk): Promise<number> {
     const hasId = item.id !== undefined;
     const stream = streamKey(item.channel);
     try {
-      await this.commands.thumbtackPublish(
+      const stored = await this.commands.thumbtackPublish(
         stream,
         hasId ? `${keyPrefix}{${item.channel}}:i:${item.id}` : stream,
         hasId ? '1' : '0',
         this.idTtlMs,
         this.historySize,
         this.historyTtlMs,
-        encodeRedisPayload(item),
+        encodeRedisPayload(item, ask),
         this.isCluster ? 'SPUBLISH' : 'PUBLISH',
         pubsubName(item.channel),
       );
+      return stored ? Number(stored[1]) : 0;
     } catch (err) {
       throw this.notTaken(err);
     }
@@ -321,8 +361,10 @@ export class RedisFanout {
   }
 
   private async subscribeDirect(): Promise<void> {
-    if (this.isCluster) await (this.subscriber as Cluster).ssubscribe(directName);
-    else await (this.subscriber as Redis).subscribe(directName);
+    if (this.isCluster) {
+      await (this.subscriber as Cluster).ssubscribe(directName);
+      await (this.subscriber as Cluster).ssubscribe(this.replyChannel);
+    } else await (this.subscriber as Redis).subscribe(directName, this.replyChannel);
   }
 
   private async unsubscribeNames(channels: string[]): Promise<void> {
@@ -400,6 +442,12 @@ export class RedisFanout {
       this.onDirectMessage(message);
       return;
     }
+    if (text === this.replyChannel) {
+      const reply = decodeNodeReply(message);
+      if (reply) this.options.onReply?.(reply);
+      else this.options.logger.warn('ignored a message on this node’s reply channel');
+      return;
+    }
     if (!text.startsWith(keyPrefix + '{') || !text.endsWith('}')) return;
     const channel = text.slice(keyPrefix.length + 1, -1);
     const state = this.channels.get(channel);
@@ -417,8 +465,9 @@ export class RedisFanout {
   }
 
   private onDirectMessage(message: Buffer): void {
-    const item = decodeRedisPayload(message);
-    if (!item || addressedConnection(item.channel) === undefined) {
+    const decoded = decodeRedisPayload(message);
+    const isQuestion = decoded?.ask?.kind === 'listeners';
+    if (!decoded || (!isQuestion && addressedConnection(decoded.item.channel) === undefined)) {
       this.options.logger.warn(
         { channel: directName },
         'ignored a message on the thumbtack direct channel that is not an item',
@@ -426,7 +475,7 @@ export class RedisFanout {
       return;
     }
     try {
-      this.options.onDirectItem(item);
+      this.options.onDirectItem(decoded.item, decoded.ask);
     } catch (err) {
       this.options.logger.error({ err }, 'handing on an item addressed to one connection failed');
     }
@@ -437,7 +486,8 @@ export class RedisFanout {
     state.last = entry.position;
     const ageMs = Math.max(0, this.clock.redisNowMs() - entry.timeMicros / 1000);
     try {
-      this.options.onItem(entry.item, this.clock.toLocal(entry.timeMicros), entry.position, ageMs);
+      const time = this.clock.toLocal(entry.timeMicros);
+      this.options.onItem(entry.item, time, entry.position, ageMs, entry.ask);
     } catch (err) {
       this.options.logger.error(
         { err, channel: entry.item.channel },

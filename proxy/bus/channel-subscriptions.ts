@@ -4,6 +4,7 @@ import {
   decodeDelivery,
   decodeResumeStatus,
   encodeResumeTopic,
+  isAsked,
   replayEndPrefix,
   splitBusMessage,
   type Delivery,
@@ -13,9 +14,14 @@ import { preciseNow } from '../../src/ipc/clock.js';
 import { addressedConnection } from '../../src/grip/channel-name.js';
 import type { WorkerStats } from '../worker-stats.js';
 import type { Logger } from '../../src/log.js';
+import type { Tally } from '../../src/ipc/bus-answer.js';
+import type { BusAnswers } from './bus-answers.js';
+import { PendingAcks } from './pending-acks.js';
 
 /** Something held in this worker that listens on channels (a response or stream hold). */
 export interface Subscriber {
+  /** The held connection's id, for deliver-to-one (a getter: no field per subscriber). */
+  readonly cid?: string | undefined;
   /**
    * preciseNow() (src/ipc/clock) when the request left for the backend:
    * items the handler accepted before it are not for this subscriber. Date.now() would
@@ -138,6 +144,8 @@ export class ChannelSubscriptions {
   private readonly resumes = new Map<string, Resuming>();
   private readonly resumingByChannel = new Map<string, Map<Subscriber, Resuming>>();
   private broadcaster: Broadcaster | undefined;
+  /** Items written here whose publisher waits for the client's acknowledgement. */
+  private readonly acks = new PendingAcks();
   private readonly sweepTimer: NodeJS.Timeout;
   private isClosed = false;
   /** Whether the handler's bus is connected now (ZeroMQ reconnects by itself). */
@@ -149,6 +157,8 @@ export class ChannelSubscriptions {
     private readonly stats: WorkerStats,
     /** How long a channel whose last listener was a long-poll stays subscribed (ms). */
     private readonly lingerMs = 0,
+    /** Where receipts, listener lists and acks go; without it, asked items are ignored. */
+    private readonly answers?: BusAnswers,
   ) {
     this.socket.events.on('connect', () => (this.isBusConnected = true));
     this.socket.events.on('disconnect', () => (this.isBusConnected = false));
@@ -242,8 +252,27 @@ export class ChannelSubscriptions {
     this.log.debug({ channel, channels: this.subscribers.size }, 'channel unsubscribed');
   }
 
+  /**
+   * A client acknowledged `item` on `connection`. Judged here when the connection is held
+   * here; otherwise the handler passes it on to whichever worker or node holds it.
+   */
+  clientAck(connection: string, item: string | null): void {
+    if (item !== null && !this.connections.has(connection)) {
+      this.answers?.add({ kind: 'client-ack', connection, item });
+      return;
+    }
+    this.judgeAck(connection, item);
+  }
+
+  private judgeAck(connection: string, item: string | null): void {
+    const receipt = item === null ? undefined : this.acks.take(connection, item);
+    if (receipt === undefined) this.answers?.countUnknownAck();
+    else this.answers?.add({ kind: 'ack', receipt });
+  }
+
   close(): void {
     this.isClosed = true;
+    this.acks.close();
     clearInterval(this.sweepTimer);
     for (const { timer } of this.awaitingReplay.values()) clearTimeout(timer);
     for (const { timer } of this.resumes.values()) clearTimeout(timer);
@@ -267,6 +296,10 @@ export class ChannelSubscriptions {
 
   private dispatch(frames: Buffer[]): void {
     const channel = frames[0]!.toString('utf8');
+    if (isAsked(frames[1]!)) {
+      this.dispatchAsked(frames, channel);
+      return;
+    }
     const connectionId = addressedConnection(channel);
     if (connectionId !== undefined) {
       this.dispatchToConnection(connectionId, frames, channel);
@@ -287,10 +320,7 @@ export class ChannelSubscriptions {
     }
     if (!this.remember(delivery)) return;
     if (this.awaitingReplay.has(channel) || set.size === 0) return;
-    const isBroadcast = this.broadcaster?.publish(channel, delivery) ?? false;
-    const before = this.stats.deliveries;
-    for (const subscriber of set) this.deliver(subscriber, delivery, isBroadcast);
-    this.stats.onHandedOut(delivery.header.time, this.stats.deliveries - before);
+    this.deliverAll(set, delivery);
   }
 
   /**
@@ -306,6 +336,77 @@ export class ChannelSubscriptions {
     }
     if (connection) this.handToConnection(connection, delivery);
     else this.keepUnclaimed(id, delivery);
+  }
+
+  /**
+   * An item whose publisher asked for a receipt, an acknowledgement or the channel's
+   * listeners: delivered as any other, and answered to the handler (src/ipc/bus-answer.ts).
+   * Every worker answers, with zeros when it holds nothing of the channel, so that the
+   * handler knows when every worker has. Not kept for a connection that is not here: a
+   * receipt says whether it is connected now.
+   */
+  private dispatchAsked(frames: Buffer[], channel: string): void {
+    const delivery = decodeDelivery(frames, channel);
+    const ask = delivery?.header.ask;
+    if (!delivery || !ask) {
+      this.log.warn({ frames: frames.length }, 'ignored a malformed delivery from the handler');
+      return;
+    }
+    const connectionId = addressedConnection(channel);
+    const { receipt } = ask;
+    if (ask.kind === 'client-ack') {
+      if (connectionId !== undefined && this.connections.has(connectionId)) {
+        this.judgeAck(connectionId, delivery.header.id ?? null);
+      }
+      return;
+    }
+    if (ask.kind === 'listeners') {
+      const connections: string[] = [];
+      for (const subscriber of this.subscribers.get(channel) ?? []) {
+        if (subscriber.cid !== undefined) connections.push(subscriber.cid);
+      }
+      this.answers?.add({ kind: 'listeners', receipt, worker: this.token, connections });
+      return;
+    }
+    let tally: Tally = { listeners: 0, written: 0, dropped: {} };
+    if (connectionId !== undefined) {
+      const connection = this.connections.get(connectionId);
+      if (connection) {
+        tally = this.counted(1, () => this.handToConnection(connection, delivery));
+        const item = delivery.header.id;
+        if (ask.ackMs > 0 && tally.written > 0 && item !== undefined) {
+          this.acks.expect(connectionId, item, receipt, ask.ackMs);
+        }
+      }
+    } else {
+      const set = this.subscribers.get(channel);
+      // A replay of an item answered already is not answered twice.
+      if (set && !this.remember(delivery)) return;
+      if (set && this.awaitingReplay.has(channel)) return; // answered when the replay ends
+      // A channel lingering after its last long-poll has an empty set: zeros.
+      if (set && set.size > 0) tally = this.counted(set.size, () => this.deliverAll(set, delivery));
+    }
+    this.answers?.add({ kind: 'tally', receipt, worker: this.token, ...tally });
+  }
+
+  private deliverAll(set: Set<Subscriber>, delivery: Delivery): void {
+    const isBroadcast = this.broadcaster?.publish(delivery.channel, delivery) ?? false;
+    const before = this.stats.deliveries;
+    for (const subscriber of set) this.deliver(subscriber, delivery, isBroadcast);
+    this.stats.onHandedOut(delivery.header.time, this.stats.deliveries - before);
+  }
+
+  /** What `deliver` wrote and dropped, read off the worker's counters around it. */
+  private counted(listeners: number, deliver: () => void): Tally {
+    const written = this.stats.deliveries;
+    const drops = { ...this.stats.drops };
+    deliver();
+    const dropped: Record<string, number> = {};
+    for (const [reason, count] of Object.entries(this.stats.drops)) {
+      const more = count - drops[reason as keyof typeof drops];
+      if (more > 0) dropped[reason] = more;
+    }
+    return { listeners, written: this.stats.deliveries - written, dropped };
   }
 
   private keepUnclaimed(id: string, delivery: Delivery): void {
@@ -449,7 +550,17 @@ export class ChannelSubscriptions {
     const recent = this.recent.get(channel);
     if (!set || !recent) return;
     for (const delivery of [...recent]) {
-      for (const subscriber of set) this.deliver(subscriber, delivery, false);
+      const ask = delivery.header.ask;
+      const deliver = (): void => {
+        for (const subscriber of set) this.deliver(subscriber, delivery, false);
+      };
+      if (ask?.kind !== 'receipt') {
+        deliver();
+        continue;
+      }
+      // An item answered already by this worker is ignored by the handler the second time.
+      const tally = this.counted(set.size, deliver);
+      this.answers?.add({ kind: 'tally', receipt: ask.receipt, worker: this.token, ...tally });
     }
   }
 

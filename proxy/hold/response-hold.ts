@@ -47,6 +47,11 @@ export class ResponseHold implements Subscriber, Hold {
     );
   }
 
+  /** Deliver-to-one names the channel's connections by id. */
+  get cid(): string | undefined {
+    return this.request.connectionId;
+  }
+
   start(): void {
     warnUnsupportedFilters(this.host.log, this.request.route.id, this.instruction.channels);
     this.timer = setTimeout(

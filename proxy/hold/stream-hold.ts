@@ -6,11 +6,7 @@ import {
   type SubscriptionFilters,
 } from '../../src/grip/filters.js';
 import { findStreamHoldProblem } from '../../src/grip/instruct.js';
-import type {
-  ChannelSubscription,
-  GripInstruction,
-  KeepAlive,
-} from '../../src/grip/instruct-types.js';
+import type { GripInstruction, KeepAlive } from '../../src/grip/instruct-types.js';
 import { preciseNow } from '../../src/ipc/clock.js';
 import type { Delivery } from '../../src/ipc/delivery.js';
 import type { ResumeAnswer, Subscriber } from '../bus/channel-subscriptions.js';
@@ -49,8 +45,11 @@ export class StreamHold implements Subscriber, Hold {
   private initial: GripInstruction | undefined;
   /** The status the client got, for the access line. */
   private readonly code: number;
-  /** What the current instructions hold: the rest of them is not kept. */
-  private channels: readonly ChannelSubscription[] = [];
+  /**
+   * The channels the current instructions subscribe to, by name only: the parsed
+   * subscriptions (filters, prev-id, an array sized for growth) are not kept for hours.
+   */
+  private channels: readonly string[] = [];
   private keepAlive: KeepAlive | undefined;
   private nextLink: GripInstruction['nextLink'];
   private isHolding = false;
@@ -85,6 +84,11 @@ export class StreamHold implements Subscriber, Hold {
     this.code = instruction.response.code;
     this.since = since;
     this.transport = isEventStream(instruction.response.headers) ? 'sse' : 'stream';
+  }
+
+  /** Deliver-to-one names the channel's connections by id. */
+  get cid(): string | undefined {
+    return this.request.connectionId;
   }
 
   start(): void {
@@ -276,7 +280,7 @@ export class StreamHold implements Subscriber, Hold {
     if (!isFirst) {
       const wanted = new Set(next.channels.map((c) => c.name));
       for (const channel of this.channels) {
-        if (!wanted.has(channel.name)) this.host.subscriptions.remove(channel.name, this);
+        if (!wanted.has(channel)) this.host.subscriptions.remove(channel, this);
       }
     }
     this.prevIds = undefined;
@@ -285,7 +289,7 @@ export class StreamHold implements Subscriber, Hold {
         (this.prevIds ??= new Map()).set(channel.name, channel.prevId);
       }
     }
-    this.channels = next.channels;
+    this.channels = next.channels.map((channel) => channel.name);
     this.keepAlive = next.keepAlive;
     this.nextLink = next.nextLink;
     this.isHolding = next.hold !== undefined;
@@ -433,7 +437,7 @@ export class StreamHold implements Subscriber, Hold {
       },
       'disconnecting a stream client that reads too slowly',
     );
-    this.host.stats.drop('slow_client', this.channels[0]?.name);
+    this.host.stats.drop('slow_client', this.channels[0]);
     this.finish('slow_client');
     this.request.res.close();
   }
@@ -490,7 +494,7 @@ export class StreamHold implements Subscriber, Hold {
     clearTimeout(this.keepAliveTimer);
     clearTimeout(this.linkTimer);
     for (const channel of this.channels) {
-      this.host.subscriptions.remove(channel.name, this);
+      this.host.subscriptions.remove(channel, this);
     }
     this.host.holds.delete(this);
     this.request.markResponded(this.code, this.bytes);

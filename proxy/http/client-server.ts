@@ -12,6 +12,7 @@ import { refuseBadRequest, requestProblem } from './request-refusal.js';
 import { readClientRequest, type ClientRequestInfo } from './request-headers.js';
 import { registerWebSockets } from '../ws/upgrade.js';
 import type { WsSession } from '../ws/session.js';
+import { ackPathPrefix, parseAckPath } from '../../src/grip/client-ack.js';
 
 const noRouteText = 'Route not found\n';
 
@@ -87,14 +88,18 @@ export class ClientServer {
       refuseBadRequest(this.ctx, res, client, problem);
       return;
     }
+    const hasBody =
+      Number(req.getHeader('content-length') || 0) > 0 || req.getHeader('transfer-encoding') !== '';
+    if (path.startsWith(ackPathPrefix)) {
+      this.takeClientAck(res, client.method, path, hasBody);
+      return;
+    }
     const route = matchRoute(this.ctx.routes, {
       host: hostWithoutPort(client.host),
       path,
       isTls: this.isTls,
       isWebSocket: req.getHeader('upgrade').toLowerCase() === 'websocket',
     });
-    const hasBody =
-      Number(req.getHeader('content-length') || 0) > 0 || req.getHeader('transfer-encoding') !== '';
     if (!route) {
       this.refuseNoRoute(res, client, hasBody);
       return;
@@ -112,6 +117,40 @@ export class ClientServer {
     const { upstream } = this.ctx;
     if (upstream) upstream.start(request, req.getHeader('grip-sig'));
     else request.start();
+  }
+
+  /**
+   * An HTTP client's acknowledgement of an acked push (`POST /_thumbtack/ack/<connection
+   * id>/<item id>`): thumbtack's own path, never routed to a backend. 204 whether or not an
+   * acknowledgement was awaited (an unknown one is counted), 400 for a malformed path.
+   */
+  private takeClientAck(res: HttpResponse, method: string, path: string, hasBody: boolean): void {
+    const answer = (): void => {
+      if (method !== 'POST') {
+        res.cork(() => {
+          res.writeStatus('405 Method Not Allowed');
+          res.writeHeader('Allow', 'POST');
+          res.end('Acknowledge with POST.\n');
+        });
+        return;
+      }
+      const ack = parseAckPath(path);
+      if (!ack) {
+        sendError(res, 400, `Acknowledge with POST ${ackPathPrefix}<connection id>/<item id>.`);
+        return;
+      }
+      this.grip.subscriptions.clientAck(ack.connection, ack.item);
+      res.cork(() => res.writeStatus('204 No Content').end());
+    };
+    if (!hasBody) {
+      answer();
+      return;
+    }
+    let isAborted = false;
+    res.onAborted(() => (isAborted = true));
+    res.onData((_chunk, isLast) => {
+      if (isLast && !isAborted) answer();
+    });
   }
 
   /**

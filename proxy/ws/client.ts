@@ -23,8 +23,10 @@ import { preciseNow } from '../../src/ipc/clock.js';
 import { CorkSlot } from '../cork-slot.js';
 import type { DisconnectReason } from '../worker-stats.js';
 import { routeLog } from '../route-log.js';
+import { parseAckFrame } from '../../src/grip/client-ack.js';
 
 const EMPTY = Buffer.alloc(0);
+const noMeta: Readonly<Record<string, string>> = {};
 
 /** What a client needs from the backend half of its session. */
 export interface BackendSide {
@@ -63,6 +65,10 @@ class ChannelListener implements Subscriber {
     public isResuming = false,
   ) {}
 
+  get cid(): string {
+    return this.client.cid;
+  }
+
   deliver(delivery: Delivery, isBroadcast: boolean): void {
     if (isBroadcast && this.isTopicMember) this.client.afterBroadcast();
     else this.client.deliverPublished(this.channel, delivery);
@@ -95,7 +101,8 @@ export class WsClient {
   private readonly listeners = new Map<string, ChannelListener>();
   /** Route `sub=` channels; undefined while there are none (most connections). */
   private implicitChannels: Set<string> | undefined;
-  private readonly meta: Record<string, string> = {};
+  /** Subscription meta (`set-meta`); undefined until the backend sets some (most never do). */
+  private meta: Record<string, string> | undefined;
   private filters: SubscriptionFilters | undefined;
   private keepAlive: WsKeepAlive | undefined;
   private keepAliveTimer: NodeJS.Timeout | undefined;
@@ -216,6 +223,17 @@ export class WsClient {
   /** Connection lifetime: 1001 (going away), the close code browsers reconnect after. */
   recycle(): void {
     this.close(closeCodes.goingAway, 'connection lifetime reached', 'lifetime');
+  }
+
+  /**
+   * A client's acknowledgement of an acked push (`{"thumbtack-ack":"<item id>"}`) is
+   * thumbtack's, never the backend's: true when the message was one (it is consumed).
+   */
+  consumeAck(message: ArrayBuffer, isBinary: boolean): boolean {
+    const item = parseAckFrame(new Uint8Array(message), isBinary);
+    if (item === undefined) return false;
+    this.host.subscriptions.clientAck(this.cid, item);
+    return true;
   }
 
   /** A client message over `--ws-max-message-size` closes the client with 1009; true then. */
@@ -368,8 +386,11 @@ export class WsClient {
         this.backend.detach();
         return;
       case 'set-meta':
-        if (message.value === undefined) delete this.meta[message.name];
-        else this.meta[message.name] = message.value;
+        if (message.value === undefined) {
+          if (this.meta) delete this.meta[message.name];
+        } else {
+          (this.meta ??= {})[message.name] = message.value;
+        }
         this.prepare();
         return;
       case 'keep-alive':
@@ -440,7 +461,7 @@ export class WsClient {
     for (const listener of this.listeners.values()) {
       channels.push({ name: listener.channel, filters: listener.filters });
     }
-    this.filters = prepareFilters(channels, this.meta, this.route.channelPrefix);
+    this.filters = prepareFilters(channels, this.meta ?? noMeta, this.route.channelPrefix);
     for (const listener of this.listeners.values()) this.syncTopic(listener);
   }
 

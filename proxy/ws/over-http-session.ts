@@ -2,7 +2,7 @@ import type { HttpResponse, us_socket_context_t, WebSocket } from 'uWebSockets.j
 import { WsEventsError } from '../../src/errors.js';
 import { isUtf8 } from 'node:buffer';
 import { isSendableCloseCode } from '../../src/grip/close-code.js';
-import { parseGripExtension } from '../../src/grip/ws-control.js';
+import { parseGripExtension, type GripExtension } from '../../src/grip/ws-control.js';
 import {
   decodeCloseContent,
   decodeWsEvents,
@@ -42,6 +42,21 @@ const BARE_CLOSE_EVENT: WsEvent = { type: 'CLOSE' };
 const EMPTY = Buffer.alloc(0);
 
 /**
+ * The latest Sec-WebSocket-Extensions answer and its parse. A backend answers every session
+ * alike, so its sessions share one GripExtension (and message-prefix Buffer) instead of
+ * keeping one each for as long as they are open.
+ */
+let lastExtensions: { header: string; grip: GripExtension | undefined } | undefined;
+
+function sharedGripExtension(values: readonly string[]): GripExtension | undefined {
+  const header = values.join(', ');
+  if (lastExtensions?.header !== header) {
+    lastExtensions = { header, grip: parseGripExtension(values) };
+  }
+  return lastExtensions.grip;
+}
+
+/**
  * One client WebSocket carried to a stateless backend as WebSocket-over-HTTP (protocol 4):
  * the upgrade is accepted only once the backend accepted the OPEN request; afterwards client
  * events queue up and go out as batches, one request in flight at a time, and the events
@@ -67,16 +82,21 @@ export class WsOverHttpSession implements WsSession, BackendSide {
   /** The backend takes no more requests (its side closed, was detached, or failed). */
   private isBackendDone = false;
   private isDetached = false;
+  /** The handshake's request and uWS context, until the backend answered the OPEN. */
+  private upgrade: UpgradeRequest | undefined;
+  private context: us_socket_context_t | undefined;
 
   constructor(
     private readonly host: WsHost,
     private readonly route: Route,
-    private readonly upgrade: UpgradeRequest,
-    private readonly context: us_socket_context_t,
+    upgrade: UpgradeRequest,
+    context: us_socket_context_t,
     res: HttpResponse,
     targets: TargetCursor,
   ) {
     this.res = res;
+    this.upgrade = upgrade;
+    this.context = context;
     this.backend = new WsOverHttpBackend(host, route, upgrade.client, upgrade.path, targets);
     this.client = new WsClient(host, route, this.backend.cid, this);
     res.onAborted(() => {
@@ -100,7 +120,7 @@ export class WsOverHttpSession implements WsSession, BackendSide {
   }
 
   onMessage(message: ArrayBuffer, isBinary: boolean): void {
-    if (this.client.closeIfTooBig(message)) return;
+    if (this.client.closeIfTooBig(message) || this.client.consumeAck(message, isBinary)) return;
     this.enqueue({
       type: isBinary ? 'BINARY' : 'TEXT',
       content: Buffer.copyBytesFrom(new Uint8Array(message)),
@@ -218,26 +238,28 @@ export class WsOverHttpSession implements WsSession, BackendSide {
 
   private accept(reply: BackendReply, events: WsEvent[]): void {
     const res = this.res!;
-    this.res = undefined;
+    const upgrade = this.upgrade!;
+    const context = this.context!;
+    this.res = this.upgrade = this.context = undefined;
     this.isOpen = true;
     const protocol = findHeader(reply.headers, 'sec-websocket-protocol') ?? '';
-    acceptUpgrade(res, reply.headers, protocol, this.upgrade, this.context, this);
+    acceptUpgrade(res, reply.headers, protocol, upgrade, context, this);
     if (this.client.isClosed) return;
     const { backend } = this;
     routeLog(this.host.log, this.route).info(
       {
         cid: backend.cid,
         route: this.route.id,
-        path: this.upgrade.path,
+        path: upgrade.path,
         target: backend.targets.label,
         status: 101,
-        ...this.host.ctx.clientFields(this.upgrade.client),
+        ...this.host.ctx.clientFields(upgrade.client),
       },
       'websocket opened',
     );
     const grip = this.route.isNoGrip
       ? undefined
-      : parseGripExtension(findHeaders(reply.headers, 'sec-websocket-extensions'));
+      : sharedGripExtension(findHeaders(reply.headers, 'sec-websocket-extensions'));
     if (grip) this.client.enableGrip(grip, controlMessageMax);
     this.client.controlSince = backend.requestStartedAt;
     this.client.subscribeImplicit(backend.target.subscriptions);
@@ -247,11 +269,12 @@ export class WsOverHttpSession implements WsSession, BackendSide {
   /** The backend refused: its answer becomes the client's HTTP answer. */
   private reject(reply: BackendReply): void {
     relayRefusal(this.res!, reply.code, reply.reason, reply.headers, reply.body);
-    this.res = undefined;
+    const { path } = this.upgrade!;
+    this.res = this.upgrade = this.context = undefined;
     routeLog(this.host.log, this.route).info(
       {
         route: this.route.id,
-        path: this.upgrade.path,
+        path,
         target: this.backend.targets.label,
         status: reply.code,
       },
@@ -270,7 +293,7 @@ export class WsOverHttpSession implements WsSession, BackendSide {
 
   private refuse(status: 502 | 504): void {
     const res = this.res;
-    this.res = undefined;
+    this.res = this.upgrade = this.context = undefined;
     if (res) sendError(res, status);
     this.end();
   }

@@ -290,7 +290,7 @@ export class WsPassthroughSession implements WsSession, BackendSide {
   }
 
   onMessage(message: ArrayBuffer, isBinary: boolean): void {
-    if (this.client.closeIfTooBig(message)) return;
+    if (this.client.closeIfTooBig(message) || this.client.consumeAck(message, isBinary)) return;
     const backend = this.backend;
     if (this.isDetached || !backend || backend.readyState !== WebSocket.OPEN) return;
     backend.send(Buffer.copyBytesFrom(new Uint8Array(message)), { binary: isBinary });

@@ -77,7 +77,7 @@ export class WsRestSession implements WsSession, BackendSide {
   }
 
   onMessage(message: ArrayBuffer, isBinary: boolean): void {
-    if (this.client.closeIfTooBig(message)) return;
+    if (this.client.closeIfTooBig(message) || this.client.consumeAck(message, isBinary)) return;
     if (this.isDeleteDue) return;
     this.queue.push({ content: Buffer.copyBytesFrom(new Uint8Array(message)), isBinary });
     this.queuedBytes += message.byteLength;

@@ -47,6 +47,29 @@ export interface DeliveryHeader {
     reason?: string;
     contentFilters?: string[];
   };
+  /** Set only when a publisher asked for a receipt, an ack or one listener (opt-in). */
+  ask?: DeliveryAsk;
+}
+
+/**
+ * What the handler asks the workers about one item; they answer on the stats socket
+ * (src/ipc/bus-answer.ts). `receipt`: count the connections it was written to and why it
+ * was not; `listeners`: name the channel's connections, deliver nothing (deliver-to-one);
+ * `client-ack`: a client acknowledged item `id` on a worker that does not hold it.
+ */
+export const askKinds = ['receipt', 'listeners', 'client-ack'] as const;
+export type AskKind = (typeof askKinds)[number];
+
+export interface DeliveryAsk {
+  kind: AskKind;
+  /** The asking handler's receipt number, which the answers name. */
+  receipt: number;
+  /** How long the asker waits for the answers (a node waits this long for its workers). */
+  waitMs: number;
+  /** `receipt` of one connection: how long its acknowledgement is awaited; 0: not asked. */
+  ackMs: number;
+  /** Many nodes: the node that took the publish, which the node answers reach. */
+  origin?: string;
 }
 
 export interface Delivery {
@@ -70,6 +93,14 @@ const STREAM = 2;
 const WS = 4;
 const EXTRA = 8;
 const NO_SEQ = 16;
+const ASK = 32;
+/** The ask's binary part: kind (u8), receipt, waitMs, ackMs (u32 LE each). */
+const ASK_SIZE = 13;
+
+/** Whether a delivery's header frame carries an ask: one byte test, for the hot path. */
+export function isAsked(header: Buffer): boolean {
+  return (header[0]! & ASK) !== 0;
+}
 
 /** The header fields that travel as JSON, present only when set. */
 interface HeaderExtra {
@@ -84,14 +115,25 @@ interface HeaderExtra {
   wsCode?: number;
   wsReason?: string;
   wsFilters?: string[];
+  origin?: string;
 }
 
-export function encodeDelivery(item: PublishItem, seq: number, time: number): Buffer[] {
+export function encodeDelivery(
+  item: PublishItem,
+  seq: number,
+  time: number,
+  ask?: DeliveryAsk,
+): Buffer[] {
   const payload: Buffer[] = [];
   const { httpResponse, httpStream, wsMessage } = item.formats;
   let flags = item.noSeq ? NO_SEQ : 0;
   let size = 17;
   let extra: HeaderExtra | undefined;
+  if (ask) {
+    flags |= ASK;
+    size += ASK_SIZE;
+    if (ask.origin !== undefined) (extra ??= {}).origin = ask.origin;
+  }
   if (item.id !== undefined) (extra ??= {}).id = item.id;
   if (item.prevId !== undefined) (extra ??= {}).prevId = item.prevId;
   // Meta and content-filters travel only when given, so the common header stays small.
@@ -137,6 +179,13 @@ export function encodeDelivery(item: PublishItem, seq: number, time: number): Bu
     header[at + 1] = wsMessageTypes.indexOf(wsMessage.type);
     at += 2;
   }
+  if (ask) {
+    header[at] = askKinds.indexOf(ask.kind);
+    header.writeUInt32LE(ask.receipt, at + 1);
+    header.writeUInt32LE(ask.waitMs, at + 5);
+    header.writeUInt32LE(ask.ackMs, at + 9);
+    at += ASK_SIZE;
+  }
   if (extra) header.write(json, at, 'utf8');
   return [Buffer.from(item.channel), header, ...payload];
 }
@@ -165,6 +214,18 @@ export function decodeDelivery(
     wsCodes = [header[at]!, header[at + 1]!];
     at += 2;
   }
+  let ask: DeliveryAsk | undefined;
+  if (flags & ASK) {
+    const kind = askKinds[header[at] ?? askKinds.length];
+    if (!kind || header.length < at + ASK_SIZE) return undefined;
+    ask = {
+      kind,
+      receipt: header.readUInt32LE(at + 1),
+      waitMs: header.readUInt32LE(at + 5),
+      ackMs: header.readUInt32LE(at + 9),
+    };
+    at += ASK_SIZE;
+  }
   if (at > header.length) return undefined;
   let extra: HeaderExtra = {};
   if (flags & EXTRA) {
@@ -176,6 +237,10 @@ export function decodeDelivery(
     if (typeof extra !== 'object' || extra === null) return undefined;
   }
   if (flags & NO_SEQ) decoded.noSeq = true;
+  if (ask) {
+    if (typeof extra.origin === 'string') ask.origin = extra.origin;
+    decoded.ask = ask;
+  }
   if (extra.id !== undefined) decoded.id = extra.id;
   if (extra.prevId !== undefined) decoded.prevId = extra.prevId;
   if (extra.meta !== undefined) decoded.meta = extra.meta;

@@ -5,6 +5,7 @@ import {
   encodeBusMessage,
   encodeDelivery,
   splitBusMessage,
+  type DeliveryAsk,
 } from './delivery.js';
 
 /**
@@ -20,22 +21,32 @@ export interface RedisEntry {
   /** Redis's clock when the item was stored, in microseconds since the epoch. */
   timeMicros: number;
   item: PublishItem;
+  /** What the publishing node asks of every node about the item (a receipt, an ack). */
+  ask?: DeliveryAsk;
 }
 
-export function encodeRedisPayload(item: PublishItem): Buffer {
-  return encodeBusMessage([encodeDelivery(item, 0, 0)]);
+/** The item and, when the publisher asked for one, its receipt request (with its origin). */
+export interface RedisPayload {
+  item: PublishItem;
+  ask?: DeliveryAsk;
+}
+
+export function encodeRedisPayload(item: PublishItem, ask?: DeliveryAsk): Buffer {
+  return encodeBusMessage([encodeDelivery(item, 0, 0, ask)]);
 }
 
 /**
  * Undefined when the bytes are not an item (another program's message on the channel), or
  * not one of `channel` when it is given.
  */
-export function decodeRedisPayload(payload: Buffer, channel?: string): PublishItem | undefined {
+export function decodeRedisPayload(payload: Buffer, channel?: string): RedisPayload | undefined {
   const deliveries = splitBusMessage(payload);
   if (!deliveries || deliveries.length !== 1) return undefined;
   const delivery = decodeDelivery(deliveries[0]!);
   if (!delivery || (channel !== undefined && delivery.channel !== channel)) return undefined;
-  return deliveryItem(delivery);
+  const item = deliveryItem(delivery);
+  const ask = delivery.header.ask;
+  return ask ? { item, ask } : { item };
 }
 
 /** A pub/sub message: `<position> <time µs> <payload>`. */
@@ -46,8 +57,8 @@ export function decodeRedisMessage(message: Buffer, channel: string): RedisEntry
   const position = message.toString('latin1', 0, first);
   const timeMicros = Number(message.toString('latin1', first + 1, second));
   if (!isPosition(position) || !Number.isSafeInteger(timeMicros)) return undefined;
-  const item = decodeRedisPayload(message.subarray(second + 1), channel);
-  return item && { position, timeMicros, item };
+  const decoded = decodeRedisPayload(message.subarray(second + 1), channel);
+  return decoded && { position, timeMicros, ...decoded };
 }
 
 /** One XRANGE entry: its id and flat field list (`t` time µs, `d` payload). */
@@ -67,8 +78,8 @@ export function decodeStreamEntry(
   const position = id.toString();
   const timeMicros = Number(time);
   if (!isPosition(position) || !Number.isSafeInteger(timeMicros) || !payload) return undefined;
-  const item = decodeRedisPayload(payload, channel);
-  return item && { position, timeMicros, item };
+  const decoded = decodeRedisPayload(payload, channel);
+  return decoded && { position, timeMicros, ...decoded };
 }
 
 function isPosition(text: string): boolean {

@@ -5,7 +5,9 @@ import {
   deliveryItem,
   encodeBusMessage,
   encodeDelivery,
+  isAsked,
   splitBusMessage,
+  type DeliveryAsk,
 } from '../../../src/ipc/delivery.js';
 
 function item(extra: Partial<PublishItem> = {}): PublishItem {
@@ -123,6 +125,41 @@ describe('encodeDelivery / decodeDelivery', () => {
     expect(decodeDelivery([frames[0]!, badAction, ...frames.slice(2)])).toBeUndefined();
     const badJson = Buffer.concat([frames[1]!.subarray(0, 23), Buffer.from('{nope')]);
     expect(decodeDelivery([frames[0]!, badJson, ...frames.slice(2)])).toBeUndefined();
+  });
+});
+
+describe('delivery asks (receipts, acks, deliver-to-one)', () => {
+  it('round-trips every ask kind beside the formats, in binary unless it names an origin', () => {
+    for (const kind of ['receipt', 'listeners', 'client-ack'] as const) {
+      const ask: DeliveryAsk = { kind, receipt: 4_000_000_000, waitMs: 1500, ackMs: 30_000 };
+      const frames = encodeDelivery(item(), 3, 9, ask);
+      expect(isAsked(frames[1]!)).toBe(true);
+      const delivery = decodeDelivery(frames)!;
+      expect(delivery.header.ask).toEqual(ask);
+      expect(delivery.header.ws).toEqual({ action: 'send', type: 'text', content: 2 });
+      expect(frames[1]!.length - encodeDelivery(item(), 3, 9)[1]!.length).toBe(13);
+    }
+    const ask: DeliveryAsk = { kind: 'receipt', receipt: 1, waitMs: 1, ackMs: 0, origin: 'n' };
+    const decoded = decodeDelivery(encodeDelivery(item({ id: 'x' }), 1, 1, ask))!;
+    expect(decoded.header.ask).toEqual(ask);
+    expect(decoded.header.id).toBe('x');
+  });
+
+  it('leaves an item without an ask unflagged, and refuses a truncated or unknown ask', () => {
+    const plain = encodeDelivery(item(), 1, 1);
+    expect(isAsked(plain[1]!)).toBe(false);
+    expect(decodeDelivery(plain)!.header.ask).toBeUndefined();
+    const asked = encodeDelivery(item(), 1, 1, {
+      kind: 'receipt',
+      receipt: 1,
+      waitMs: 1,
+      ackMs: 0,
+    });
+    const short = [asked[0]!, asked[1]!.subarray(0, asked[1]!.length - 2), ...asked.slice(2)];
+    expect(decodeDelivery(short)).toBeUndefined();
+    const unknown = Buffer.from(asked[1]!);
+    unknown[17 + 3 + 1 + 2] = 9; // the ask's kind, after the three formats' codes
+    expect(decodeDelivery([asked[0]!, unknown, ...asked.slice(2)])).toBeUndefined();
   });
 });
 

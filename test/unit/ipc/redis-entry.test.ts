@@ -38,13 +38,21 @@ const full: PublishItem = {
 
 describe('Redis entries', () => {
   it('round-trips every field of an item through the payload, no-seq included', () => {
-    expect(decodeRedisPayload(encodeRedisPayload(full), 'news')).toEqual(full);
+    expect(decodeRedisPayload(encodeRedisPayload(full), 'news')).toEqual({ item: full });
     const plain: PublishItem = {
       channel: 'c',
       noSeq: false,
       formats: { httpStream: { action: 'send', content: Buffer.from('x') } },
     };
-    expect(decodeRedisPayload(encodeRedisPayload(plain), 'c')).toEqual(plain);
+    expect(decodeRedisPayload(encodeRedisPayload(plain), 'c')).toEqual({ item: plain });
+  });
+
+  it('carries a receipt request with the node it answers to, and only when asked', () => {
+    const ask = { kind: 'receipt', receipt: 7, waitMs: 500, ackMs: 2000, origin: 'n1' } as const;
+    expect(decodeRedisPayload(encodeRedisPayload(full, ask), 'news')).toEqual({ item: full, ask });
+    const message = Buffer.concat([Buffer.from('1-0 12 '), encodeRedisPayload(full, ask)]);
+    expect(decodeRedisMessage(message, 'news')?.ask).toEqual(ask);
+    expect(decodeRedisPayload(encodeRedisPayload(full), 'news')?.ask).toBeUndefined();
   });
 
   it('reads a pub/sub message: position, Redis time and item', () => {
