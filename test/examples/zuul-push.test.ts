@@ -1,0 +1,191 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { EventSource, type FetchLike } from 'eventsource';
+import { fetch as undiciFetch } from 'undici';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { waitForReadyLine } from '../support/example-process.js';
+import { freePort } from '../support/free-port.js';
+import { closeAllHeldClients, openHeldClient } from '../support/held-client.js';
+import { projectRoot } from '../support/thumbtack.js';
+import { closeAllWsClients, connectWs, expectRefusal, type WsTestClient } from '../support/ws.js';
+
+/*
+ * examples/zuul-push as its README tells it: `node dist/examples/zuul-push/main.js` (free
+ * ports as flags; lifetime 2 s and dither 1 s, so that recycling shows within the test), a
+ * `ws` client on /ws and an EventSource on /events, pushes through the backend's
+ * /push/<user>, and a batch of SSE streams and a WebSocket opened together and recycled.
+ */
+
+const portNames = ['port', 'control-port', 'pull-port', 'sub-port', 'backend-port'] as const;
+const lifetimeMs = 2_000;
+const ditherMs = 1_000;
+
+let example: ChildProcess;
+let exited: Promise<number | null>;
+let ports: Record<(typeof portNames)[number], number>;
+const output: string[] = [];
+const sources = new Set<EventSource>();
+
+/** Clients opened at start, left alone until their lifetime is over. */
+let recycled: { ends: Promise<{ ms: number; how: string }[]>; openedAt: number };
+
+const proxy = (pathAndQuery: string): string => `http://127.0.0.1:${ports.port}${pathAndQuery}`;
+
+async function push(
+  user: string,
+  message: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`http://127.0.0.1:${ports['backend-port']}/push/${user}`, {
+    method: 'POST',
+    body: message,
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+async function connectWebSocket(token: string): Promise<WsTestClient> {
+  const client = await connectWs(proxy(`/ws?token=${token}`).replace('http', 'ws'));
+  expect(JSON.parse((await client.next()).text)).toMatchObject({ type: 'connected' });
+  return client;
+}
+
+/** An EventSource on /events whose events of `type` arrive in `events` (as parsed data). */
+function openEventSource(token: string): { source: EventSource; next(): Promise<unknown> } {
+  const source = new EventSource(proxy(`/events?token=${token}`), {
+    fetch: undiciFetch as unknown as FetchLike,
+  });
+  sources.add(source);
+  const events: unknown[] = [];
+  const wakers = new Set<() => void>();
+  for (const type of ['connected', 'push']) {
+    source.addEventListener(type, (event) => {
+      events.push({ type, ...(JSON.parse(event.data) as object) });
+      for (const wake of [...wakers]) wake();
+    });
+  }
+  const next = (): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (events.length === 0) return;
+        clearTimeout(timer);
+        wakers.delete(check);
+        resolve(events.shift());
+      };
+      const timer = setTimeout(() => {
+        wakers.delete(check);
+        reject(new Error('no SSE event within 5 s'));
+      }, 5_000);
+      wakers.add(check);
+      check();
+    });
+  return { source, next };
+}
+
+beforeAll(async () => {
+  const free = await Promise.all(portNames.map(() => freePort()));
+  ports = Object.fromEntries(portNames.map((name, i) => [name, free[i]!])) as typeof ports;
+  example = spawn(
+    process.execPath,
+    [
+      path.join(projectRoot, 'dist/examples/zuul-push/main.js'),
+      ...portNames.flatMap((name) => [`--${name}`, String(ports[name])]),
+      ...['--workers', '1'],
+      ...['--connection-max-lifetime', String(lifetimeMs / 1000)],
+      ...['--connection-lifetime-dither', String(ditherMs / 1000)],
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  exited = new Promise((resolve) => example.once('exit', resolve));
+  await waitForReadyLine(example, exited, output);
+
+  // Opened together now and checked by the last test, so their lifetime overlaps the others.
+  const openedAt = Date.now();
+  const streams = Array.from({ length: 8 }, () => openHeldClient(proxy('/events?token=bob-token')));
+  const socket = connectWs(proxy('/ws?token=bob-token').replace('http', 'ws'));
+  const ends = Promise.all([
+    ...streams.map(async (stream) => {
+      await stream.closed;
+      const how = /retry: \d+/.test(stream.text()) ? 'retry hint' : stream.text();
+      return { ms: Date.now() - openedAt, how };
+    }),
+    socket.then(async (client) => {
+      const { code, reason } = await client.closed;
+      return { ms: Date.now() - openedAt, how: `${code} ${reason}` };
+    }),
+  ]);
+  ends.catch(() => undefined);
+  recycled = { ends, openedAt };
+}, 100_000);
+afterEach(() => {
+  for (const source of sources) source.close();
+  sources.clear();
+});
+afterAll(async () => {
+  closeAllWsClients();
+  closeAllHeldClients();
+  if (example && example.exitCode === null) {
+    example.kill('SIGTERM');
+    await exited;
+  }
+});
+
+describe('examples/zuul-push', () => {
+  it('refuses a bad token with 401, on the WebSocket and on the SSE stream', async () => {
+    const refusal = await expectRefusal(proxy('/ws?token=wrong').replace('http', 'ws'));
+    expect(refusal.status).toBe(401);
+    expect(refusal.body).toMatch(/^unknown token/);
+    const sse = await undiciFetch(proxy('/events?token=wrong'));
+    expect(sse.status).toBe(401);
+    expect(await sse.text()).toMatch(/^unknown token/);
+  });
+
+  it('pushes to a connected user (200, on their WebSocket or SSE stream) and answers 404 for one not connected', async () => {
+    const alice = await connectWebSocket('alice-token');
+    const bob = openEventSource('bob-token');
+    expect(await bob.next()).toMatchObject({ type: 'connected', user: 'bob' });
+
+    const toAlice = await push('alice', 'hi alice');
+    expect(toAlice).toMatchObject({ status: 200, body: { connected: true, written: 1 } });
+    expect(JSON.parse((await alice.next()).text)).toEqual({ type: 'push', message: 'hi alice' });
+    const toBob = await push('bob', 'hi bob');
+    expect(toBob).toMatchObject({ status: 200, body: { connected: true, written: 1 } });
+    expect(await bob.next()).toEqual({ type: 'push', message: 'hi bob' });
+
+    expect(await push('carol', 'anyone?')).toEqual({
+      status: 404,
+      body: { user: 'carol', connected: false },
+    });
+  });
+
+  it('learns from the receipt that a user left: 404 once thumbtack holds no connection', async () => {
+    const bob = openEventSource('bob-token');
+    expect(await bob.next()).toMatchObject({ type: 'connected', user: 'bob' });
+    bob.source.close();
+    // The backend is not told of the close; thumbtack's receipt tells it at the next push.
+    const deadline = Date.now() + 5_000;
+    let answer = await push('bob', 'still there?');
+    while (answer.status === 200 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      answer = await push('bob', 'still there?');
+    }
+    expect(answer).toMatchObject({ status: 404, body: { connected: false, listeners: 0 } });
+    // ... and forgot the connection: the next answer is its own.
+    expect(await push('bob', 'hello?')).toEqual({
+      status: 404,
+      body: { user: 'bob', connected: false },
+    });
+  });
+
+  it('recycles connections opened together after their lifetime, each with its own dither', async () => {
+    const ends = await recycled.ends;
+    expect(ends.map((end) => end.how)).toEqual([
+      ...Array<string>(8).fill('retry hint'),
+      '1001 connection lifetime reached',
+    ]);
+    const times = ends.map((end) => end.ms);
+    // Due times are kept in 250 ms slots; the bound above allows for a loaded machine.
+    expect(Math.min(...times)).toBeGreaterThanOrEqual(lifetimeMs - 50);
+    expect(Math.max(...times)).toBeLessThan(lifetimeMs + ditherMs + 2_000);
+    // All eight streams in one slot: 4 · (1/4)^8, under one run in ten thousand.
+    expect(Math.max(...times) - Math.min(...times), JSON.stringify(times)).toBeGreaterThan(150);
+  }, 10_000);
+});
