@@ -307,8 +307,8 @@ export class HttpInput implements PublishInput {
   /**
    * A publish with a receipt, an ack or deliver-to-one: answered once every worker (and
    * node) has told what became of each item, or at the timeout, always in JSON
-   * (docs/direct-push.md). 404: an item for one connection found none; 408: the client did
-   * not acknowledge in time.
+   * (README: Direct push and receipts). 404: an item for one connection found none; 408:
+   * the client did not acknowledge in time.
    */
   private async respondAsked(
     req: http.IncomingMessage,

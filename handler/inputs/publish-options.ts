@@ -3,8 +3,8 @@ import type { PublishItem } from '../../src/grip/publish-types.js';
 import type { PublishAsk } from '../receipts/asked-publishes.js';
 
 /*
- * `POST /publish/` query options (docs/direct-push.md): `receipt` (count per item where it
- * was written), `one` (deliver each item to one listener of its channel, in turn),
+ * `POST /publish/` query options (README: Direct push and receipts): `receipt` (count per
+ * item where it was written), `one` (deliver each item to one listener of its channel, in turn),
  * `ack=<seconds>` (wait for the client's acknowledgement of a publish to one connection),
  * `timeout=<seconds>` (how long the answers are awaited). Without any, the publish is the
  * plain one, answered as Pushpin answers it.

@@ -25,7 +25,7 @@ export interface HandlerState {
 export class HandlerStats {
   private readonly publishes = new Map<string, [Labels, number]>();
   noListener = 0;
-  /** Client acknowledgements by outcome (acked push, docs/direct-push.md). */
+  /** Client acknowledgements by outcome (acked push, README: Direct push and receipts). */
   private readonly clientAcks = { acknowledged: 0, late: 0, unknown: 0 };
   private readonly registry = new Registry();
 

@@ -19,7 +19,7 @@ export interface PublishAsk {
   isOne: boolean;
 }
 
-/** The answer about one item (docs/direct-push.md has its JSON). */
+/** The answer about one item (README, Direct push and receipts, has its JSON). */
 export interface ItemReceipt {
   channel: string;
   /** Deliver-to-one: the connection picked; null when the channel had no listener. */

@@ -1,6 +1,6 @@
 /*
- * How a client acknowledges an item published to its connection with `ack` (docs/direct-push.md),
- * without an SDK: a WebSocket client sends the text frame `{"thumbtack-ack":"<item id>"}`; an
+ * How a client acknowledges an item published to its connection with `ack` (README:
+ * Direct push and receipts), without an SDK: a WebSocket client sends the text frame `{"thumbtack-ack":"<item id>"}`; an
  * HTTP client (SSE, stream, long-poll) sends `POST /_thumbtack/ack/<connection id>/<item id>`
  * (the item id percent-encoded) to the proxy's client port. thumbtack consumes both; neither
  * reaches a backend.

@@ -1,7 +1,7 @@
 import { request } from 'undici';
 import type { Thumbtack } from './thumbtack.js';
 
-/** One item's receipt (docs/direct-push.md). */
+/** One item's receipt (README: Direct push and receipts). */
 export interface ItemReceipt {
   channel: string;
   connection?: string | null;
