@@ -3,8 +3,8 @@ import {
   encodeWebSocketEvents,
   getWebSocketContextFromNodeReq,
   isNodeReqWsOverHttp,
-  type WebSocketContext,
 } from '@fanoutio/grip';
+import { isGone } from '../shared/ws-gone.js';
 
 /*
  * Pushca's notification API, as a backend behind thumbtack. A client registers with
@@ -151,21 +151,6 @@ interface Answer {
 /** What the client reads; `id`, when there is one, is what it names in its ack. */
 function notificationText(message: string, id?: string): string {
   return JSON.stringify({ type: 'notification', ...(id ? { id } : {}), message });
-}
-
-/** Whether this WebSocket-over-HTTP request says the client closed or went away. */
-function isGone(ws: WebSocketContext): boolean {
-  try {
-    while (ws.canRecv()) {
-      if (ws.recv() === null) {
-        ws.close(ws.closeCode ?? 1000); // the client closed: answer its close
-        return true;
-      }
-    }
-    return false;
-  } catch {
-    return true; // DISCONNECT
-  }
 }
 
 /** The request's JSON body; undefined once it has answered 400 for a body that is not JSON. */

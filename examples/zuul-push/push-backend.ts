@@ -3,8 +3,8 @@ import {
   encodeWebSocketEvents,
   getWebSocketContextFromNodeReq,
   isNodeReqWsOverHttp,
-  type WebSocketContext,
 } from '@fanoutio/grip';
+import { isGone } from '../shared/ws-gone.js';
 
 /*
  * Zuul Push's jobs, as a backend behind thumbtack: it authenticates each client when it
@@ -131,21 +131,6 @@ async function pushTo(
 function userOf(req: http.IncomingMessage, url: URL): string | undefined {
   const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
   return users.get(url.searchParams.get('token') ?? bearer ?? '');
-}
-
-/** Whether this WebSocket-over-HTTP request says the client closed or went away. */
-function isGone(ws: WebSocketContext): boolean {
-  try {
-    while (ws.canRecv()) {
-      if (ws.recv() === null) {
-        ws.close(ws.closeCode ?? 1000); // the client closed: answer its close
-        return true;
-      }
-    }
-    return false;
-  } catch {
-    return true; // DISCONNECT
-  }
 }
 
 function sse(event: string, data: unknown): string {
