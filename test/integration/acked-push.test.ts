@@ -4,12 +4,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { stopAllBackends } from '../support/backend.js';
 import {
-  openStream as openUntracked,
+  closeTrackedStreams,
+  openTrackedStream as openStream,
   startPathBackend,
   streamItem,
   uniqueName,
   type PathBackend,
-  type StreamClient,
 } from '../support/grip.js';
 import { closeAllHeldClients } from '../support/held-client.js';
 import { publishAsked } from '../support/receipts.js';
@@ -39,14 +39,6 @@ let backend: PathBackend;
 /** A passthrough WebSocket backend: what its sockets received, by Connection-Id. */
 let passthrough: WebSocketServer;
 const passthroughSeen = new Map<string, string[]>();
-/** Closed after each test, so that stopping thumbtack waits for no held stream. */
-const streams: StreamClient[] = [];
-
-async function openStream(url: string): Promise<StreamClient> {
-  const stream = await openUntracked(url);
-  streams.push(stream);
-  return stream;
-}
 let woh: WohBackend;
 
 beforeAll(async () => {
@@ -74,7 +66,7 @@ beforeAll(async () => {
 afterEach(() => {
   closeAllHeldClients();
   closeAllWsClients();
-  for (const stream of streams.splice(0)) stream.close();
+  closeTrackedStreams();
 });
 
 afterAll(async () => {

@@ -2,7 +2,8 @@ import type http from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stopAllBackends } from '../support/backend.js';
 import {
-  openStream as openUntracked,
+  closeTrackedStreams,
+  openTrackedStream as openStream,
   publishOk,
   startPathBackend,
   streamItem,
@@ -26,15 +27,6 @@ import {
  */
 
 let backend: PathBackend;
-/** Closed after each test, so that stopping thumbtack waits for no held stream. */
-const streams: StreamClient[] = [];
-
-async function openStream(url: string): Promise<StreamClient> {
-  const stream = await openUntracked(url);
-  streams.push(stream);
-  return stream;
-}
-
 beforeAll(async () => {
   backend = await startPathBackend();
   backend.on('/stream', (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -52,7 +44,7 @@ beforeAll(async () => {
 
 afterEach(() => {
   closeAllHeldClients();
-  for (const stream of streams.splice(0)) stream.close();
+  closeTrackedStreams();
 });
 
 afterAll(async () => {

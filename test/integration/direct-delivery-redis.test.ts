@@ -3,7 +3,8 @@ import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stopAllBackends } from '../support/backend.js';
 import {
-  openStream,
+  closeTrackedStreams,
+  openTrackedStream,
   startPathBackend,
   streamItem,
   uniqueName,
@@ -31,7 +32,6 @@ let backend: PathBackend;
 let woh: WohBackend;
 let a: Thumbtack;
 let b: Thumbtack;
-const streams: StreamClient[] = [];
 
 beforeAll(async () => {
   backend = await startPathBackend();
@@ -58,7 +58,7 @@ beforeAll(async () => {
 }, 60_000); // two nodes and Redis, beside other test files on two busy cores
 
 afterEach(() => {
-  for (const stream of streams.splice(0)) stream.close();
+  closeTrackedStreams();
   closeAllWsClients();
 });
 
@@ -75,8 +75,7 @@ async function listen(
   user: string,
 ): Promise<[StreamClient, string]> {
   const seen = backend.requestsTo('/stream').length;
-  const stream = await openStream(`${node.url}/stream?ch=${channel}&user=${user}`);
-  streams.push(stream);
+  const stream = await openTrackedStream(`${node.url}/stream?ch=${channel}&user=${user}`);
   await stream.waitForText('open\n');
   const requests = await backend.waitForRequests('/stream', seen + 1);
   const mine = requests.slice(seen).find((req) => req.url!.includes(`user=${user}`))!;

@@ -2,14 +2,14 @@ import type http from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stopAllBackends } from '../support/backend.js';
 import {
-  openStream as openUntracked,
+  closeTrackedStreams,
+  openTrackedStream as openStream,
   publish,
   publishOk,
   startPathBackend,
   streamItem,
   uniqueName,
   type PathBackend,
-  type StreamClient,
 } from '../support/grip.js';
 import { closeAllHeldClients } from '../support/held-client.js';
 import { publishAsked } from '../support/receipts.js';
@@ -28,15 +28,6 @@ import {
  */
 
 let backend: PathBackend;
-/** Closed after each test, so that stopping thumbtack waits for no held stream. */
-const streams: StreamClient[] = [];
-
-async function openStream(url: string): Promise<StreamClient> {
-  const stream = await openUntracked(url);
-  streams.push(stream);
-  return stream;
-}
-
 /** Holds a stream on `?ch=`; `?user=` sets the subscriber's user and a skip-users filter. */
 function holdStream(req: http.IncomingMessage, res: http.ServerResponse): void {
   const url = new URL(req.url!, 'http://backend');
@@ -57,7 +48,7 @@ beforeAll(async () => {
 
 afterEach(() => {
   closeAllHeldClients();
-  for (const stream of streams.splice(0)) stream.close();
+  closeTrackedStreams();
 });
 
 afterAll(async () => {

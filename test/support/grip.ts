@@ -246,6 +246,23 @@ export async function openStream(
   };
 }
 
+const tracked = new Set<StreamClient>();
+
+/** openStream, closed by closeTrackedStreams() (afterEach): a stop then waits for no held stream. */
+export async function openTrackedStream(
+  url: string,
+  options?: Parameters<typeof openStream>[1],
+): Promise<StreamClient> {
+  const stream = await openStream(url, options);
+  tracked.add(stream);
+  return stream;
+}
+
+export function closeTrackedStreams(): void {
+  for (const stream of tracked) stream.close();
+  tracked.clear();
+}
+
 let counter = 0;
 /** A channel (or path) name no other test in the process uses. */
 export function uniqueName(label: string): string {
