@@ -4,9 +4,9 @@ import { countDescriptors } from '../../../proxy/connection-cap.js';
 
 /*
  * The connection cap counts a worker's open descriptors four times a second near the cap
- * and at every arrival at its edge: at 19,000 connections a listing of /proc/self/fd took
- * 26 ms of CPU each time (12 % of a core idle at the cap, in `npm run chaos -- --scenario
- * fd-exhaustion`). Linux 6.2+ reports the count as the directory's size.
+ * and at every arrival at its edge, so a listing of /proc/self/fd at tens of thousands of
+ * connections is too costly (figures in the commit that changed it). Linux 6.2+ reports
+ * the count as the directory's size.
  */
 
 const opened: number[] = [];
