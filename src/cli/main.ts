@@ -10,6 +10,7 @@ import { reloadSettings } from '../config/reload.js';
 import { watchRoutesFile } from '../routes/watch.js';
 import { loadRoutesFile } from '../routes/load.js';
 import { logPushpinIgnored } from '../config/pushpin-conf-log.js';
+import { workerNodeFlags } from '../runner/worker-flags.js';
 import { Supervisor } from '../runner/supervisor.js';
 import { runPublish } from './publish.js';
 import { runHealth } from './health.js';
@@ -85,6 +86,7 @@ async function main(argv: string[]): Promise<number> {
       name: `proxy-${i}`,
       entry: path.join(root, 'dist/proxy/main.js'),
       args: childArgs,
+      nodeFlags: workerNodeFlags(),
     });
   }
   log.info({ workers, port: settings.port, controlPort: settings.controlPort }, 'runner started');

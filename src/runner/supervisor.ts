@@ -8,6 +8,8 @@ export interface ChildSpec {
   /** Absolute path of the compiled entry; its path names the process (`.../proxy/main.js`). */
   entry: string;
   args: string[];
+  /** Node's own flags, before the entry (e.g. V8 heap sizing). */
+  nodeFlags?: string[];
   env?: NodeJS.ProcessEnv;
 }
 
@@ -61,7 +63,8 @@ class SupervisedChild {
 
   spawn(): void {
     this.startedAt = Date.now();
-    const child = spawn(process.execPath, [this.spec.entry, ...this.spec.args], {
+    const { nodeFlags = [], entry, args } = this.spec;
+    const child = spawn(process.execPath, [...nodeFlags, entry, ...args], {
       stdio: ['ignore', 'inherit', 'inherit'],
       // The child's name and restart count label its metrics (thumbtack_restarts_total).
       env: {
