@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePorts } from '../free-port.js';
 import { processTree, stopTree } from '../process-tree.js';
+import { workerNodeFlags } from '../../src/runner/worker-flags.js';
 import {
   spawnLogged,
   stopGraceMs,
@@ -18,7 +19,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.
  * Runs thumbtack from this checkout's build: normally its runner (`bin/thumbtack.js`, which
  * starts the handler and the workers). Node refuses --cpu-prof in NODE_OPTIONS, so with
  * `profileDir` the bench starts the handler and each worker itself, as the runner would
- * (same flags, a private bus), each with --cpu-prof. With `redis`, the node shares
+ * (same flags and worker Node flags, a private bus), each with --cpu-prof. With `redis`, the node shares
  * publishes with every other node on that Redis (`--redis`).
  */
 export async function startThumbtack(options: SutOptions & { redis?: string }): Promise<Sut> {
@@ -54,7 +55,13 @@ export async function startThumbtack(options: SutOptions & { redis?: string }): 
       roots.push(
         spawnLogged(
           node[0],
-          [...node.slice(1), 'dist/proxy/main.js', ...flags, '--bus', bus, '--stats', stats],
+          [
+            ...node.slice(1),
+            ...workerNodeFlags(),
+            'dist/proxy/main.js',
+            ...flags,
+            ...['--bus', bus, '--stats', stats],
+          ],
           logFile,
           process.env,
           root,
