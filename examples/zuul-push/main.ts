@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { runBehindThumbtack } from '../shared/backend-behind-thumbtack.js';
+import { nodeArgs, nodeFlagOptions, readNodeFlags } from '../shared/node-flags.js';
 import { portFlag } from '../shared/port-flag.js';
 import { createPushBackend } from './push-backend.js';
 
@@ -10,47 +11,39 @@ import { createPushBackend } from './push-backend.js';
  */
 const { values: flags } = parseArgs({
   options: {
-    port: { type: 'string', default: '7999' },
-    'control-port': { type: 'string', default: '5561' },
-    'pull-port': { type: 'string', default: '5560' },
-    'sub-port': { type: 'string', default: '5562' },
+    ...nodeFlagOptions,
     'backend-port': { type: 'string', default: '8090' },
-    workers: { type: 'string', default: '2' },
     // Zuul Push's defaults: connections live 30 minutes, plus up to 3 minutes of dither.
     'connection-max-lifetime': { type: 'string', default: '1800' },
     'connection-lifetime-dither': { type: 'string', default: '180' },
-    'log-level': { type: 'string', default: 'warn' },
   },
 });
-const port = (name: keyof typeof flags): number => portFlag(flags, name);
-const local = (name: keyof typeof flags): string => `127.0.0.1:${port(name)}`;
+const node = readNodeFlags(flags);
+const backendPort = portFlag(flags, 'backend-port');
 
 const backend = createPushBackend({
-  controlUrl: `http://${local('control-port')}`,
+  controlUrl: `http://127.0.0.1:${node.controlPort}`,
   log: (line) => console.log(`backend: ${line}`),
 });
 await runBehindThumbtack({
   name: 'zuul-push',
   backend,
-  backendPort: port('backend-port'),
+  backendPort,
   // Clients reach /ws and /events through thumbtack; /push stays on the backend's own port.
   routes: [
-    `*,path_beg=/ws ${local('backend-port')},over_http`,
-    `*,path_beg=/events ${local('backend-port')}`,
+    `*,path_beg=/ws 127.0.0.1:${backendPort},over_http`,
+    `*,path_beg=/events 127.0.0.1:${backendPort}`,
   ],
-  controlPort: port('control-port'),
+  controlPort: node.controlPort,
   thumbtackArgs: [
-    ...['--host', '127.0.0.1', '--port', String(port('port'))],
-    ...['--control-port', String(port('control-port'))],
-    ...['--zmq-pull', `tcp://${local('pull-port')}`, '--zmq-sub', `tcp://${local('sub-port')}`],
+    ...nodeArgs(node),
     ...['--connection-max-lifetime', flags['connection-max-lifetime']],
     ...['--connection-lifetime-dither', flags['connection-lifetime-dither']],
-    ...['--workers', flags.workers, '--drain-timeout', '1', '--log-level', flags['log-level']],
   ],
 });
 
 console.log(
-  `ready: ws://127.0.0.1:${port('port')}/ws?token=alice-token, ` +
-    `http://127.0.0.1:${port('port')}/events?token=bob-token\n` +
-    `  push: curl -i -d 'hello' http://${local('backend-port')}/push/alice   # 200 written, 404 not connected`,
+  `ready: ws://127.0.0.1:${node.port}/ws?token=alice-token, ` +
+    `http://127.0.0.1:${node.port}/events?token=bob-token\n` +
+    `  push: curl -i -d 'hello' http://127.0.0.1:${backendPort}/push/alice   # 200 written, 404 not connected`,
 );
