@@ -34,7 +34,7 @@ export interface BenchOptions {
   workloads: WorkloadName[];
   /** Seconds of each timed phase (proxy load, ws echo). */
   duration: number;
-  /** Unmeasured seconds of load before the proxy workload measures. */
+  /** Unmeasured seconds of load before the proxy and direct workloads measure. */
   warmup: number;
   proxyConnections: number[];
   hold: number;
@@ -154,7 +154,7 @@ export const usage = `Usage: npm run bench -- [options]
   --workloads LIST         ${workloadNames.join(',')} (default: all)
   --quick                  small sizes for development (hold 500, fanout 1000, ...)
   --duration S             seconds per timed phase (${defaults.duration})
-  --warmup S               unmeasured load before "proxy" measures (${defaults.warmup})
+  --warmup S               unmeasured load before "proxy" and "direct" measure (${defaults.warmup})
   --proxy-connections LIST connection counts for "proxy" (${defaults.proxyConnections.join(',')})
   --hold N                 held SSE connections, or WebSockets for hold-ws (${defaults.hold}; 40000 works: sockets are spread)
   --fanout N               subscribers for "fanout", "zmq" (${defaults.fanout})

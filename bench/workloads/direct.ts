@@ -112,10 +112,15 @@ const metrics: MetricSpec[] = [
     unit: '/s',
     better: 'higher',
   },
-  { key: 'lost', label: 'direct: publishes lost (all steps)', unit: 'count', better: 'lower' },
+  {
+    key: 'lost',
+    label: 'direct: publishes lost (all steps and the warm-up)',
+    unit: 'count',
+    better: 'lower',
+  },
   {
     key: 'non_200',
-    label: 'direct: answers other than 200 (all steps)',
+    label: 'direct: answers other than 200 (all steps and the warm-up)',
     unit: 'count',
     better: 'lower',
   },
@@ -189,20 +194,18 @@ export function directWorkload(options: BenchOptions): Workload {
           .filter((id): id is string => id !== undefined);
         log(`direct: ${reached}/${open.opened} reached by a probe; publishing to ${live.length}`);
         if (live.length === 0) throw new Error('no connection was reached by a probe');
-        const steps: DirectStep[] = [];
         let first = 0;
-        for (const rate of options.directRates) {
+        /** One step at `rate`: publishes, waits for every answer and delivery, counts. */
+        const measureStep = async (rate: number, seconds: number): Promise<DirectStep> => {
           await fleet.reset();
           publisher.takeTally();
-          log(`direct: ${rate} publishes/s with receipts for ${options.directStep} s`);
           const startedAt = performance.now();
-          const sent = await publishAtRate(publisher, live, first, rate, options.directStep * 1000);
+          const sent = await publishAtRate(publisher, live, first, rate, seconds * 1000);
           first += sent;
           const tally = publisher.takeTally();
           await awaitDeliveries(fleet, sent, quietMs, drainTimeoutMs);
           const report = await fleet.report();
-          const spanS = Math.max(options.directStep, (tally.lastAnswerAt - startedAt) / 1000);
-          const loss = stepLoss(sent, tally.written, report.received);
+          const spanS = Math.max(seconds, (tally.lastAnswerAt - startedAt) / 1000);
           const step: DirectStep = {
             target: rate,
             sent,
@@ -215,27 +218,44 @@ export function directWorkload(options: BenchOptions): Workload {
             receiptMax: round(tally.latency.max),
             deliveryP50: round(report.latency.percentile(50)),
             deliveryP99: round(report.latency.percentile(99)),
-            ...loss,
+            ...stepLoss(sent, tally.written, report.received),
             non200: tally.non200,
             errors: tally.errors,
             isSustained: false,
           };
           step.isSustained = isSustained(step);
-          steps.push(step);
+          return step;
+        };
+        // Unmeasured, as for proxy: the first seconds of a fresh system (JIT, the publisher's
+        // 256 new connections) would otherwise weigh on the first step alone.
+        const firstRate = options.directRates[0];
+        let warmup: DirectStep | undefined;
+        if (options.warmup > 0) {
+          log(`direct: ${options.warmup} s warm-up at ${firstRate} publishes/s`);
+          warmup = await measureStep(firstRate, options.warmup);
+          log(`direct: warm-up ${stepText(warmup)}`);
+        }
+        const steps: DirectStep[] = [];
+        for (const rate of options.directRates) {
+          log(`direct: ${rate} publishes/s with receipts for ${options.directStep} s`);
+          const step = await measureStep(rate, options.directStep);
           log(`direct: ${stepText(step)}`);
+          steps.push(step);
           const p99 = step.receiptP99 ?? Infinity;
           const hasErrors = Object.keys(step.errors).length > 0;
-          if (step.lost > 0.01 * sent || p99 > saturatedP99Ms || hasErrors) break;
+          if (step.lost > 0.01 * step.sent || p99 > saturatedP99Ms || hasErrors) break;
         }
         const counts = await fleet.report();
         const { best, maxAchieved } = directHeadline(steps);
-        const lost = steps.reduce((a, s) => a + s.lost, 0);
+        // The warm-up is not measured, but what it lost or had refused is not hidden.
+        const counted = warmup ? [warmup, ...steps] : steps;
+        const lost = counted.reduce((a, s) => a + s.lost, 0);
         const non200: Record<string, number> = {};
-        for (const s of steps)
+        for (const s of counted)
           for (const [status, k] of Object.entries(s.non200))
             non200[status] = (non200[status] ?? 0) + k;
         const non200Count = Object.values(non200).reduce((a, k) => a + k, 0);
-        const wrongReceipts = steps.reduce((a, s) => a + s.receivedNotWritten, 0);
+        const wrongReceipts = counted.reduce((a, s) => a + s.receivedNotWritten, 0);
         return {
           workload: 'direct',
           sut: sut.name,
@@ -260,6 +280,7 @@ export function directWorkload(options: BenchOptions): Workload {
             maxInFlight,
             non200,
             wrongReceipts,
+            warmup,
             steps,
           },
           summary:
