@@ -31,6 +31,8 @@ export class ReceiptPublisher {
   private readonly path: string;
   private tally = emptyTally();
   private waiters: (() => void)[] = [];
+  /** Channels with a publish in flight. */
+  private readonly busy = new Set<string>();
   inFlight = 0;
 
   constructor(
@@ -47,11 +49,22 @@ export class ReceiptPublisher {
     return this.inFlight < this.connections;
   }
 
+  /**
+   * Whether `channel` has a publish in flight. Two concurrent publishes to one connection
+   * may be written in either order, and a receiver takes a lower sequence number after a
+   * higher one as a duplicate; a receipt answers after the write, so waiting for it keeps
+   * each connection's items in order.
+   */
+  isBusy(channel: string): boolean {
+    return this.busy.has(channel);
+  }
+
   /** Publishes one measured http-stream item to `channel`; its answer is tallied later. */
   send(channel: string): void {
     const body = JSON.stringify({ items: [measuredItem(channel, 'http-stream')] });
     const sentAt = performance.now();
     this.inFlight++;
+    this.busy.add(channel);
     this.pool
       .request({
         method: 'POST',
@@ -79,6 +92,7 @@ export class ReceiptPublisher {
       })
       .finally(() => {
         this.inFlight--;
+        this.busy.delete(channel);
         const waiters = this.waiters;
         this.waiters = [];
         for (const wake of waiters) wake();

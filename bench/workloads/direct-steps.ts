@@ -16,6 +16,8 @@ export interface DirectStep {
   written: number;
   /** Measured items the clients received. */
   received: number;
+  /** Items received again, or after a later one to the same connection (not in `received`). */
+  duplicates: number;
   /** Publish sent → HTTP answer with the receipt, ms. */
   receiptP50: number | null;
   receiptP99: number | null;
@@ -55,12 +57,13 @@ export function stepLoss(sent: number, written: number, received: number): StepL
   };
 }
 
-/** Sustained: every publish answered 200 and delivered, at ≥ 90 % of the target rate. */
+/** Sustained: every publish answered 200 and delivered once, at ≥ 90 % of the target rate. */
 export function isSustained(
-  step: Pick<DirectStep, 'target' | 'achieved' | 'lost' | 'non200' | 'errors'>,
+  step: Pick<DirectStep, 'target' | 'achieved' | 'lost' | 'duplicates' | 'non200' | 'errors'>,
 ): boolean {
   return (
     step.lost === 0 &&
+    step.duplicates === 0 &&
     Object.keys(step.non200).length === 0 &&
     Object.keys(step.errors).length === 0 &&
     step.achieved >= sustainedShare * step.target

@@ -58,10 +58,13 @@ async function publishAtRate(
       await publisher.answered();
       continue;
     }
-    const n = Math.min(due, publisher.connections - publisher.inFlight);
-    for (let i = 0; i < n; i++)
-      publisher.send(`$connection:${ids[(first + sent + i) % ids.length]}`);
-    sent += n;
+    const channel = `$connection:${ids[(first + sent) % ids.length]}`;
+    if (publisher.isBusy(channel)) {
+      await publisher.answered();
+      continue;
+    }
+    publisher.send(channel);
+    sent++;
   }
   await publisher.drain();
   return sent;
@@ -213,6 +216,7 @@ export function directWorkload(options: BenchOptions): Workload {
             achieved: Math.round(tally.answered / spanS),
             written: tally.written,
             received: report.received,
+            duplicates: report.duplicates,
             receiptP50: round(tally.latency.percentile(50)),
             receiptP99: round(tally.latency.percentile(99)),
             receiptMax: round(tally.latency.max),
@@ -256,6 +260,7 @@ export function directWorkload(options: BenchOptions): Workload {
             non200[status] = (non200[status] ?? 0) + k;
         const non200Count = Object.values(non200).reduce((a, k) => a + k, 0);
         const wrongReceipts = counted.reduce((a, s) => a + s.receivedNotWritten, 0);
+        const duplicates = counted.reduce((a, s) => a + s.duplicates, 0);
         return {
           workload: 'direct',
           sut: sut.name,
@@ -280,6 +285,7 @@ export function directWorkload(options: BenchOptions): Workload {
             maxInFlight,
             non200,
             wrongReceipts,
+            duplicates,
             warmup,
             steps,
           },
@@ -289,7 +295,7 @@ export function directWorkload(options: BenchOptions): Workload {
             `(p50 ${best?.receiptP50 == null ? '-' : fmt(best.receiptP50)} ms, ` +
             `p99 ${best?.receiptP99 == null ? '-' : fmt(best.receiptP99)} ms); ` +
             `highest achieved ${fmt(maxAchieved)}/s; lost ${lost}, non-200 ${non200Count > 0 ? describeCounts(non200) : 0}, ` +
-            `wrong receipts ${wrongReceipts}; ${open.opened - live.length} not reached by a probe, ` +
+            `wrong receipts ${wrongReceipts}, duplicates ${duplicates}; ${open.opened - live.length} not reached by a probe, ` +
             `${counts.dropped} dropped${dropNote(counts.dropReasons)}; steps ${steps.map(stepText).join(', ')}`,
         };
       } finally {

@@ -13,6 +13,7 @@ const step = (figures: Partial<DirectStep>): DirectStep => ({
   achieved: 1_000,
   written: 3_000,
   received: 3_000,
+  duplicates: 0,
   receiptP50: 2,
   receiptP99: 10,
   receiptMax: 20,
@@ -49,10 +50,11 @@ describe('direct workload: loss by what the receipts said', () => {
 });
 
 describe('direct workload: sustained steps and the headline', () => {
-  it('is sustained at 90 % of the target with nothing lost, refused or failed', () => {
+  it('is sustained at 90 % of the target with nothing lost, duplicated, refused or failed', () => {
     expect(isSustained(step({ achieved: 900 }))).toBe(true);
     expect(isSustained(step({ achieved: 899 }))).toBe(false);
     expect(isSustained(step({ lost: 1 }))).toBe(false);
+    expect(isSustained(step({ duplicates: 1 }))).toBe(false);
     expect(isSustained(step({ non200: { 404: 1 } }))).toBe(false);
     expect(isSustained(step({ errors: { UND_ERR_SOCKET: 1 } }))).toBe(false);
   });
