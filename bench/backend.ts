@@ -8,6 +8,9 @@ import { decodeBenchWsEvents, encodeBenchWsEvents, type BenchWsEvent } from './w
  *   GET /stream/<ch>    a GRIP stream hold on channel <ch>, SSE, with ":ok" as first content
  *   POST /ws/<ch>       WebSocket-over-HTTP: subscribes the connection to <ch> on OPEN and
  *                       echoes every TEXT event back (messages without a prefix)
+ *   GET /direct/<i>     a GRIP stream hold on no channel; records the request's Connection-Id
+ *                       as connection <i>'s, as an application records its user's (`direct`)
+ *   GET /direct-ids     the recorded ids, {"<i>": "<Connection-Id>", ...}
  * Usage: node dist/bench/backend.js PORT   (prints one JSON line when listening)
  */
 
@@ -45,6 +48,9 @@ function onWsEvents(res: HttpResponse, channel: string, body: Buffer): void {
   });
 }
 
+/** Connection index → the Connection-Id of its latest request (a retried connection's new id). */
+const directIds = new Map<string, string>();
+
 const app = uws.App();
 app.get('/plain/*', (res) => {
   res.end(hello);
@@ -55,6 +61,16 @@ app.get('/stream/*', (res, req) => {
   res.writeHeader('Grip-Hold', 'stream');
   res.writeHeader('Grip-Channel', channel);
   res.end(streamStart);
+});
+app.get('/direct/*', (res, req) => {
+  directIds.set(req.getUrl().slice('/direct/'.length), req.getHeader('connection-id'));
+  res.writeHeader('Content-Type', 'text/event-stream');
+  res.writeHeader('Grip-Hold', 'stream');
+  res.end(streamStart);
+});
+app.get('/direct-ids', (res) => {
+  res.writeHeader('Content-Type', 'application/json');
+  res.end(JSON.stringify(Object.fromEntries(directIds)));
 });
 app.post('/ws/*', (res, req) => {
   const channel = req.getUrl().slice('/ws/'.length);

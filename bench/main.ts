@@ -21,6 +21,7 @@ import { startRef } from './sut/ref.js';
 import { spawnLogged, tail, waitForLog, type Sut, type SutName } from './sut/sut.js';
 import { startThumbtack } from './sut/thumbtack.js';
 import { channelsWorkload } from './workloads/channels.js';
+import { directWorkload } from './workloads/direct.js';
 import { fanoutWorkload } from './workloads/fanout.js';
 import { holdWorkload } from './workloads/hold.js';
 import { nodesWorkload } from './workloads/nodes.js';
@@ -62,6 +63,8 @@ function buildWorkload(name: WorkloadName, options: BenchOptions): Workload {
       return wsWorkload(options);
     case 'nodes':
       return nodesWorkload(options);
+    case 'direct':
+      return directWorkload(options);
   }
 }
 

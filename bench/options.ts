@@ -10,6 +10,7 @@ export const workloadNames = [
   'channels',
   'ws',
   'zmq',
+  'direct',
   'nodes',
 ] as const;
 export type WorkloadName = (typeof workloadNames)[number];
@@ -33,7 +34,7 @@ export interface BenchOptions {
   workloads: WorkloadName[];
   /** Seconds of each timed phase (proxy load, ws echo). */
   duration: number;
-  /** Unmeasured seconds of load before the proxy workload measures. */
+  /** Unmeasured seconds of load before the proxy and direct workloads measure. */
   warmup: number;
   proxyConnections: number[];
   hold: number;
@@ -45,6 +46,12 @@ export interface BenchOptions {
   channelRates: number[];
   /** Seconds per channel-rate step. */
   channelStep: number;
+  /** SSE connections for `direct`, each sent publishes addressed to it alone. */
+  direct: number;
+  /** `direct` publish rate steps, publishes/s, each one item with a receipt. */
+  directRates: number[];
+  /** Seconds per direct-rate step. */
+  directStep: number;
   ws: number;
   wsWindow: number;
   wsBurst: number;
@@ -102,6 +109,9 @@ export const defaults: BenchOptions = {
   channels: 1_000,
   channelRates: [10_000, 20_000, 30_000, 40_000, 50_000, 60_000],
   channelStep: 3,
+  direct: 10_000,
+  directRates: [1_000, 2_000, 5_000, 10_000, 20_000],
+  directStep: 3,
   ws: 1_000,
   wsWindow: 1,
   wsBurst: 10,
@@ -131,6 +141,9 @@ const quick: Partial<BenchOptions> = {
   channels: 200,
   channelRates: [2_000, 5_000],
   channelStep: 2,
+  direct: 500,
+  directRates: [500, 1_000],
+  directStep: 2,
   ws: 200,
   nodeSubscribers: 1_000,
 };
@@ -141,7 +154,7 @@ export const usage = `Usage: npm run bench -- [options]
   --workloads LIST         ${workloadNames.join(',')} (default: all)
   --quick                  small sizes for development (hold 500, fanout 1000, ...)
   --duration S             seconds per timed phase (${defaults.duration})
-  --warmup S               unmeasured load before "proxy" measures (${defaults.warmup})
+  --warmup S               unmeasured load before "proxy" and "direct" measure (${defaults.warmup})
   --proxy-connections LIST connection counts for "proxy" (${defaults.proxyConnections.join(',')})
   --hold N                 held SSE connections, or WebSockets for hold-ws (${defaults.hold}; 40000 works: sockets are spread)
   --fanout N               subscribers for "fanout", "zmq" (${defaults.fanout})
@@ -150,6 +163,9 @@ export const usage = `Usage: npm run bench -- [options]
   --channels N             connections, one channel each, for "channels" (${defaults.channels})
   --channel-rates LIST     publish rate steps, items/s (${defaults.channelRates.join(',')})
   --channel-step S         seconds per rate step (${defaults.channelStep})
+  --direct N               SSE connections for "direct", each published to by its id (${defaults.direct})
+  --direct-rates LIST      "direct" rate steps, publishes/s, one item with ?receipt each (${defaults.directRates.join(',')})
+  --direct-step S          seconds per direct-rate step (${defaults.directStep})
   --ws N                   WebSocket clients (${defaults.ws})
   --ws-window W            echo messages in flight per client (${defaults.wsWindow})
   --ws-burst B             messages every client sends at once in the burst phase (${defaults.wsBurst})
@@ -256,6 +272,7 @@ export function generatorCount(options: BenchOptions): number {
     options.hold,
     options.fanout,
     options.channels,
+    options.direct,
     options.ws,
     options.nodeSubscribers,
     ...options.proxyConnections,

@@ -81,6 +81,20 @@ describe('bench parseOptions', () => {
     expect(generatorCount(options)).toBe(3);
   });
 
+  it('takes direct with 10,000 connections and a 1,000–20,000/s ramp by default, small with --quick', () => {
+    const options = parseOptions(['--workloads', 'direct', '--direct-rates=100,300']);
+    expect(options.workloads).toEqual(['direct']);
+    expect(options.direct).toBe(10_000);
+    expect(options.directRates).toEqual([100, 300]);
+    expect(options.directStep).toBe(3);
+    expect(defaults.directRates).toEqual([1_000, 2_000, 5_000, 10_000, 20_000]);
+    const quick = parseOptions(['--quick']);
+    expect(quick.direct).toBe(500);
+    expect(quick.directStep).toBe(2);
+    expect(generatorCount(parseOptions(['--quick', '--direct', '40000']))).toBe(3);
+    expect(usage).toContain('--direct-rates LIST');
+  });
+
   it('refuses 0 subscribers or workers per node', () => {
     expect(() => parseOptions(['--node-subscribers', '0'])).toThrow(
       '--node-subscribers wants a positive number, not "0"',
