@@ -1,8 +1,8 @@
 import { isUtf8 } from 'node:buffer';
-import * as zmq from 'zeromq';
 import { parsePublishMessage } from '../../src/grip/publish-item.js';
 import { ZmqInput, type ZmqInputOptions } from './zmq-input.js';
 import { connectionChannelPrefix } from '../../src/grip/channel-name.js';
+import { UnboundedSubscriber } from '../../src/ipc/unbounded-subscriber.js';
 
 export interface ZmqSubInputOptions extends ZmqInputOptions {
   /** Connect to a publisher's PUB/XPUB instead of binding (Pushpin's push_in_sub_connect). */
@@ -87,18 +87,5 @@ export class ZmqSubInput extends ZmqInput<UnboundedSubscriber> {
       );
       this.onInvalid();
     }
-  }
-}
-
-const ZMQ_SNDHWM = 23;
-
-/**
- * A SUB whose outgoing subscription messages are never dropped at the high-water mark
- * (Pushpin sets the same). zeromq.js exposes SNDHWM only on writable socket types.
- */
-class UnboundedSubscriber extends zmq.Subscriber {
-  constructor(options: zmq.SocketOptions<zmq.Subscriber>) {
-    super(options);
-    this.setInt32Option(ZMQ_SNDHWM, 0);
   }
 }

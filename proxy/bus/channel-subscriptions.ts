@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import * as zmq from 'zeromq';
+import { UnboundedSubscriber } from '../../src/ipc/unbounded-subscriber.js';
 import {
   decodeDelivery,
   decodeResumeStatus,
@@ -121,7 +121,10 @@ interface PendingReplay {
  * delivered in publish order: a live item must not overtake an older replayed one.
  */
 export class ChannelSubscriptions {
-  private readonly socket = new zmq.Subscriber({ receiveHighWaterMark: 0, reconnectInterval: 100 });
+  private readonly socket = new UnboundedSubscriber({
+    receiveHighWaterMark: 0,
+    reconnectInterval: 100,
+  });
   private readonly subscribers = new Map<string, Set<Subscriber>>();
   /** This worker's held connections by id, for items addressed to one of them. */
   private readonly connections = new Map<string, Addressable>();
