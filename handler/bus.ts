@@ -245,11 +245,16 @@ export class Bus extends EventEmitter<BusEvents> {
     this.emitSafely('channelIdle', channel);
   }
 
+  /** A resume request a worker sent on the stats socket rather than as a bus subscription. */
+  resume(topic: string): void {
+    void this.answerResume(topic);
+  }
+
   /** Tells the worker that asked what followed its hold's prev-id (src/ipc/delivery.ts). */
   private async answerResume(topic: string): Promise<void> {
     const asked = decodeResumeTopic(topic);
     if (!asked) {
-      this.logger.warn('ignored a malformed resume request on the bus');
+      this.logger.warn('ignored a malformed resume request from a worker');
       return;
     }
     try {

@@ -156,7 +156,10 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
   const reports = new WorkerReports(
     settings.stats,
     logger.child({ component: 'handler.stats' }),
-    (answers) => asked.onWorkerAnswers(answers),
+    (answers) => {
+      asked.onWorkerAnswers(answers);
+      for (const answer of answers) if (answer.kind === 'resume') bus.resume(answer.topic);
+    },
   );
   const pages = new ControlPages({
     stats,

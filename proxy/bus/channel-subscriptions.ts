@@ -70,6 +70,8 @@ interface Resuming {
   status: ResumeStatus | undefined;
   items: Delivery[];
   timer: NodeJS.Timeout;
+  /** Asked by subscribing its topic (not on the stats socket): unsubscribed at the end. */
+  isSubscribed: boolean;
 }
 
 /** A held connection that items addressed to it (`$connection:<id>`) reach directly. */
@@ -465,6 +467,10 @@ export class ChannelSubscriptions {
         this.log.warn({ channel }, 'no resume answer from the handler; holding without it');
         this.endResume(resuming);
       }, resumeWaitMs),
+      // Once the channel's replay has ended, the handler has seen its subscription (and,
+      // with Redis, started catching up), so the request need not follow it on the bus:
+      // it goes on the stats socket, sparing a topic subscribe and unsubscribe per poll.
+      isSubscribed: this.awaitingReplay.has(channel) || this.answers === undefined,
     };
     resuming.timer.unref();
     this.resumes.set(topic, resuming);
@@ -474,7 +480,8 @@ export class ChannelSubscriptions {
       this.resumingByChannel.set(channel, byChannel);
     }
     byChannel.set(subscriber, resuming);
-    this.socket.subscribe(topic);
+    if (resuming.isSubscribed) this.socket.subscribe(topic);
+    else this.answers!.add({ kind: 'resume', topic });
   }
 
   private onResumeAnswer(resuming: Resuming, frames: Buffer[]): void {
@@ -532,7 +539,7 @@ export class ChannelSubscriptions {
     const byChannel = this.resumingByChannel.get(resuming.channel);
     byChannel?.delete(resuming.subscriber);
     if (byChannel?.size === 0) this.resumingByChannel.delete(resuming.channel);
-    if (!this.isClosed) this.socket.unsubscribe(resuming.topic);
+    if (resuming.isSubscribed && !this.isClosed) this.socket.unsubscribe(resuming.topic);
   }
 
   private awaitReplay(channel: string): void {

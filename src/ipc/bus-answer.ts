@@ -1,7 +1,7 @@
 /*
  * What proxy workers tell the handler about asked items (src/ipc/delivery.ts DeliveryAsk):
  * per receipt, the connections an item was written to and why not; a channel's connection
- * ids (deliver-to-one); a client's acknowledgement. They travel on the stats socket
+ * ids (deliver-to-one); a client's acknowledgement; and holds' resume requests. They travel on the stats socket
  * (`--stats`, ZeroMQ PUSH → PULL) beside the once-a-second worker reports, batched per
  * event-loop turn, and start with a byte no JSON report starts with.
  */
@@ -25,7 +25,12 @@ export type BusAnswer =
    */
   | { kind: 'client-ack'; connection: string; item: string }
   /** Acknowledgements for items nobody waits for (unknown, already acknowledged, late). */
-  | { kind: 'unknown-acks'; count: number };
+  | { kind: 'unknown-acks'; count: number }
+  /**
+   * A hold's resume request (src/ipc/delivery.ts encodeResumeTopic) on a channel whose bus
+   * subscription the handler has seen already; answered on the bus like a subscribed topic.
+   */
+  | { kind: 'resume'; topic: string };
 
 const ANSWERS_MARK = 0x01;
 
@@ -84,6 +89,8 @@ function isBusAnswer(value: unknown): value is BusAnswer {
       return typeof answer['connection'] === 'string' && typeof answer['item'] === 'string';
     case 'unknown-acks':
       return isCount(answer['count']);
+    case 'resume':
+      return typeof answer['topic'] === 'string';
     default:
       return false;
   }

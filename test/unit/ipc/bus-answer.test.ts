@@ -15,6 +15,7 @@ describe('bus answers (worker → handler)', () => {
     { kind: 'ack', receipt: 3 },
     { kind: 'client-ack', connection: 'c', item: 'i' },
     { kind: 'unknown-acks', count: 4 },
+    { kind: 'resume', topic: '\u0000resume:["w:1","ch","7"]' },
   ];
 
   it('round-trips every kind in one batch, told apart from a worker report', () => {
@@ -40,6 +41,7 @@ describe('bus answers (worker → handler)', () => {
       { kind: 'ack' },
       { kind: 'client-ack', connection: 'c' },
       { kind: 'unknown-acks', count: 1.5 },
+      { kind: 'resume', topic: 7 },
       { kind: 'other' },
       null,
       'text',

@@ -5,13 +5,19 @@ import * as zmq from 'zeromq';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   ChannelSubscriptions,
+  type ResumeAnswer,
   type Subscriber,
 } from '../../../../proxy/bus/channel-subscriptions.js';
+import { BusAnswers } from '../../../../proxy/bus/bus-answers.js';
+import { decodeBusAnswers } from '../../../../src/ipc/bus-answer.js';
 import {
+  decodeResumeTopic,
   encodeBusMessage,
   encodeDelivery,
   encodeReplayEnd,
+  encodeResumeAnswer,
   replayEndPrefix,
+  resumePrefix,
   type Delivery,
 } from '../../../../src/ipc/delivery.js';
 
@@ -291,5 +297,91 @@ describe('ChannelSubscriptions: long-polls linger', () => {
     do gone = await bus.nextSubscription();
     while (gone.isSubscribe || gone.topic !== 'lp');
     expect(Date.now() - leftAt).toBeGreaterThanOrEqual(300);
+  });
+});
+
+/** A long-poll holding from a position: records what its resume answer said. */
+class ResumingPoll extends LongPoll {
+  readonly answers: ResumeAnswer[] = [];
+  private onAnswer: (() => void) | undefined;
+
+  resume(_channel: string, answer: ResumeAnswer): void {
+    this.answers.push(answer);
+    this.onAnswer?.();
+  }
+
+  answered(): Promise<void> {
+    if (this.answers.length > 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no resume answer')), WAIT_MS);
+      this.onAnswer = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
+
+describe('ChannelSubscriptions: resume requests', () => {
+  let stats: zmq.Pull;
+  let answers: BusAnswers;
+
+  beforeEach(async () => {
+    subscriptions.close();
+    await bus.nextSubscription(); // the default worker's empty topic going away
+    stats = new zmq.Pull({ linger: 0, receiveTimeout: WAIT_MS });
+    await stats.bind('tcp://127.0.0.1:*');
+    answers = new BusAnswers(stats.lastEndpoint!, pino({ level: 'silent' }));
+    subscriptions = new ChannelSubscriptions(
+      endpoint,
+      pino({ level: 'silent' }),
+      new WorkerStats(),
+      60_000,
+      answers,
+    );
+    expect(await bus.nextSubscription()).toEqual({ isSubscribe: true, topic: '' });
+  });
+
+  afterEach(() => {
+    answers.close();
+    stats.close();
+  });
+
+  it('a new channel’s resume follows its subscription on the bus; later ones go on the stats socket', async () => {
+    const first = new ResumingPoll();
+    subscriptions.add('lp', first, '1');
+    // The channel's replay is pending: the handler must see the channel before the request.
+    const replayEnd = await bus.subscribedTo('lp');
+    let resume: { isSubscribe: boolean; topic: string };
+    do resume = await bus.nextSubscription();
+    while (!resume.topic.startsWith(resumePrefix));
+    expect(resume.isSubscribe).toBe(true);
+    await bus.send(encodeReplayEnd(replayEnd));
+    await bus.send(...encodeResumeAnswer(resume.topic, { kind: 'after', count: 0, seq: 1 }, []));
+    await first.answered();
+    subscriptions.remove('lp', first);
+
+    const second = new ResumingPoll();
+    subscriptions.add('lp', second, '2');
+    const [message] = await stats.receive();
+    const [request] = decodeBusAnswers(message!)!;
+    expect(request?.kind).toBe('resume');
+    const topic = request?.kind === 'resume' ? request.topic : '';
+    expect(decodeResumeTopic(topic)).toEqual({ channel: 'lp', prevId: '2' });
+    await bus.send(
+      ...encodeResumeAnswer(topic, { kind: 'after', count: 1, seq: 2 }, [item('lp', '3', 3)]),
+    );
+    await second.answered();
+    expect(second.answers[0]).toMatchObject({ kind: 'after', items: [{ header: { id: '3' } }] });
+    // Nothing was subscribed for it: up to another channel's subscription, the handler sees
+    // only the first resume's topic and the replay-end going away.
+    subscriptions.add('other', new RecordingSubscriber());
+    const seen: { isSubscribe: boolean; topic: string }[] = [];
+    do seen.push(await bus.nextSubscription());
+    while (seen[seen.length - 1]!.topic !== 'other');
+    expect(seen.slice(0, -1)).toEqual([
+      { isSubscribe: false, topic: replayEnd },
+      { isSubscribe: false, topic: resume.topic },
+    ]);
   });
 });
