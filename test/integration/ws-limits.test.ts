@@ -36,13 +36,15 @@ afterAll(async () => {
 
 const wsUrlOf = (url: string) => url.replace(/^http/, 'ws');
 
-// Up to three instances start at once beside other test files: room beyond the default 20 s.
-describe.concurrent('client limits', { timeout: 40_000 }, () => {
+/** Up to three instances start at once beside other test files: room past the default 20 s. */
+const readyTimeoutMs = 50_000;
+
+describe.concurrent('client limits', { timeout: 90_000 }, () => {
   test('Keep-Alive-Interval makes the proxy poll the backend with an empty request (at least 20 s)', async ({
     expect,
   }) => {
     const backend = await startWohBackend(scenario);
-    const tt = await startThumbtack({ routes: `* ${backend.target},over_http\n` });
+    const tt = await startThumbtack({ routes: `* ${backend.target},over_http\n`, readyTimeoutMs });
     const client = await connectWs(`${wsUrlOf(tt.url)}/keepalive`);
     const cid = backend.cidOf(client);
     const started = Date.now();
@@ -59,6 +61,7 @@ describe.concurrent('client limits', { timeout: 40_000 }, () => {
     const tt = await startThumbtack({
       routes: `* ${backend.target},over_http\n`,
       args: ['--ws-max-message-size', '1024'],
+      readyTimeoutMs,
     });
     const client = await connectWs(`${wsUrlOf(tt.url)}/echo`);
     client.socket.send('x'.repeat(1024));
@@ -79,6 +82,7 @@ describe.concurrent('client limits', { timeout: 40_000 }, () => {
     const tt = await startThumbtack({
       routes: `* ${backend.target},over_http\n`,
       args: ['--ws-buffer-max', '4096'],
+      readyTimeoutMs,
     });
     const client = await connectWs(`${wsUrlOf(tt.url)}/slow`);
     for (let i = 0; i < 10; i++) client.socket.send('y'.repeat(1000));
@@ -91,8 +95,8 @@ describe.concurrent('client limits', { timeout: 40_000 }, () => {
     const backend = await startWohBackend(scenario);
     const routes = `* ${backend.target},over_http\n`;
     const [silent, pinging] = await Promise.all([
-      startThumbtack({ routes, args: ['--ws-idle-timeout', '8', '--no-ws-ping'] }),
-      startThumbtack({ routes, args: ['--ws-idle-timeout', '8'] }),
+      startThumbtack({ routes, args: ['--ws-idle-timeout', '8', '--no-ws-ping'], readyTimeoutMs }),
+      startThumbtack({ routes, args: ['--ws-idle-timeout', '8'], readyTimeoutMs }),
     ]);
     const dropped = await connectWs(`${wsUrlOf(silent.url)}/echo`);
     const kept = await connectWs(`${wsUrlOf(pinging.url)}/echo`);
@@ -111,8 +115,8 @@ describe.concurrent('client limits', { timeout: 40_000 }, () => {
     const backend = await startWohBackend(scenario);
     const routes = `* ${backend.target},over_http\n`;
     const [plain, compressing] = await Promise.all([
-      startThumbtack({ routes }),
-      startThumbtack({ routes, args: ['--ws-compression'] }),
+      startThumbtack({ routes, readyTimeoutMs }),
+      startThumbtack({ routes, args: ['--ws-compression'], readyTimeoutMs }),
     ]);
     const a = await connectWs(`${wsUrlOf(plain.url)}/echo`, { perMessageDeflate: true });
     expect(a.headers['sec-websocket-extensions']).toBeUndefined();
@@ -128,7 +132,7 @@ describe.concurrent('client limits', { timeout: 40_000 }, () => {
     expect,
   }) => {
     const backend = await startWohBackend(scenario);
-    const tt = await startThumbtack({ routes: `* ${backend.target},over_http\n` });
+    const tt = await startThumbtack({ routes: `* ${backend.target},over_http\n`, readyTimeoutMs });
     const client = await connectWs(`${wsUrlOf(tt.url)}/echo`);
     const stopped = tt.stop();
     expect(await client.waitForClose()).toEqual({ code: 1012, reason: 'service restart' });
