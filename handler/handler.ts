@@ -3,7 +3,7 @@ import { RedisUnavailableError } from '../src/errors.js';
 import type { PublishItem } from '../src/grip/publish-types.js';
 import { preciseNow } from '../src/ipc/clock.js';
 import type { Logger } from '../src/log.js';
-import { isRedisMode } from '../src/redis-connection.js';
+import { isRedisMode } from '../src/redis-mode.js';
 import { Bus } from './bus.js';
 import { History, subscribeReplayMs } from './history.js';
 import { ReloadableAuth } from './control-auth.js';

@@ -1,5 +1,6 @@
 import { Cluster, Redis } from 'ioredis';
 import { ConfigError } from './errors.js';
+import type { RedisSettings } from './redis-mode.js';
 
 /*
  * The Redis that many thumbtack nodes share (--redis, or --redis-cluster seed nodes).
@@ -9,17 +10,8 @@ import { ConfigError } from './errors.js';
 
 export type RedisClient = Redis | Cluster;
 
-export interface RedisSettings {
-  redis: string;
-  redisCluster: string;
-}
-
 /** How long a node waits for Redis at start before it gives up (exit 2). */
 const startTimeoutMs = 5_000;
-
-export function isRedisMode(settings: RedisSettings): boolean {
-  return settings.redis !== '' || settings.redisCluster !== '';
-}
 
 /** The setting and its value, password hidden, for messages an operator reads. */
 export function describeRedis(settings: RedisSettings): string {

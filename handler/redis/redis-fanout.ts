@@ -14,12 +14,8 @@ import type { DeliveryAsk } from '../../src/ipc/delivery.js';
 import { decodeNodeReply, encodeNodeReply, type NodeReply } from '../../src/ipc/node-reply.js';
 import type { Logger } from '../../src/log.js';
 import { addressedConnection } from '../../src/grip/channel-name.js';
-import {
-  connectRedis,
-  describeRedis,
-  type RedisClient,
-  type RedisSettings,
-} from '../../src/redis-connection.js';
+import { connectRedis, describeRedis, type RedisClient } from '../../src/redis-connection.js';
+import type { RedisSettings } from '../../src/redis-mode.js';
 import { RedisClock } from './redis-clock.js';
 
 /*

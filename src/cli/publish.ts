@@ -1,5 +1,4 @@
 import { parseArgs } from 'node:util';
-import { request } from 'undici';
 import { parsePublishMessage } from '../grip/publish-item.js';
 import { buildItem } from './publish-content.js';
 import { resolveTarget } from './publish-target.js';
@@ -161,6 +160,8 @@ export async function runPublish(argv: string[]): Promise<number> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (target.authorization) headers['authorization'] = target.authorization;
   try {
+    // Loaded here: a publish over ZeroMQ does without it.
+    const { request } = await import('undici');
     const response = await request(target.url, {
       method: 'POST',
       headers,
