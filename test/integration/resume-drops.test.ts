@@ -83,6 +83,8 @@ function item(n: number): Record<string, unknown> {
 
 /** One client's items, as numbers, in the order they arrived (duplicates kept). */
 interface Client {
+  /** The node it connects to (0 took the publishes, 1 gets them through Redis). */
+  node: number;
   received: number[];
   /** When the client last got an item: a client still catching up is not stopped. */
   progressAt: number;
@@ -91,12 +93,17 @@ interface Client {
   connects: number;
   /** What the last answer without an item was, for a failure's message. */
   problem?: string;
+  /** Where each connection started: the count of items received then, and its position. */
+  starts: { at: number; from: number }[];
+  /** Marks a new connection from the client's last item. */
+  start(): void;
   last(): number;
 }
 
-function newClient(): Client {
+function newClient(node: number): Client {
   const received: number[] = [];
   const client: Client = {
+    node,
     received,
     progressAt: Date.now(),
     take: (item) => {
@@ -104,9 +111,37 @@ function newClient(): Client {
       client.progressAt = Date.now();
     },
     connects: 0,
+    starts: [],
+    start: () => {
+      client.starts.push({ at: received.length, from: client.last() });
+    },
     last: () => received.at(-1) ?? 0,
   };
   return client;
+}
+
+/**
+ * A wrong client's items around its first mistake, with each connection's start as
+ * `[from N]`, so a failure shows whether the item went missing at a reconnect (a resume)
+ * or within one connection (live delivery).
+ */
+function describeMistake(client: Client, expected: number[]): string {
+  const at = expected.findIndex((n, i) => client.received[i] !== n);
+  const first = at < 0 ? client.received.length : at;
+  const parts: string[] = [];
+  const lo = Math.max(0, first - 4);
+  const hi = Math.min(client.received.length, first + 5);
+  for (let i = lo; i <= hi; i++) {
+    const starts = client.starts.filter((start) => start.at === i);
+    // A client reconnecting without getting anything shows as one mark with its count.
+    if (starts.length > 0) {
+      const times = starts.length > 1 ? ` x${starts.length}` : '';
+      parts.push(`[from ${starts[0]!.from}${times}]`);
+    }
+    if (i < hi) parts.push(String(client.received[i]));
+  }
+  const missing = expected.filter((n) => !client.received.includes(n));
+  return `expected ${expected[first] ?? 'nothing more'} at #${first}, got ${parts.join(' ')}; missing [${missing.slice(0, 5).join()}]`;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -119,6 +154,7 @@ async function runSse(node: Thumbtack, client: Client, isDone: () => boolean): P
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), dropEveryMs * (0.5 + Math.random()));
     client.connects++;
+    client.start();
     try {
       const res = await request(`${node.url}/events`, {
         dispatcher: agent,
@@ -151,6 +187,7 @@ async function runPoll(node: Thumbtack, client: Client, isDone: () => boolean): 
   // trip (backend and resume) can outlast the drop interval, and a client dropped before
   // every first answer would never move on, which says nothing about thumbtack.
   let hasAnswer = false;
+  client.start();
   while (!isDone()) {
     const controller = new AbortController();
     const timer = hasAnswer
@@ -168,6 +205,7 @@ async function runPoll(node: Thumbtack, client: Client, isDone: () => boolean): 
       hasAnswer = true;
     } catch {
       client.connects++;
+      client.start();
       connectedAt = Date.now(); // dropped: the next poll is a new connection's
       dropAfter = dropEveryMs * (0.5 + Math.random());
       hasAnswer = false;
@@ -182,6 +220,7 @@ async function runWs(node: Thumbtack, client: Client, isDone: () => boolean): Pr
     await new Promise<void>((resolve) => {
       const url = `${node.url.replace(/^http/, 'ws')}/ws?from=${client.last()}`;
       client.connects++;
+      client.start();
       const socket = new WebSocket(url, { perMessageDeflate: false });
       const timer = setTimeout(() => socket.terminate(), dropEveryMs * (0.5 + Math.random()));
       const check = setInterval(() => {
@@ -222,9 +261,9 @@ test(
       const list: Client[] = [];
       clients.set(name, list);
       for (let i = 0; i < clientsPerTransport; i++) {
-        const client = newClient();
+        const client = newClient(i % 2);
         list.push(client);
-        loops.push(run(nodes[i % 2]!, client, isDone(client)));
+        loops.push(run(nodes[client.node]!, client, isDone(client)));
       }
     }
     const started = Date.now();
@@ -261,7 +300,7 @@ test(
           .slice(0, 2)
           .map(
             (client) =>
-              `${client.received.length} items, last ${client.last()} of ${total} (${client.problem ?? 'no answer'})`,
+              `node ${client.node}, ${client.received.length} items, last ${client.last()} of ${total} (${client.problem ?? 'no answer'}), ${describeMistake(client, expected)}`,
           );
         failures.push(
           `${name}: ${wrong.length} of ${list.length} clients wrong, e.g. ${samples.join('; ')}`,
