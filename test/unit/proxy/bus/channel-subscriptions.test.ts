@@ -5,13 +5,16 @@ import * as zmq from 'zeromq';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   ChannelSubscriptions,
+  type ResumeAnswer,
   type Subscriber,
 } from '../../../../proxy/bus/channel-subscriptions.js';
 import {
   encodeBusMessage,
   encodeDelivery,
   encodeReplayEnd,
+  encodeResumeAnswer,
   replayEndPrefix,
+  resumePrefix,
   type Delivery,
 } from '../../../../src/ipc/delivery.js';
 
@@ -291,5 +294,64 @@ describe('ChannelSubscriptions: long-polls linger', () => {
     do gone = await bus.nextSubscription();
     while (gone.isSubscribe || gone.topic !== 'lp');
     expect(Date.now() - leftAt).toBeGreaterThanOrEqual(300);
+  });
+});
+
+/** A subscriber with no position of its own (an SSE resume by Last-Event-ID, a WebSocket). */
+class ResumingSubscriber extends RecordingSubscriber {
+  override readonly since = Date.now() + 60_000;
+
+  resume(_channel: string, answer: ResumeAnswer): void {
+    if (answer.kind === 'after') for (const delivery of answer.items) this.deliver(delivery);
+  }
+}
+
+describe('ChannelSubscriptions: resumes', () => {
+  /** Subscriptions until the resume topic; returns it. */
+  async function resumeTopic(): Promise<string> {
+    for (;;) {
+      const { isSubscribe, topic } = await bus.nextSubscription();
+      if (isSubscribe && topic.startsWith(resumePrefix)) return topic;
+    }
+  }
+
+  it('an item the handler released after its resume answer reaches the subscriber even when it was accepted before its request left', async () => {
+    // With Redis, an item published before the request left can still be on its way to
+    // this node when the handler answers the resume from history: it comes after the
+    // answer, older than `since`, and it follows the subscriber's position.
+    const subscriber = new ResumingSubscriber();
+    subscriptions.add('drops', subscriber, '1');
+    const replayEnd = await bus.subscribedTo('drops');
+    const topic = await resumeTopic();
+    await bus.send(encodeReplayEnd(replayEnd));
+    await bus.send(
+      ...encodeResumeAnswer(topic, { kind: 'after', count: 1, seq: 10 }, [
+        positioned('drops', '2', '1', 20),
+      ]),
+    );
+    await bus.send(positioned('drops', '3', '2', 30));
+    await subscriber.waitForCount(2);
+    expect(subscriber.ids).toEqual(['2', '3']);
+  });
+
+  it('after a resume answer, items it covered are not delivered again', async () => {
+    const subscriber = new ResumingSubscriber();
+    subscriptions.add('covered', subscriber, '1');
+    const replayEnd = await bus.subscribedTo('covered');
+    const topic = await resumeTopic();
+    // The replay of the new subscription brings items the answer covers too.
+    await bus.send(
+      positioned('covered', '1', '0', 10),
+      positioned('covered', '2', '1', 20),
+      encodeReplayEnd(replayEnd),
+    );
+    await bus.send(
+      ...encodeResumeAnswer(topic, { kind: 'after', count: 1, seq: 10 }, [
+        positioned('covered', '2', '1', 20),
+      ]),
+      positioned('covered', '3', '2', 30),
+    );
+    await subscriber.waitForCount(2);
+    expect(subscriber.ids).toEqual(['2', '3']);
   });
 });
