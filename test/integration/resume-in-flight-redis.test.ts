@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { stopAllBackends } from '../support/backend.js';
 import {
   closeTrackedStreams,
@@ -10,6 +10,7 @@ import {
 } from '../support/grip.js';
 import { startRedisServer, stopAllRedisServers } from '../support/redis-server.js';
 import { startThumbtack, stopAllThumbtacks, type Thumbtack } from '../support/thumbtack.js';
+import { closeAllWsClients, connectWs, startWohBackend } from '../support/ws.js';
 
 /*
  * The resume-drops flake (issue 16), made to happen every time: a node on Redis whose
@@ -21,7 +22,6 @@ import { startThumbtack, stopAllThumbtacks, type Thumbtack } from '../support/th
  */
 
 const lagMs = 1_000;
-const channel = uniqueName('in-flight');
 let node: Thumbtack;
 let lagging: LaggingProxy;
 
@@ -75,54 +75,112 @@ beforeAll(async () => {
   lagging = await startLaggingProxy(redis.port, lagMs);
   const backend = await startPathBackend();
   // SSE with sse_resume: the backend names no position, the client's Last-Event-ID does.
-  backend.on('/events', (_req, res) => {
+  backend.on('/events', (req, res) => {
     res.writeHead(200, {
       'content-type': 'text/event-stream',
       'grip-hold': 'stream',
-      'grip-channel': channel,
+      'grip-channel': new URL(req.url!, 'http://backend').searchParams.get('channel')!,
     });
     res.end(':open\n\n');
   });
-  const routes = `*,sse_resume ${backend.target}\n`;
+  // WebSocket-over-HTTP: the subscribe control message names the position, if any.
+  const woh = await startWohBackend((ws, req) => {
+    if (!ws.isOpening()) return;
+    ws.accept();
+    const query = new URL(req.url!, 'http://backend').searchParams;
+    const subscribe: Record<string, string> = { type: 'subscribe', channel: query.get('channel')! };
+    const from = query.get('from');
+    if (from !== null) subscribe['prev-id'] = from;
+    ws.sendControl(JSON.stringify(subscribe));
+  });
+  const routes = `*,path_beg=/ws ${woh.target},over_http\n*,sse_resume ${backend.target}\n`;
   node = await startThumbtack({ routes, args: ['--redis', lagging.url, '--log-level', 'debug'] });
 }, 60_000);
 
-afterAll(async () => {
+afterEach(() => {
   closeTrackedStreams();
+  closeAllWsClients();
+});
+
+afterAll(async () => {
   await stopAllThumbtacks();
   lagging.close();
   await stopAllBackends();
   await stopAllRedisServers();
 });
 
-function item(n: number): Record<string, unknown> {
-  const content = `id: ${n}\ndata: item-${n}\n\n`;
+function item(channel: string, n: number): Record<string, unknown> {
   return {
     channel,
     id: String(n),
     'prev-id': String(n - 1),
-    formats: { 'http-stream': { content } },
+    formats: {
+      'http-stream': { content: `id: ${n}\ndata: item-${n}\n\n` },
+      'ws-message': { content: `item-${n}` },
+    },
   };
 }
 
-test('an item still on its way through Redis when a resume is answered reaches the resumed client, once', async () => {
-  // A listener: the channel is subscribed and its history is live.
-  const anchor = await openTrackedStream(`${node.url}/events`);
-  await publishOk(node, item(1));
-  await anchor.waitForText('id: 1\n');
-  await publishOk(node, item(2)); // stored; it reaches the node's history lagMs from now
-  const resumed = await openTrackedStream(`${node.url}/events`, {
-    headers: { 'last-event-id': '1' },
-  });
-  await publishOk(node, item(3));
-  await resumed.waitForText('id: 3\n', 3 * lagMs + 5_000);
-  // The race happened: the node answered the resume before item 2 reached it.
-  const answer = node.logs.find((line) => line['event'] === 'channel.resumed');
-  expect(answer, `the resume was answered after item 2 arrived (over ${lagMs} ms)`).toMatchObject({
-    channel,
-    prevId: '1',
-    kind: 'after',
-    count: 0,
-  });
-  expect([...resumed.text().matchAll(/^id: (\d+)$/gm)].map((m) => m[1])).toEqual(['2', '3']);
-});
+/** A client of one transport: it connects (resuming after `from`), and says what it got. */
+interface Transport {
+  connect(channel: string, from?: number): Promise<{ waitFor(n: number): Promise<number[]> }>;
+}
+
+const sse: Transport = {
+  async connect(channel, from) {
+    const stream = await openTrackedStream(`${node.url}/events?channel=${channel}`, {
+      headers: from === undefined ? {} : { 'last-event-id': String(from) },
+    });
+    return {
+      async waitFor(n) {
+        const text = await stream.waitForText(`id: ${n}\n`, 3 * lagMs + 5_000);
+        return [...text.matchAll(/^id: (\d+)$/gm)].map((match) => Number(match[1]));
+      },
+    };
+  },
+};
+
+const ws: Transport = {
+  async connect(channel, from) {
+    const query = from === undefined ? '' : `&from=${from}`;
+    const client = await connectWs(
+      `${node.url.replace(/^http/, 'ws')}/ws?channel=${channel}${query}`,
+    );
+    const got: number[] = [];
+    return {
+      async waitFor(n) {
+        while (!got.includes(n)) {
+          const match = /^item-(\d+)$/.exec((await client.next(3 * lagMs + 5_000)).text);
+          if (match) got.push(Number(match[1]));
+        }
+        return got;
+      },
+    };
+  },
+};
+
+test.each([
+  ['SSE (sse_resume)', sse],
+  ['WebSocket-over-HTTP', ws],
+])(
+  '%s: an item still on its way through Redis when a resume is answered reaches the resumed client, once',
+  async (_name, transport) => {
+    const channel = uniqueName('in-flight');
+    // A listener: the channel is subscribed and its history is live.
+    const anchor = await transport.connect(channel);
+    await publishOk(node, item(channel, 1));
+    await anchor.waitFor(1);
+    await publishOk(node, item(channel, 2)); // stored; it reaches the node's history lagMs from now
+    const resumed = await transport.connect(channel, 1);
+    await publishOk(node, item(channel, 3));
+    const got = await resumed.waitFor(3);
+    // The race happened: the node answered the resume before item 2 reached it.
+    const answer = node.logs.find(
+      (line) => line['event'] === 'channel.resumed' && line['channel'] === channel,
+    );
+    expect(answer, `the resume was answered after item 2 arrived (over ${lagMs} ms)`).toMatchObject(
+      { prevId: '1', kind: 'after', count: 0 },
+    );
+    expect(got).toEqual([2, 3]);
+  },
+);
