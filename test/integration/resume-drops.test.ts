@@ -91,7 +91,7 @@ interface Client {
   take(item: number): void;
   /** Connections made (each drop makes another). */
   connects: number;
-  /** What the last answer without an item was, for a failure's message. */
+  /** What the last connection or answer without an item came to, for a failure's message. */
   problem?: string;
   /** Where each connection started: the count of items received then, and its position. */
   starts: { at: number; from: number }[];
@@ -155,19 +155,25 @@ async function runSse(node: Thumbtack, client: Client, isDone: () => boolean): P
     const timer = setTimeout(() => controller.abort(), dropEveryMs * (0.5 + Math.random()));
     client.connects++;
     client.start();
+    const before = client.received.length;
+    // What this connection came to, for a failure's message when it brought no item.
+    let outcome = 'dropped before the answer';
     try {
       const res = await request(`${node.url}/events`, {
         dispatcher: agent,
         signal: controller.signal,
         headers: { 'last-event-id': String(client.last()) },
       });
+      outcome = res.statusCode === 200 ? 'open, no item' : `status ${res.statusCode}`;
       let text = '';
       for await (const chunk of res.body) {
         text += (chunk as Buffer).toString();
         let end: number;
         while ((end = text.indexOf('\n\n')) >= 0) {
-          const match = /^id: (\d+)\n/.exec(text.slice(0, end + 1));
+          const event = text.slice(0, end + 1);
+          const match = /^id: (\d+)\n/.exec(event);
           if (match) client.take(Number(match[1]));
+          else if (!event.startsWith(':')) outcome = JSON.stringify(event.slice(0, 80));
           text = text.slice(end + 2);
         }
         if (isDone()) controller.abort();
@@ -176,6 +182,7 @@ async function runSse(node: Thumbtack, client: Client, isDone: () => boolean): P
       // dropped (aborted): reconnect
     } finally {
       clearTimeout(timer);
+      if (client.received.length === before) client.problem = outcome;
     }
   }
 }
@@ -221,19 +228,24 @@ async function runWs(node: Thumbtack, client: Client, isDone: () => boolean): Pr
       const url = `${node.url.replace(/^http/, 'ws')}/ws?from=${client.last()}`;
       client.connects++;
       client.start();
+      const before = client.received.length;
+      let outcome = 'dropped before the handshake ended';
       const socket = new WebSocket(url, { perMessageDeflate: false });
       const timer = setTimeout(() => socket.terminate(), dropEveryMs * (0.5 + Math.random()));
       const check = setInterval(() => {
         if (isDone()) socket.terminate();
       }, 200);
+      socket.on('open', () => (outcome = 'open, no item'));
       socket.on('message', (data) => {
         const match = /^item-(\d+)$/.exec(data.toString());
         if (match) client.take(Number(match[1]));
+        else outcome = JSON.stringify(data.toString().slice(0, 80));
       });
-      socket.on('error', () => undefined);
-      socket.on('close', () => {
+      socket.on('error', (err) => (outcome = err.message));
+      socket.on('close', (code) => {
         clearTimeout(timer);
         clearInterval(check);
+        if (client.received.length === before) client.problem = `${outcome} (close ${code})`;
         resolve();
       });
     });
