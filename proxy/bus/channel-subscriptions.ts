@@ -225,6 +225,8 @@ export class ChannelSubscriptions {
       this.startResume(channel, subscriber, prevId);
       return;
     }
+    // Added again without a position (a stream's next link): its `since` decides again.
+    this.forgetResumed(channel, subscriber);
     if (this.awaitingReplay.has(channel)) return; // delivered in order when the replay ends
     const recent = this.recent.get(channel);
     if (recent) {
@@ -239,8 +241,7 @@ export class ChannelSubscriptions {
     if (!set || !set.delete(subscriber)) return;
     const resuming = this.resumingByChannel.get(channel)?.get(subscriber);
     if (resuming) this.forgetResume(resuming);
-    const resumed = this.resumedSeqs.get(channel);
-    if (resumed?.delete(subscriber) && resumed.size === 0) this.resumedSeqs.delete(channel);
+    this.forgetResumed(channel, subscriber);
     if (set.size > 0) return;
     // A long-poll comes back for the next item at once: staying subscribed spares the bus a
     // subscribe, a replay and an unsubscribe per poll.
@@ -453,6 +454,11 @@ export class ChannelSubscriptions {
   private isPastResume(subscriber: Subscriber, delivery: Delivery): boolean {
     const seq = this.resumedSeqs.get(delivery.channel)?.get(subscriber);
     return seq !== undefined && delivery.header.seq > seq;
+  }
+
+  private forgetResumed(channel: string, subscriber: Subscriber): void {
+    const resumed = this.resumedSeqs.get(channel);
+    if (resumed?.delete(subscriber) && resumed.size === 0) this.resumedSeqs.delete(channel);
   }
 
   private handTo(subscriber: Addressable, delivery: Delivery, isBroadcast: boolean): void {

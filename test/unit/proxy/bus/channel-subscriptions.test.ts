@@ -299,7 +299,7 @@ describe('ChannelSubscriptions: long-polls linger', () => {
 
 /** A subscriber with no position of its own (an SSE resume by Last-Event-ID, a WebSocket). */
 class ResumingSubscriber extends RecordingSubscriber {
-  override readonly since = Date.now() + 60_000;
+  override since = Date.now() + 60_000;
 
   resume(_channel: string, answer: ResumeAnswer): void {
     if (answer.kind === 'after') for (const delivery of answer.items) this.deliver(delivery);
@@ -353,5 +353,29 @@ describe('ChannelSubscriptions: resumes', () => {
     );
     await subscriber.waitForCount(2);
     expect(subscriber.ids).toEqual(['2', '3']);
+  });
+
+  it('a subscriber added again without a position (a next link) goes by its time again', async () => {
+    const subscriber = new ResumingSubscriber();
+    subscriptions.add('relinked', subscriber, '1');
+    const replayEnd = await bus.subscribedTo('relinked');
+    const topic = await resumeTopic();
+    await bus.send(encodeReplayEnd(replayEnd));
+    await bus.send(...encodeResumeAnswer(topic, { kind: 'after', count: 0, seq: 10 }, []));
+    // The answer is in once a probe sent after it has arrived.
+    const probe = new RecordingSubscriber();
+    subscriptions.add('probe-relinked', probe);
+    await bus.send(encodeReplayEnd(await bus.subscribedTo('probe-relinked')));
+    await bus.send(item('probe-relinked', 'p1', 11));
+    await probe.waitForCount(1);
+    subscriber.since = Date.now() + 120_000;
+    subscriptions.add('relinked', subscriber);
+    const later = { channel: 'relinked', id: 'later', noSeq: false, formats: {} };
+    await bus.send(
+      positioned('relinked', '2', '1', 20), // older than its new since: the backend's answer had it
+      encodeDelivery(later, 30, Date.now() + 180_000),
+    );
+    await subscriber.waitForCount(1);
+    expect(subscriber.ids).toEqual(['later']);
   });
 });
