@@ -18,6 +18,8 @@ const clientsPerTransport = 200;
 const streamMs = 30_000;
 const publishEveryMs = 200;
 const dropEveryMs = 2_000;
+/** An SSE or WebSocket connection answered after its drop time stays open this long. */
+const answerGraceMs = 1_000;
 
 let backend: PathBackend;
 let woh: WohBackend;
@@ -155,6 +157,7 @@ function sleep(ms: number): Promise<void> {
 async function runSse(node: Thumbtack, client: Client, isDone: () => boolean): Promise<void> {
   while (!isDone()) {
     const controller = new AbortController();
+    const dropAt = Date.now() + dropEveryMs * (0.5 + Math.random());
     let timer: NodeJS.Timeout | undefined;
     client.connects++;
     client.start();
@@ -167,10 +170,11 @@ async function runSse(node: Thumbtack, client: Client, isDone: () => boolean): P
         signal: controller.signal,
         headers: { 'last-event-id': String(client.last()) },
       });
-      // Dropped only once answered, as long-polls are: on a loaded machine the round trip
-      // (backend and resume) can outlast the drop interval, and a client dropped before
-      // every answer would never move on, which says nothing about thumbtack.
-      timer = setTimeout(() => controller.abort(), dropEveryMs * (0.5 + Math.random()));
+      // Dropped only once answered: on a loaded machine the round trip (backend and resume)
+      // can outlast the drop interval, and a client dropped before every answer would never
+      // move on, which says nothing about thumbtack. A late answer gets a moment for its
+      // resumed items.
+      timer = setTimeout(() => controller.abort(), Math.max(answerGraceMs, dropAt - Date.now()));
       outcome = res.statusCode === 200 ? 'open, no item' : `status ${res.statusCode}`;
       let text = '';
       for await (const chunk of res.body) {
@@ -238,6 +242,7 @@ async function runWs(node: Thumbtack, client: Client, isDone: () => boolean): Pr
       const before = client.received.length;
       let outcome = 'failed before the handshake ended';
       const socket = new WebSocket(url, { perMessageDeflate: false });
+      const dropAt = Date.now() + dropEveryMs * (0.5 + Math.random());
       let timer: NodeJS.Timeout | undefined;
       const check = setInterval(() => {
         if (isDone()) socket.terminate();
@@ -245,7 +250,7 @@ async function runWs(node: Thumbtack, client: Client, isDone: () => boolean): Pr
       // Dropped only once open, for the reason SSE clients are.
       socket.on('open', () => {
         outcome = 'open, no item';
-        timer = setTimeout(() => socket.terminate(), dropEveryMs * (0.5 + Math.random()));
+        timer = setTimeout(() => socket.terminate(), Math.max(answerGraceMs, dropAt - Date.now()));
       });
       socket.on('message', (data) => {
         const match = /^item-(\d+)$/.exec(data.toString());
