@@ -63,7 +63,8 @@ export async function startHandler(settings: Settings, logger: Logger): Promise<
         logger: logger.child({ component: 'handler.redis' }),
         onItem: (item, time, position, ageMs, ask) => {
           countRedis('accepted');
-          // Older than the subscribe race: history for resumes, not for any hold here.
+          // Read back from the stream and older than the subscribe race: history for
+          // resumes, not for any hold here (a live item's age is 0).
           if (ageMs > subscribeReplayMs) bus.remember(item, time, position, Date.now() - ageMs);
           else sequence(item, time, position, ask && asked.relay(ask));
         },

@@ -40,7 +40,9 @@ export interface RedisFanoutOptions {
   logger: Logger;
   /**
    * Each item Redis sends this node, in channel order: its time on this host's clock, its
-   * position, and its age (items read back when subscribing may predate every hold here).
+   * position, and, for an item read back from the stream, its age (items read back when
+   * subscribing may predate every hold here). A live item's age is 0: however late its
+   * pub/sub message, a hold here may be waiting for it.
    */
   onItem(
     item: PublishItem,
@@ -421,12 +423,12 @@ export class RedisFanout {
     if (this.channels.get(channel) !== state) return; // left meanwhile
     for (const [id, fields] of reply) {
       const entry = decodeStreamEntry(id, fields, channel);
-      if (entry) this.handOn(state, entry);
+      if (entry) this.handOn(state, entry, false);
     }
     state.isCatchingUp = false;
     const waiting = state.waiting;
     state.waiting = [];
-    for (const entry of waiting) this.handOn(state, entry);
+    for (const entry of waiting) this.handOn(state, entry, true);
     const caughtUp = state.caughtUp;
     state.caughtUp = [];
     for (const resolve of caughtUp) resolve();
@@ -457,7 +459,7 @@ export class RedisFanout {
       return;
     }
     if (state.isCatchingUp) state.waiting.push(entry);
-    else this.handOn(state, entry);
+    else this.handOn(state, entry, true);
   }
 
   private onDirectMessage(message: Buffer): void {
@@ -477,10 +479,10 @@ export class RedisFanout {
     }
   }
 
-  private handOn(state: ChannelState, entry: RedisEntry): void {
+  private handOn(state: ChannelState, entry: RedisEntry, isLive: boolean): void {
     if (state.last !== undefined && comparePositions(entry.position, state.last) <= 0) return;
     state.last = entry.position;
-    const ageMs = Math.max(0, this.clock.redisNowMs() - entry.timeMicros / 1000);
+    const ageMs = isLive ? 0 : Math.max(0, this.clock.redisNowMs() - entry.timeMicros / 1000);
     try {
       const time = this.clock.toLocal(entry.timeMicros);
       this.options.onItem(entry.item, time, entry.position, ageMs, entry.ask);

@@ -148,6 +148,8 @@ export class ChannelSubscriptions {
   /** Resumes waiting for their answer, by topic and by channel. */
   private readonly resumes = new Map<string, Resuming>();
   private readonly resumingByChannel = new Map<string, Map<Subscriber, Resuming>>();
+  /** Per channel, the last seq each resumed subscriber's answer covered (see isPastResume). */
+  private readonly resumedSeqs = new Map<string, Map<Subscriber, number>>();
   private broadcaster: Broadcaster | undefined;
   /** Items written here whose publisher waits for the client's acknowledgement. */
   private readonly acks = new PendingAcks();
@@ -228,6 +230,8 @@ export class ChannelSubscriptions {
       this.startResume(channel, subscriber, prevId);
       return;
     }
+    // Added again without a position (a stream's next link): its `since` decides again.
+    this.forgetResumed(channel, subscriber);
     if (this.awaitingReplay.has(channel)) return; // delivered in order when the replay ends
     const recent = this.recent.get(channel);
     if (recent) {
@@ -242,6 +246,7 @@ export class ChannelSubscriptions {
     if (!set || !set.delete(subscriber)) return;
     const resuming = this.resumingByChannel.get(channel)?.get(subscriber);
     if (resuming) this.forgetResume(resuming);
+    this.forgetResumed(channel, subscriber);
     if (set.size > 0) return;
     // A long-poll comes back for the next item at once: staying subscribed spares the bus a
     // subscribe, a replay and an unsubscribe per poll.
@@ -441,8 +446,24 @@ export class ChannelSubscriptions {
         return;
       }
     }
-    if (!isFor(subscriber, delivery)) return;
+    if (!isFor(subscriber, delivery) && !this.isPastResume(subscriber, delivery)) return;
     this.handTo(subscriber, delivery, isBroadcast);
+  }
+
+  /**
+   * The item came after the subscriber's resume answer: it follows the position the answer
+   * took the subscriber to, whatever its time. With Redis, an item accepted before the
+   * request left can still be on its way to this node when the handler answers from
+   * history; it then arrives after the answer, older than `since`.
+   */
+  private isPastResume(subscriber: Subscriber, delivery: Delivery): boolean {
+    const seq = this.resumedSeqs.get(delivery.channel)?.get(subscriber);
+    return seq !== undefined && delivery.header.seq > seq;
+  }
+
+  private forgetResumed(channel: string, subscriber: Subscriber): void {
+    const resumed = this.resumedSeqs.get(channel);
+    if (resumed?.delete(subscriber) && resumed.size === 0) this.resumedSeqs.delete(channel);
   }
 
   private handTo(subscriber: Addressable, delivery: Delivery, isBroadcast: boolean): void {
@@ -511,9 +532,16 @@ export class ChannelSubscriptions {
         return;
       }
       if (status?.kind === 'after') {
-        subscriber.resume?.(channel, { kind: 'after', items });
         let seen = status.seq;
         for (const item of items) seen = Math.max(seen, item.header.seq);
+        // Before resume(): a subscriber it finishes is removed, and its entry with it.
+        let resumed = this.resumedSeqs.get(channel);
+        if (!resumed) {
+          resumed = new Map();
+          this.resumedSeqs.set(channel, resumed);
+        }
+        resumed.set(subscriber, seen);
+        subscriber.resume?.(channel, { kind: 'after', items });
         for (const delivery of queued) {
           if (delivery.header.seq > seen) this.handTo(subscriber, delivery, false);
         }

@@ -18,12 +18,16 @@ const clientsPerTransport = 200;
 const streamMs = 30_000;
 const publishEveryMs = 200;
 const dropEveryMs = 2_000;
+/** An SSE or WebSocket connection answered after its drop time stays open this long. */
+const answerGraceMs = 1_000;
 
 let backend: PathBackend;
 let woh: WohBackend;
 let nodes: Thumbtack[];
 const channel = uniqueName('drops');
 const agent = new Agent({ connections: 1_000, pipelining: 0 });
+/** Set when the file ends: a test that timed out mid-stream leaves no client reconnecting. */
+let isOver = false;
 
 beforeAll(async () => {
   const redis = await startRedisServer();
@@ -62,6 +66,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  isOver = true;
   await stopAllThumbtacks();
   await stopAllBackends();
   await stopAllRedisServers();
@@ -83,20 +88,27 @@ function item(n: number): Record<string, unknown> {
 
 /** One client's items, as numbers, in the order they arrived (duplicates kept). */
 interface Client {
+  /** The node it connects to (0 took the publishes, 1 gets them through Redis). */
+  node: number;
   received: number[];
   /** When the client last got an item: a client still catching up is not stopped. */
   progressAt: number;
   take(item: number): void;
   /** Connections made (each drop makes another). */
   connects: number;
-  /** What the last answer without an item was, for a failure's message. */
+  /** What the last connection or answer without an item came to, for a failure's message. */
   problem?: string;
+  /** Where each connection started: the count of items received then, and its position. */
+  starts: { at: number; from: number }[];
+  /** Marks a new connection from the client's last item. */
+  start(): void;
   last(): number;
 }
 
-function newClient(): Client {
+function newClient(node: number): Client {
   const received: number[] = [];
   const client: Client = {
+    node,
     received,
     progressAt: Date.now(),
     take: (item) => {
@@ -104,9 +116,37 @@ function newClient(): Client {
       client.progressAt = Date.now();
     },
     connects: 0,
+    starts: [],
+    start: () => {
+      client.starts.push({ at: received.length, from: client.last() });
+    },
     last: () => received.at(-1) ?? 0,
   };
   return client;
+}
+
+/**
+ * A wrong client's items around its first mistake, with each connection's start as
+ * `[from N]`, so a failure shows whether the item went missing at a reconnect (a resume)
+ * or within one connection (live delivery).
+ */
+function describeMistake(client: Client, expected: number[]): string {
+  const at = expected.findIndex((n, i) => client.received[i] !== n);
+  const first = at < 0 ? client.received.length : at;
+  const parts: string[] = [];
+  const lo = Math.max(0, first - 4);
+  const hi = Math.min(client.received.length, first + 5);
+  for (let i = lo; i <= hi; i++) {
+    const starts = client.starts.filter((start) => start.at === i);
+    // A client reconnecting without getting anything shows as one mark with its count.
+    if (starts.length > 0) {
+      const times = starts.length > 1 ? ` x${starts.length}` : '';
+      parts.push(`[from ${starts[0]!.from}${times}]`);
+    }
+    if (i < hi) parts.push(String(client.received[i]));
+  }
+  const missing = expected.filter((n) => !client.received.includes(n));
+  return `expected ${expected[first] ?? 'nothing more'} at #${first}, got ${parts.join(' ')}; missing [${missing.slice(0, 5).join()}]`;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -117,21 +157,34 @@ function sleep(ms: number): Promise<void> {
 async function runSse(node: Thumbtack, client: Client, isDone: () => boolean): Promise<void> {
   while (!isDone()) {
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), dropEveryMs * (0.5 + Math.random()));
+    const dropAt = Date.now() + dropEveryMs * (0.5 + Math.random());
+    let timer: NodeJS.Timeout | undefined;
     client.connects++;
+    client.start();
+    const before = client.received.length;
+    // What this connection came to, for a failure's message when it brought no item.
+    let outcome = 'failed before the answer';
     try {
       const res = await request(`${node.url}/events`, {
         dispatcher: agent,
         signal: controller.signal,
         headers: { 'last-event-id': String(client.last()) },
       });
+      // Dropped only once answered: on a loaded machine the round trip (backend and resume)
+      // can outlast the drop interval, and a client dropped before every answer would never
+      // move on, which says nothing about thumbtack. A late answer gets a moment for its
+      // resumed items.
+      timer = setTimeout(() => controller.abort(), Math.max(answerGraceMs, dropAt - Date.now()));
+      outcome = res.statusCode === 200 ? 'open, no item' : `status ${res.statusCode}`;
       let text = '';
       for await (const chunk of res.body) {
         text += (chunk as Buffer).toString();
         let end: number;
         while ((end = text.indexOf('\n\n')) >= 0) {
-          const match = /^id: (\d+)\n/.exec(text.slice(0, end + 1));
+          const event = text.slice(0, end + 1);
+          const match = /^id: (\d+)\n/.exec(event);
           if (match) client.take(Number(match[1]));
+          else if (!event.startsWith(':')) outcome = JSON.stringify(event.slice(0, 80));
           text = text.slice(end + 2);
         }
         if (isDone()) controller.abort();
@@ -140,6 +193,7 @@ async function runSse(node: Thumbtack, client: Client, isDone: () => boolean): P
       // dropped (aborted): reconnect
     } finally {
       clearTimeout(timer);
+      if (client.received.length === before) client.problem = outcome;
     }
   }
 }
@@ -151,6 +205,7 @@ async function runPoll(node: Thumbtack, client: Client, isDone: () => boolean): 
   // trip (backend and resume) can outlast the drop interval, and a client dropped before
   // every first answer would never move on, which says nothing about thumbtack.
   let hasAnswer = false;
+  client.start();
   while (!isDone()) {
     const controller = new AbortController();
     const timer = hasAnswer
@@ -168,6 +223,7 @@ async function runPoll(node: Thumbtack, client: Client, isDone: () => boolean): 
       hasAnswer = true;
     } catch {
       client.connects++;
+      client.start();
       connectedAt = Date.now(); // dropped: the next poll is a new connection's
       dropAfter = dropEveryMs * (0.5 + Math.random());
       hasAnswer = false;
@@ -182,19 +238,30 @@ async function runWs(node: Thumbtack, client: Client, isDone: () => boolean): Pr
     await new Promise<void>((resolve) => {
       const url = `${node.url.replace(/^http/, 'ws')}/ws?from=${client.last()}`;
       client.connects++;
+      client.start();
+      const before = client.received.length;
+      let outcome = 'failed before the handshake ended';
       const socket = new WebSocket(url, { perMessageDeflate: false });
-      const timer = setTimeout(() => socket.terminate(), dropEveryMs * (0.5 + Math.random()));
+      const dropAt = Date.now() + dropEveryMs * (0.5 + Math.random());
+      let timer: NodeJS.Timeout | undefined;
       const check = setInterval(() => {
         if (isDone()) socket.terminate();
       }, 200);
+      // Dropped only once open, for the reason SSE clients are.
+      socket.on('open', () => {
+        outcome = 'open, no item';
+        timer = setTimeout(() => socket.terminate(), Math.max(answerGraceMs, dropAt - Date.now()));
+      });
       socket.on('message', (data) => {
         const match = /^item-(\d+)$/.exec(data.toString());
         if (match) client.take(Number(match[1]));
+        else outcome = JSON.stringify(data.toString().slice(0, 80));
       });
-      socket.on('error', () => undefined);
-      socket.on('close', () => {
+      socket.on('error', (err) => (outcome = err.message));
+      socket.on('close', (code) => {
         clearTimeout(timer);
         clearInterval(check);
+        if (client.received.length === before) client.problem = `${outcome} (close ${code})`;
         resolve();
       });
     });
@@ -216,15 +283,16 @@ test(
     // 10 s (then it fails): a long-poll client takes one round trip per item it missed, and
     // on a loaded machine catching up takes a while, but it keeps moving.
     const isDone = (client: Client) => () =>
-      Date.now() >= stopAt &&
-      (client.last() >= total || Date.now() - Math.max(client.progressAt, stopAt) > 10_000);
+      isOver ||
+      (Date.now() >= stopAt &&
+        (client.last() >= total || Date.now() - Math.max(client.progressAt, stopAt) > 10_000));
     for (const [name, run] of Object.entries(transports)) {
       const list: Client[] = [];
       clients.set(name, list);
       for (let i = 0; i < clientsPerTransport; i++) {
-        const client = newClient();
+        const client = newClient(i % 2);
         list.push(client);
-        loops.push(run(nodes[i % 2]!, client, isDone(client)));
+        loops.push(run(nodes[client.node]!, client, isDone(client)));
       }
     }
     const started = Date.now();
@@ -261,7 +329,7 @@ test(
           .slice(0, 2)
           .map(
             (client) =>
-              `${client.received.length} items, last ${client.last()} of ${total} (${client.problem ?? 'no answer'})`,
+              `node ${client.node}, ${client.received.length} items, last ${client.last()} of ${total} (${client.problem ?? 'no answer'}), ${describeMistake(client, expected)}`,
           );
         failures.push(
           `${name}: ${wrong.length} of ${list.length} clients wrong, e.g. ${samples.join('; ')}`,

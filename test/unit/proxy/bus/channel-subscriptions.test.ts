@@ -385,3 +385,86 @@ describe('ChannelSubscriptions: resume requests', () => {
     ]);
   });
 });
+
+/** A subscriber with no position of its own (an SSE resume by Last-Event-ID, a WebSocket). */
+class ResumingSubscriber extends RecordingSubscriber {
+  override since = Date.now() + 60_000;
+
+  resume(_channel: string, answer: ResumeAnswer): void {
+    if (answer.kind === 'after') for (const delivery of answer.items) this.deliver(delivery);
+  }
+}
+
+describe('ChannelSubscriptions: resumes', () => {
+  /** Subscriptions until the resume topic; returns it. */
+  async function resumeTopic(): Promise<string> {
+    for (;;) {
+      const { isSubscribe, topic } = await bus.nextSubscription();
+      if (isSubscribe && topic.startsWith(resumePrefix)) return topic;
+    }
+  }
+
+  it('an item the handler released after its resume answer reaches the subscriber even when it was accepted before its request left', async () => {
+    // With Redis, an item published before the request left can still be on its way to
+    // this node when the handler answers the resume from history: it comes after the
+    // answer, older than `since`, and it follows the subscriber's position.
+    const subscriber = new ResumingSubscriber();
+    subscriptions.add('drops', subscriber, '1');
+    const replayEnd = await bus.subscribedTo('drops');
+    const topic = await resumeTopic();
+    await bus.send(encodeReplayEnd(replayEnd));
+    await bus.send(
+      ...encodeResumeAnswer(topic, { kind: 'after', count: 1, seq: 10 }, [
+        positioned('drops', '2', '1', 20),
+      ]),
+    );
+    await bus.send(positioned('drops', '3', '2', 30));
+    await subscriber.waitForCount(2);
+    expect(subscriber.ids).toEqual(['2', '3']);
+  });
+
+  it('after a resume answer, items it covered are not delivered again', async () => {
+    const subscriber = new ResumingSubscriber();
+    subscriptions.add('covered', subscriber, '1');
+    const replayEnd = await bus.subscribedTo('covered');
+    const topic = await resumeTopic();
+    // The replay of the new subscription brings items the answer covers too.
+    await bus.send(
+      positioned('covered', '1', '0', 10),
+      positioned('covered', '2', '1', 20),
+      encodeReplayEnd(replayEnd),
+    );
+    await bus.send(
+      ...encodeResumeAnswer(topic, { kind: 'after', count: 1, seq: 10 }, [
+        positioned('covered', '2', '1', 20),
+      ]),
+      positioned('covered', '3', '2', 30),
+    );
+    await subscriber.waitForCount(2);
+    expect(subscriber.ids).toEqual(['2', '3']);
+  });
+
+  it('a subscriber added again without a position (a next link) goes by its time again', async () => {
+    const subscriber = new ResumingSubscriber();
+    subscriptions.add('relinked', subscriber, '1');
+    const replayEnd = await bus.subscribedTo('relinked');
+    const topic = await resumeTopic();
+    await bus.send(encodeReplayEnd(replayEnd));
+    await bus.send(...encodeResumeAnswer(topic, { kind: 'after', count: 0, seq: 10 }, []));
+    // The answer is in once a probe sent after it has arrived.
+    const probe = new RecordingSubscriber();
+    subscriptions.add('probe-relinked', probe);
+    await bus.send(encodeReplayEnd(await bus.subscribedTo('probe-relinked')));
+    await bus.send(item('probe-relinked', 'p1', 11));
+    await probe.waitForCount(1);
+    subscriber.since = Date.now() + 120_000;
+    subscriptions.add('relinked', subscriber);
+    const later = { channel: 'relinked', id: 'later', noSeq: false, formats: {} };
+    await bus.send(
+      positioned('relinked', '2', '1', 20), // older than its new since: the backend's answer had it
+      encodeDelivery(later, 30, Date.now() + 180_000),
+    );
+    await subscriber.waitForCount(1);
+    expect(subscriber.ids).toEqual(['later']);
+  });
+});
