@@ -18,7 +18,7 @@ let nextSeq = 0;
 
 /**
  * Payload of one measured item. Sequence numbers grow over the whole run, so a receiver
- * can tell duplicates and reordering from a simple "greater than the last one" check.
+ * can tell reordering from a "greater than the last one" check, and duplicates by number.
  */
 export function measuredItem(channel: string, format: Format): PublishItem {
   const text = `m${nextSeq++} ${epochMs().toFixed(3)}`;

@@ -4,6 +4,8 @@ import { Histogram, type HistogramData } from '../histogram.js';
 export interface DeliveryCounts {
   received: number;
   duplicates: number;
+  /** Received after an item published later (counted in `received` too). */
+  outOfOrder: number;
   /** Connections that received at least one probe item. */
   probed: number;
   /** Connections that ended while they should have stayed open. */
@@ -33,10 +35,13 @@ export class DeliveryStats {
   readonly latency = new Histogram();
   received = 0;
   duplicates = 0;
+  outOfOrder = 0;
   probed = 0;
   dropped = 0;
   dropReasons: Record<string, number> = {};
   lastReceiptAt = 0;
+  /** Bumped by reset(): a connection then forgets the items of the phase before. */
+  phase = 0;
   chunkShared = 0;
   readShared = 0;
   maxItemsPerChunk = 0;
@@ -44,9 +49,11 @@ export class DeliveryStats {
 
   /** Zeroes what a measurement phase counts; probes and drops count since the connections opened. */
   reset(): void {
+    this.phase++;
     this.latency.reset();
     this.received = 0;
     this.duplicates = 0;
+    this.outOfOrder = 0;
     this.lastReceiptAt = 0;
     this.chunkShared = 0;
     this.readShared = 0;
@@ -68,8 +75,8 @@ export class DeliveryStats {
   }
 
   counts(): DeliveryCounts {
-    const { received, duplicates, probed, dropped, lastReceiptAt } = this;
-    return { received, duplicates, probed, dropped, lastReceiptAt };
+    const { received, duplicates, outOfOrder, probed, dropped, lastReceiptAt } = this;
+    return { received, duplicates, outOfOrder, probed, dropped, lastReceiptAt };
   }
 
   report(): DeliveryReport {
@@ -111,12 +118,14 @@ export interface ItemSink {
 export class ItemReceiver implements ItemSink {
   lastSeq = -1;
   isProbed = false;
+  /**
+   * This phase's items, so that one published concurrently with another (no order between
+   * them) counts as received out of order, and only a repeat as a duplicate.
+   */
+  private readonly seen = new Set<number>();
+  private phase = 0;
 
   constructor(private readonly stats: DeliveryStats) {}
-
-  resetSequence(): void {
-    this.lastSeq = -1;
-  }
 
   /**
    * Handles the item in text[from, to): returns 1 for a measured item, 0 otherwise.
@@ -137,11 +146,17 @@ export class ItemReceiver implements ItemSink {
     const seq = Number(text.slice(from + 1, space));
     const stamp = Number(text.slice(space + 1, to));
     const { stats } = this;
-    if (seq <= this.lastSeq) {
+    if (this.phase !== stats.phase) {
+      this.phase = stats.phase;
+      this.seen.clear();
+    }
+    if (this.seen.has(seq)) {
       stats.duplicates++;
       return 0;
     }
-    this.lastSeq = seq;
+    this.seen.add(seq);
+    if (seq < this.lastSeq) stats.outOfOrder++;
+    else this.lastSeq = seq;
     stats.received++;
     stats.latency.record(now - stamp);
     if (now > stats.lastReceiptAt) stats.lastReceiptAt = now;

@@ -140,6 +140,7 @@ export class Fleet {
     const merged: DeliveryCounts = {
       received: 0,
       duplicates: 0,
+      outOfOrder: 0,
       probed: 0,
       dropped: 0,
       lastReceiptAt: 0,
@@ -160,6 +161,7 @@ export class Fleet {
     const merged: MergedDelivery = {
       received: 0,
       duplicates: 0,
+      outOfOrder: 0,
       probed: 0,
       dropped: 0,
       lastReceiptAt: 0,
@@ -294,6 +296,7 @@ function mergeEcho(results: EchoResult[]): MergedEcho {
 function addDeliveryCounts(into: DeliveryCounts, r: DeliveryCounts): void {
   into.received += r.received;
   into.duplicates += r.duplicates;
+  into.outOfOrder += r.outOfOrder;
   into.probed += r.probed;
   into.dropped += r.dropped;
   into.lastReceiptAt = Math.max(into.lastReceiptAt, r.lastReceiptAt);

@@ -108,6 +108,7 @@ export async function measureFanout(
       expected,
       received: report.received,
       duplicates: report.duplicates,
+      outOfOrder: report.outOfOrder,
       dropReasons: report.dropReasons,
       publishMs: round(publishMs),
       spanMs: round(spanS * 1000),
@@ -119,7 +120,7 @@ export async function measureFanout(
     },
     summary:
       `${opened} subs × ${options.messages} msgs: ${fmt(rate)} deliveries/s, p50 ${fmt(p50)} ms, p99 ${fmt(p99)} ms, ` +
-      `max ${fmt(max)} ms, lost ${lost}, dropped ${report.dropped}${dropNote(report.dropReasons)}, duplicates ${report.duplicates}; coalesced: ${verdict}`,
+      `max ${fmt(max)} ms, lost ${lost}, dropped ${report.dropped}${dropNote(report.dropReasons)}, duplicates ${report.duplicates}, out of order ${report.outOfOrder}; coalesced: ${verdict}`,
   };
 }
 
