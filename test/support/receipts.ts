@@ -1,17 +1,6 @@
 import { request } from 'undici';
+import type { ItemReceipt } from '../../handler/receipts/asked-publishes.js';
 import type { Thumbtack } from './thumbtack.js';
-
-/** One item's receipt (README: Direct push and receipts). */
-export interface ItemReceipt {
-  channel: string;
-  connection?: string | null;
-  listeners: number;
-  written: number;
-  dropped: Record<string, number>;
-  workers: { answered: number; asked: number };
-  nodes?: { answered: number; asked: number };
-  acknowledged?: boolean;
-}
 
 export interface AskedResult {
   status: number;
