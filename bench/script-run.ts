@@ -7,8 +7,17 @@
 /** Everything started by this run, stopped in reverse order on exit or interrupt. */
 export const cleanups: (() => Promise<void>)[] = [];
 
-async function cleanup(): Promise<void> {
-  for (const stop of cleanups.splice(0).reverse()) await stop().catch(() => undefined);
+let cleaning: Promise<void> | undefined;
+
+/**
+ * Stops everything once; a second caller (the run failing because an interrupt's cleanup
+ * closed what it used) waits for the same stop instead of exiting before it is done.
+ */
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    for (const stop of cleanups.splice(0).reverse()) await stop().catch(() => undefined);
+  })();
+  return cleaning;
 }
 
 /** Runs `main` and exits with its code (2 when it throws), cleaning up first either way. */

@@ -21,16 +21,59 @@ const transports = ['sse', 'http-stream', 'long-poll', 'ws', 'ws-over-http'];
 let child: ChildProcess | undefined;
 let browser: Browser | undefined;
 let outDir: string | undefined;
+/** Processes an interrupted soak left running (a failure): stopped here, not left to CI. */
+let leftovers: number[] = [];
 
 afterEach(async () => {
   // SIGINT: the soak stops everything it started before it exits.
   if (child && child.exitCode === null) child.kill('SIGINT');
   child = undefined;
+  for (const pid of leftovers.splice(0)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
   await browser?.close();
   browser = undefined;
   if (outDir) fs.rmSync(outDir, { recursive: true, force: true });
   outDir = undefined;
 });
+
+/** Every process below `pid`, from /proc. */
+function descendantsOf(pid: number): number[] {
+  const parents = new Map<number, number[]>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
+  }
+  const found: number[] = [];
+  const walk = (p: number): void => {
+    for (const c of parents.get(p) ?? []) {
+      found.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return found;
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true; // gone
+  }
+}
 
 function runSoak(args: string[], timeoutMs: number): Promise<{ code: number; output: string }> {
   return new Promise((resolve, reject) => {
@@ -129,4 +172,37 @@ describe('soak (short form)', () => {
     for (const s of parsed.series.filter((s) => s.panel?.startsWith('RSS') || s.name === 'all'))
       expect(s.lines, `${s.panel}: ${s.name}`).toBeGreaterThan(0);
   }, 100_000);
+
+  it('stops every process it started when interrupted while publishing', async () => {
+    outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'thumbtack-soak-test-'));
+    const proc = spawn(
+      process.execPath,
+      [soakMain, '--minutes', '1', '--connections', '50', '--channels', '10', '--out', outDir],
+      { cwd: root },
+    );
+    child = proc;
+    let output = '';
+    const exited = new Promise<number | null>((resolve) => proc.on('exit', resolve));
+    // The first interval line: thumbtack, the backend and the generators run, and publishes flow.
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no interval line:\n${output}`)), 60_000);
+      const onData = (d: Buffer): void => {
+        output += d.toString();
+        if (/^soak +\d/m.test(output)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      proc.stdout.on('data', onData);
+      proc.stderr.on('data', onData);
+    });
+    const started = descendantsOf(proc.pid!);
+    expect(started.length, output).toBeGreaterThanOrEqual(5); // backend, runner, handler, workers, generators
+    // SIGTERM closes the publisher first, which fails the run while the rest is being stopped.
+    proc.kill('SIGTERM');
+    await exited;
+    const alive = started.filter((pid) => fs.existsSync(`/proc/${pid}`) && !isZombie(pid));
+    leftovers = alive;
+    expect(alive, output).toEqual([]);
+  }, 90_000);
 });
