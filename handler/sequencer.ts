@@ -47,8 +47,15 @@ export class Sequencer {
   private readonly pendingByChannel = new Map<string, Map<string, Pending>>();
   /** Every buffered item in buffering order, for expiry. */
   private readonly pendingByAge = new Set<Pending>();
-  /** Duplicate cache in insertion order, which is also expiry order (the TTL is fixed). */
-  private readonly seenIds = new Map<string, number>();
+  /** Duplicate cache: the (channel, id) keys seen within the TTL. */
+  private readonly seenIds = new Set<string>();
+  /**
+   * The same keys in insertion order, which is also expiry order (the TTL is fixed), from
+   * `seenHead` on. A key leaves the set only from here, so each has one entry. (Expiring by
+   * iterating a Map from its start walks over every deleted slot on each publish.)
+   */
+  private seenQueue: { key: string; expires: number }[] = [];
+  private seenHead = 0;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(options: SequencerOptions) {
@@ -112,14 +119,22 @@ export class Sequencer {
   }
 
   private isDuplicate(item: PublishItem, now: number): boolean {
-    for (const [key, expires] of this.seenIds) {
-      if (expires > now && this.seenIds.size <= this.idCacheMax) break;
-      this.seenIds.delete(key);
+    const queue = this.seenQueue;
+    while (this.seenHead < queue.length) {
+      const oldest = queue[this.seenHead]!;
+      if (oldest.expires > now && this.seenIds.size <= this.idCacheMax) break;
+      this.seenIds.delete(oldest.key);
+      this.seenHead++;
+    }
+    if (this.seenHead > 1024 && this.seenHead * 2 > queue.length) {
+      this.seenQueue = queue.slice(this.seenHead);
+      this.seenHead = 0;
     }
     // Length-prefixing the channel keeps (channel, id) pairs from colliding.
     const key = `${item.channel.length}:${item.channel}${item.id}`;
     if (this.seenIds.has(key)) return true;
-    this.seenIds.set(key, now + this.idCacheTtlMs);
+    this.seenIds.add(key);
+    this.seenQueue.push({ key, expires: now + this.idCacheTtlMs });
     return false;
   }
 

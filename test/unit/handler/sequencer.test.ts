@@ -130,6 +130,35 @@ describe('Sequencer', () => {
     expect(ids()).toEqual(['a1', 'a1']);
   });
 
+  it('forgets the oldest ids past idCacheMax, and keeps the newer ones', () => {
+    sequencer.close();
+    sequencer = make({ idCacheMax: 3 });
+    for (const id of ['a', 'b', 'c', 'd']) sequencer.add(item(id), 0, false);
+    sequencer.add(item('a'), 0, false); // forgotten: 'd' pushed it out
+    sequencer.add(item('d'), 0, false); // still remembered
+    expect(ids()).toEqual(['a', 'b', 'c', 'd', 'a']);
+  });
+
+  it('expires ids in order over many TTLs, each one accepted again only after its own', () => {
+    // Thousands of ids a second over several TTLs: the cache's queue is compacted on the way.
+    const seen = new Set<string>();
+    for (let second = 0; second < 180; second++) {
+      for (let k = 0; k < 50; k++) sequencer.add(item(`i${second}-${k}`), 0, false);
+      // An id from 59 s ago is still a duplicate; one from 60 s ago has just expired.
+      if (second >= 60) {
+        sequencer.add(item(`i${second - 59}-0`), 0, false);
+        sequencer.add(item(`i${second - 60}-1`), 0, false);
+        seen.add(`i${second - 60}-1`);
+      }
+      vi.advanceTimersByTime(1_000);
+    }
+    const counts = new Map<string, number>();
+    for (const id of ids()) counts.set(id!, (counts.get(id!) ?? 0) + 1);
+    const again = [...counts].filter(([, n]) => n > 1).map(([id]) => id);
+    expect(new Set(again)).toEqual(seen);
+    expect(released).toHaveLength(180 * 50 + 120);
+  });
+
   it('never drops repeats when the id cache is off', () => {
     sequencer.close();
     sequencer = make({ idCacheTtlMs: 0 });
