@@ -18,6 +18,12 @@ import type { WsSession } from './ws/session.js';
 import type { WorkerStats } from './worker-stats.js';
 
 const reportIntervalMs = 1_000;
+/**
+ * How often the process metrics are read again: some are not cheap with thousands of
+ * connections (open fds lists /proc/self/fd, active handles lists every socket), and a
+ * Prometheus scrape every 15 s or more needs no fresher figures.
+ */
+const processMetricsEveryMs = 10_000;
 const topChannelsMax = 10;
 
 /** What the report reads besides the counts: the worker's live objects. */
@@ -36,6 +42,8 @@ export interface ReportSources {
  */
 export class StatsReport {
   private readonly registry = new Registry();
+  private processMetrics: Awaited<ReturnType<Registry['getMetricsAsJSON']>> = [];
+  private processMetricsAt = -Infinity;
 
   constructor(private readonly sources: ReportSources) {
     collectDefaultMetrics({ register: this.registry });
@@ -43,7 +51,12 @@ export class StatsReport {
 
   async build(): Promise<WorkerReport> {
     const { stats } = this.sources;
-    const metrics = [...this.figures(), ...(await this.registry.getMetricsAsJSON())];
+    const now = performance.now();
+    if (now - this.processMetricsAt >= processMetricsEveryMs) {
+      this.processMetricsAt = now;
+      this.processMetrics = await this.registry.getMetricsAsJSON();
+    }
+    const metrics = [...this.figures(), ...this.processMetrics];
     return {
       worker: childName(`proxy-${process.pid}`),
       pid: process.pid,
