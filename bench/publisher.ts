@@ -66,6 +66,12 @@ export class HttpPublisher implements Publisher {
       throw new Error(`publish answered ${statusCode}: ${text.slice(0, 200)}`);
   }
 
+  /** Opens the connection(s) now (one `GET /healthz` each), so that a burst need not wait. */
+  async connect(): Promise<void> {
+    const { body } = await this.pool.request({ method: 'GET', path: '/healthz' });
+    await body.dump();
+  }
+
   async close(): Promise<void> {
     await this.pool.close();
   }
