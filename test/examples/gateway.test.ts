@@ -1,11 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { send } from '../support/client.js';
-import { freePort } from '../support/free-port.js';
 import { closeAllHeldClients, openHeldClient } from '../support/held-client.js';
-import { waitForReadyLine } from '../support/example-process.js';
-import { projectRoot } from '../support/thumbtack.js';
+import { startExampleOnPorts, type ExampleOnPorts } from '../support/example-process.js';
 import { closeAllWsClients, connectWs, expectRefusal } from '../support/ws.js';
 
 /*
@@ -28,25 +24,13 @@ const portNames = [
   'gateway-b-port',
 ] as const;
 
-let example: ChildProcess;
-let exited: Promise<number | null>;
+let example: ExampleOnPorts<(typeof portNames)[number]>;
 let ports: Record<(typeof portNames)[number], number>;
-const output: string[] = [];
 const alice = { 'X-API-Key': 'alice-key' };
 
 beforeAll(async () => {
-  const free = await Promise.all(portNames.map(() => freePort()));
-  ports = Object.fromEntries(portNames.map((name, i) => [name, free[i]!])) as typeof ports;
-  example = spawn(
-    process.execPath,
-    [
-      path.join(projectRoot, 'dist/examples/gateway/main.js'),
-      ...portNames.flatMap((name) => [`--${name}`, String(ports[name])]),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  exited = new Promise((resolve) => example.once('exit', resolve));
-  await waitForReadyLine(example, exited, output);
+  example = await startExampleOnPorts('gateway', portNames);
+  ports = example.ports;
 }, 100_000);
 
 afterEach(() => {
@@ -55,10 +39,7 @@ afterEach(() => {
 });
 
 afterAll(async () => {
-  if (example && example.exitCode === null && example.signalCode === null) {
-    example.kill('SIGTERM');
-    await exited;
-  }
+  await example?.stop();
 });
 
 const chains = [
@@ -152,9 +133,8 @@ describe.each(chains)('examples/gateway, $name', ({ edge }) => {
 
 describe('examples/gateway, Ctrl-C', () => {
   it('SIGTERM stops both thumbtacks cleanly', async () => {
-    example.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    expect(output.filter((line) => /^thumbtack [AB] stopped/.test(line)).sort()).toEqual([
+    expect(await example.stop()).toBe(0);
+    expect(example.output.filter((line) => /^thumbtack [AB] stopped/.test(line)).sort()).toEqual([
       'thumbtack A stopped (exit code 0)',
       'thumbtack B stopped (exit code 0)',
     ]);

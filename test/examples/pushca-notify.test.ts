@@ -1,9 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitForReadyLine } from '../support/example-process.js';
-import { freePort } from '../support/free-port.js';
-import { projectRoot } from '../support/thumbtack.js';
+import { startExampleOnPorts, type ExampleOnPorts } from '../support/example-process.js';
 import { closeAllWsClients, connectWs, expectRefusal, type WsTestClient } from '../support/ws.js';
 
 /*
@@ -14,10 +10,8 @@ import { closeAllWsClients, connectWs, expectRefusal, type WsTestClient } from '
 
 const portNames = ['port', 'control-port', 'pull-port', 'sub-port', 'backend-port'] as const;
 
-let example: ChildProcess;
-let exited: Promise<number | null>;
+let example: ExampleOnPorts<(typeof portNames)[number]>;
 let ports: Record<(typeof portNames)[number], number>;
-const output: string[] = [];
 const clients: Record<'alicePhone' | 'aliceLaptop' | 'bobPhone', WsTestClient> = {} as never;
 
 interface Receipt {
@@ -56,26 +50,20 @@ async function subscribed(channel: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   const isIt = (line: string): boolean =>
     line.includes('"event":"channel.subscribed"') && line.includes(`"channel":"${channel}"`);
-  while (!output.some(isIt)) {
+  while (!example.output.some(isIt)) {
     if (Date.now() > deadline) throw new Error(`${channel} was not subscribed within 10 s`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
 beforeAll(async () => {
-  const free = await Promise.all(portNames.map(() => freePort()));
-  ports = Object.fromEntries(portNames.map((name, i) => [name, free[i]!])) as typeof ports;
-  example = spawn(
-    process.execPath,
-    [
-      path.join(projectRoot, 'dist/examples/pushca-notify/main.js'),
-      ...portNames.flatMap((name) => [`--${name}`, String(ports[name])]),
-      ...['--workers', '1', '--log-level', 'debug'],
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  exited = new Promise((resolve) => example.once('exit', resolve));
-  await waitForReadyLine(example, exited, output);
+  example = await startExampleOnPorts('pushca-notify', portNames, [
+    '--workers',
+    '1',
+    '--log-level',
+    'debug',
+  ]);
+  ports = example.ports;
   clients.alicePhone = await registered(
     'workspace=acme&account=alice&device=phone&application=mail',
   );
@@ -87,10 +75,7 @@ beforeAll(async () => {
 }, 100_000);
 afterAll(async () => {
   closeAllWsClients();
-  if (example && example.exitCode === null) {
-    example.kill('SIGTERM');
-    await exited;
-  }
+  await example?.stop();
 });
 
 describe('examples/pushca-notify', () => {

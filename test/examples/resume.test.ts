@@ -3,8 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../support/free-port.js';
-import { waitForReadyLine } from '../support/example-process.js';
+import { startExampleOnPorts, type ExampleOnPorts } from '../support/example-process.js';
 import { projectRoot } from '../support/thumbtack.js';
 import { closeAllWsClients, connectWs, expectRefusal, type WsTestClient } from '../support/ws.js';
 
@@ -16,10 +15,8 @@ import { closeAllWsClients, connectWs, expectRefusal, type WsTestClient } from '
 
 const portNames = ['port', 'control-port', 'pull-port', 'sub-port', 'backend-port'] as const;
 
-let example: ChildProcess;
-let exited: Promise<number | null>;
+let example: ExampleOnPorts<(typeof portNames)[number]>;
 let ports: Record<(typeof portNames)[number], number>;
-const output: string[] = [];
 const children = new Set<ChildProcess>();
 
 interface FeedEvent {
@@ -64,18 +61,8 @@ async function subscribe(client: WsTestClient, channel: string, lastId?: string)
 }
 
 beforeAll(async () => {
-  const free = await Promise.all(portNames.map(() => freePort()));
-  ports = Object.fromEntries(portNames.map((name, i) => [name, free[i]!])) as typeof ports;
-  example = spawn(
-    process.execPath,
-    [
-      path.join(projectRoot, 'dist/examples/resume/main.js'),
-      ...portNames.flatMap((name) => [`--${name}`, String(ports[name])]),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  exited = new Promise((resolve) => example.once('exit', resolve));
-  await waitForReadyLine(example, exited, output);
+  example = await startExampleOnPorts('resume', portNames);
+  ports = example.ports;
 }, 100_000);
 
 afterEach(() => {
@@ -85,10 +72,7 @@ afterEach(() => {
 });
 
 afterAll(async () => {
-  if (example && example.exitCode === null && example.signalCode === null) {
-    example.kill('SIGTERM');
-    await exited;
-  }
+  await example?.stop();
 });
 
 describe('examples/resume', () => {
@@ -257,8 +241,7 @@ describe('examples/resume', () => {
   });
 
   it('stops cleanly on SIGTERM (Ctrl-C), taking thumbtack with it', async () => {
-    example.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    expect(output).toContain('thumbtack stopped (exit code 0)');
+    expect(await example.stop()).toBe(0);
+    expect(example.output).toContain('thumbtack stopped (exit code 0)');
   });
 });

@@ -1,9 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { waitForReadyLine } from '../support/example-process.js';
-import { freePort } from '../support/free-port.js';
-import { projectRoot } from '../support/thumbtack.js';
+import { startExampleOnPorts, type ExampleOnPorts } from '../support/example-process.js';
 import { closeAllWsClients, connectWs, expectRefusal, type WsTestClient } from '../support/ws.js';
 
 /*
@@ -15,10 +11,8 @@ import { closeAllWsClients, connectWs, expectRefusal, type WsTestClient } from '
 
 const portNames = ['port', 'control-port', 'pull-port', 'sub-port', 'api-port'] as const;
 
-let example: ChildProcess;
-let exited: Promise<number | null>;
+let example: ExampleOnPorts<(typeof portNames)[number]>;
 let ports: Record<(typeof portNames)[number], number>;
-const output: string[] = [];
 
 const chatUrl = (): string => `ws://127.0.0.1:${ports.port}/chat`;
 const admin = (pathname: string): string =>
@@ -41,7 +35,7 @@ async function clientsOfApi(): Promise<Record<string, string>> {
 async function callsOf(id: string, count: number): Promise<string[]> {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const calls = output
+    const calls = example.output
       .filter((line) => line.startsWith('api: ') && line.includes(`/chat/${id}`))
       .map((line) => line.slice('api: '.length));
     if (calls.length >= count) return calls;
@@ -51,26 +45,12 @@ async function callsOf(id: string, count: number): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  const free = await Promise.all(portNames.map(() => freePort()));
-  ports = Object.fromEntries(portNames.map((name, i) => [name, free[i]!])) as typeof ports;
-  example = spawn(
-    process.execPath,
-    [
-      path.join(projectRoot, 'dist/examples/ws2api/main.js'),
-      ...portNames.flatMap((name) => [`--${name}`, String(ports[name])]),
-      ...['--workers', '1'],
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  exited = new Promise((resolve) => example.once('exit', resolve));
-  await waitForReadyLine(example, exited, output);
+  example = await startExampleOnPorts('ws2api', portNames, ['--workers', '1']);
+  ports = example.ports;
 }, 100_000);
 afterEach(() => closeAllWsClients());
 afterAll(async () => {
-  if (example && example.exitCode === null) {
-    example.kill('SIGTERM');
-    await exited;
-  }
+  await example?.stop();
 });
 
 describe('examples/ws2api', () => {

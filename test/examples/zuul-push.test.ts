@@ -1,12 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { EventSource, type FetchLike } from 'eventsource';
 import { fetch as undiciFetch } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { waitForReadyLine } from '../support/example-process.js';
-import { freePort } from '../support/free-port.js';
+import { startExampleOnPorts, type ExampleOnPorts } from '../support/example-process.js';
 import { closeAllHeldClients, openHeldClient } from '../support/held-client.js';
-import { projectRoot } from '../support/thumbtack.js';
 import { closeAllWsClients, connectWs, expectRefusal, type WsTestClient } from '../support/ws.js';
 
 /*
@@ -20,10 +16,8 @@ const portNames = ['port', 'control-port', 'pull-port', 'sub-port', 'backend-por
 const lifetimeMs = 2_000;
 const ditherMs = 1_000;
 
-let example: ChildProcess;
-let exited: Promise<number | null>;
+let example: ExampleOnPorts<(typeof portNames)[number]>;
 let ports: Record<(typeof portNames)[number], number>;
-const output: string[] = [];
 const sources = new Set<EventSource>();
 
 /** Clients opened at start, left alone until their lifetime is over. */
@@ -81,21 +75,15 @@ function openEventSource(token: string): { source: EventSource; next(): Promise<
 }
 
 beforeAll(async () => {
-  const free = await Promise.all(portNames.map(() => freePort()));
-  ports = Object.fromEntries(portNames.map((name, i) => [name, free[i]!])) as typeof ports;
-  example = spawn(
-    process.execPath,
-    [
-      path.join(projectRoot, 'dist/examples/zuul-push/main.js'),
-      ...portNames.flatMap((name) => [`--${name}`, String(ports[name])]),
-      ...['--workers', '1'],
-      ...['--connection-max-lifetime', String(lifetimeMs / 1000)],
-      ...['--connection-lifetime-dither', String(ditherMs / 1000)],
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  exited = new Promise((resolve) => example.once('exit', resolve));
-  await waitForReadyLine(example, exited, output);
+  example = await startExampleOnPorts('zuul-push', portNames, [
+    '--workers',
+    '1',
+    '--connection-max-lifetime',
+    String(lifetimeMs / 1000),
+    '--connection-lifetime-dither',
+    String(ditherMs / 1000),
+  ]);
+  ports = example.ports;
 
   // Opened together now and checked by the last test, so their lifetime overlaps the others.
   const openedAt = Date.now();
@@ -122,10 +110,7 @@ afterEach(() => {
 afterAll(async () => {
   closeAllWsClients();
   closeAllHeldClients();
-  if (example && example.exitCode === null) {
-    example.kill('SIGTERM');
-    await exited;
-  }
+  await example?.stop();
 });
 
 describe('examples/zuul-push', () => {

@@ -129,11 +129,61 @@ export async function startExample(
   };
 }
 
+/** An example started with its ports as flags (`--port N ...`). */
+export interface ExampleOnPorts<P extends string> {
+  process: ChildProcess;
+  ports: Record<P, number>;
+  /** Its stdout and stderr lines so far. */
+  output: string[];
+  exited: Promise<number | null>;
+  /** SIGTERM unless it has ended, then its exit code. */
+  stop(): Promise<number | null>;
+}
+
+/**
+ * Runs `node dist/examples/NAME/main.js --<port name> <free port> ... ARGS` and waits for
+ * its `ready:` line: for the examples that take their ports as flags, whose defaults
+ * override the THUMBTACK_* variables `startExample` sets.
+ */
+export async function startExampleOnPorts<P extends string>(
+  name: string,
+  portNames: readonly P[],
+  args: string[] = [],
+): Promise<ExampleOnPorts<P>> {
+  const free = await Promise.all(portNames.map(() => freePort()));
+  const ports = Object.fromEntries(portNames.map((port, i) => [port, free[i]!])) as Record<
+    P,
+    number
+  >;
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(projectRoot, 'dist/examples', name, 'main.js'),
+      ...portNames.flatMap((port) => [`--${port}`, String(ports[port])]),
+      ...args,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const output: string[] = [];
+  try {
+    await waitForReadyLine(child, exited, output);
+  } catch (err) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    throw err;
+  }
+  const stop = (): Promise<number | null> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    return exited;
+  };
+  return { process: child, ports, output, exited, stop };
+}
+
 /**
  * Collects an example's output lines (stdout and stderr) into `output` and resolves at its
  * `ready:` line; rejects, with the output so far, if it exits first or takes `timeoutMs`.
  */
-export function waitForReadyLine(
+function waitForReadyLine(
   example: ChildProcess,
   exited: Promise<number | null>,
   output: string[],
