@@ -9,6 +9,7 @@ import { afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { startBackend, stopAllBackends, type Backend } from '../support/backend.js';
 import { send } from '../support/client.js';
 import { freePort } from '../support/free-port.js';
+import { descendantsOf } from '../support/process-tree.js';
 import {
   childPid,
   projectRoot,
@@ -571,32 +572,6 @@ async function waitForRefusal(port: number, deadline: number): Promise<void> {
   }
 }
 
-/** Pids of every descendant of `pid`, from /proc. */
-function descendants(pid: number): number[] {
-  const parents = new Map<number, number[]>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    // The command name may hold spaces or parentheses: fields resume after the last ')'.
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
-  }
-  const out: number[] = [];
-  const queue = [pid];
-  while (queue.length > 0) {
-    for (const child of parents.get(queue.shift()!) ?? []) {
-      out.push(child);
-      queue.push(child);
-    }
-  }
-  return out;
-}
-
 function commandLine(pid: number): string {
   try {
     return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
@@ -662,7 +637,7 @@ describe('the npx contract used by outside harnesses', () => {
   test('npx --no -- thumbtack serves on all four ports with handler and proxy children, and SIGTERM drains every process', async () => {
     const backend = await startBackend((_req, res) => res.end('through npx'));
     const run = await startNpx(backend);
-    const tree = descendants(run.child.pid!);
+    const tree = descendantsOf(run.child.pid!);
     const lines = tree.map(commandLine);
     expect(
       lines.filter((l) => /\bhandler\b/.test(l)),
@@ -691,7 +666,7 @@ describe('the npx contract used by outside harnesses', () => {
   test('npx itself exits 0 after SIGTERM', async () => {
     const backend = await startBackend((_req, res) => res.end('through npx'));
     const run = await startNpx(backend);
-    const tree = descendants(run.child.pid!);
+    const tree = descendantsOf(run.child.pid!);
     run.child.kill('SIGTERM');
     const code = await run.exit;
     await waitUntil(() => tree.every((pid) => !isAlive(pid)), 15_000);

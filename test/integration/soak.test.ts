@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { launchChromium } from '../support/browser.js';
+import { descendantsOf } from '../support/process-tree.js';
 
 /*
  * A short form of `npm run soak` (test/soak/README.md): the runner with two workers, a
@@ -40,31 +41,6 @@ afterEach(async () => {
   if (outDir) fs.rmSync(outDir, { recursive: true, force: true });
   outDir = undefined;
 });
-
-/** Every process below `pid`, from /proc. */
-function descendantsOf(pid: number): number[] {
-  const parents = new Map<number, number[]>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
-  }
-  const found: number[] = [];
-  const walk = (p: number): void => {
-    for (const c of parents.get(p) ?? []) {
-      found.push(c);
-      walk(c);
-    }
-  };
-  walk(pid);
-  return found;
-}
 
 function isZombie(pid: number): boolean {
   try {
