@@ -6,10 +6,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { validateSig } from '@fanoutio/grip';
 import { afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
+import { commandLine, isAlive, processTree } from '../../bench/process-tree.js';
 import { startBackend, stopAllBackends, type Backend } from '../support/backend.js';
 import { send } from '../support/client.js';
 import { freePort } from '../support/free-port.js';
-import { descendantsOf } from '../support/process-tree.js';
 import {
   childPid,
   projectRoot,
@@ -53,15 +53,6 @@ function expectOneLineFailure(result: ExitResult, ...parts: string[]): void {
 /** Pids of the workers that logged access lines so far. */
 function accessPids(tt: Thumbtack): number[] {
   return tt.logs.filter((l) => l.msg === 'request').map((l) => l.pid as number);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function exitOf(tt: Thumbtack): Promise<number | null> {
@@ -572,14 +563,6 @@ async function waitForRefusal(port: number, deadline: number): Promise<void> {
   }
 }
 
-function commandLine(pid: number): string {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-  } catch {
-    return '';
-  }
-}
-
 interface NpxRun {
   child: ChildProcess;
   exit: Promise<number | null>;
@@ -637,7 +620,7 @@ describe('the npx contract used by outside harnesses', () => {
   test('npx --no -- thumbtack serves on all four ports with handler and proxy children, and SIGTERM drains every process', async () => {
     const backend = await startBackend((_req, res) => res.end('through npx'));
     const run = await startNpx(backend);
-    const tree = descendantsOf(run.child.pid!);
+    const tree = processTree(run.child.pid!).slice(1); // the root comes first
     const lines = tree.map(commandLine);
     expect(
       lines.filter((l) => /\bhandler\b/.test(l)),
@@ -666,7 +649,7 @@ describe('the npx contract used by outside harnesses', () => {
   test('npx itself exits 0 after SIGTERM', async () => {
     const backend = await startBackend((_req, res) => res.end('through npx'));
     const run = await startNpx(backend);
-    const tree = descendantsOf(run.child.pid!);
+    const tree = processTree(run.child.pid!).slice(1); // the root comes first
     run.child.kill('SIGTERM');
     const code = await run.exit;
     await waitUntil(() => tree.every((pid) => !isAlive(pid)), 15_000);

@@ -4,9 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
+import { processTree } from '../../bench/process-tree.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { launchChromium } from '../support/browser.js';
-import { descendantsOf } from '../support/process-tree.js';
 
 /*
  * A short form of `npm run soak` (test/soak/README.md): the runner with two workers, a
@@ -172,7 +172,7 @@ describe('soak (short form)', () => {
       proc.stdout.on('data', onData);
       proc.stderr.on('data', onData);
     });
-    const started = descendantsOf(proc.pid!);
+    const started = processTree(proc.pid!).slice(1); // the root comes first
     expect(started.length, output).toBeGreaterThanOrEqual(5); // backend, runner, handler, workers, generators
     // SIGTERM closes the publisher first, which fails the run while the rest is being stopped.
     proc.kill('SIGTERM');
