@@ -131,11 +131,9 @@ export async function startExample(
 
 /** An example started with its ports as flags (`--port N ...`). */
 export interface ExampleOnPorts<P extends string> {
-  process: ChildProcess;
   ports: Record<P, number>;
   /** Its stdout and stderr lines so far. */
   output: string[];
-  exited: Promise<number | null>;
   /** SIGTERM unless it has ended, then its exit code. */
   stop(): Promise<number | null>;
 }
@@ -176,7 +174,7 @@ export async function startExampleOnPorts<P extends string>(
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     return exited;
   };
-  return { process: child, ports, output, exited, stop };
+  return { ports, output, stop };
 }
 
 /**
