@@ -29,7 +29,7 @@ export class ProxyContext {
   /** Requests between arrival and the end of their forwarding (holds are counted apart). */
   readonly inFlight = new Set<ForwardedRequest>();
   /** Held connections (holds and WebSockets) due to be asked to reconnect. */
-  readonly lifetimes = new ConnectionLifetimes();
+  readonly lifetimes = new ConnectionLifetimes(() => this.settings.closeGrace);
   private readonly roundRobin = new Map<string, number>();
 
   constructor(

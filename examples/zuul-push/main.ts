@@ -7,7 +7,7 @@ import { createPushBackend } from './push-backend.js';
 /*
  * `npm run example -- zuul-push`: Zuul Push's jobs done by a small backend on
  * 127.0.0.1:8090 and thumbtack in front of it on :7999 (a WebSocket on /ws, an SSE stream
- * on /events), with dithered connection lifetimes. Ctrl-C stops both.
+ * on /events), with dithered connection lifetimes and Zuul's close grace. Ctrl-C stops both.
  */
 const { values: flags } = parseArgs({
   options: {
@@ -16,6 +16,8 @@ const { values: flags } = parseArgs({
     // Zuul Push's defaults: connections live 30 minutes, plus up to 3 minutes of dither.
     'connection-max-lifetime': { type: 'string', default: '1800' },
     'connection-lifetime-dither': { type: 'string', default: '180' },
+    // client.close.grace.period: a go-away notice (`_CLOSE_`), then 4 s to leave.
+    'close-grace': { type: 'string', default: '4' },
   },
 });
 const node = readNodeFlags(flags);
@@ -39,6 +41,7 @@ await runBehindThumbtack({
     ...nodeArgs(node),
     ...['--connection-max-lifetime', flags['connection-max-lifetime']],
     ...['--connection-lifetime-dither', flags['connection-lifetime-dither']],
+    ...['--close-grace', flags['close-grace']],
   ],
 });
 

@@ -169,6 +169,11 @@ export class ResponseHold implements Subscriber, Hold {
     this.end('lifetime');
   }
 
+  /** A long-poll's timeout response is its only way to ask: no notice, no grace. */
+  sendGoAway(): boolean {
+    return false;
+  }
+
   /** The worker is stopping: 503 with Retry-After, so the client polls again elsewhere. */
   drain(): void {
     const retryAfter = String(Math.ceil(reconnectDelayMs() / 1000));

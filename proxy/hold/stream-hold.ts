@@ -18,8 +18,10 @@ import { CorkSlot } from '../cork-slot.js';
 import type { DisconnectReason } from '../worker-stats.js';
 import { reconnectDelayMs } from '../drain-schedule.js';
 import { routeLog } from '../route-log.js';
+import { goAwayNotice } from '../connection-lifetime.js';
 
 const EMPTY = Buffer.alloc(0);
+const sseGoAway = Buffer.from(`event: goaway\ndata: ${goAwayNotice}\n\n`);
 const noPrevIds: ReadonlyMap<string, string> = new Map();
 
 /** Pushpin retries a failed next-link fetch 5 times, backing off from 1 s. */
@@ -473,6 +475,14 @@ export class StreamHold implements Subscriber, Hold {
 
   recycle(): void {
     this.askToReconnect('lifetime');
+  }
+
+  /** SSE only: an `event: goaway` that Zuul Push's clients answer by reconnecting. */
+  sendGoAway(): boolean {
+    if (this.isDone || this.transport !== 'sse') return false;
+    this.flush();
+    if (!this.isDone) this.request.res.cork(() => this.write(sseGoAway));
+    return !this.isDone;
   }
 
   /** SSE clients get a `retry:` hint first, so that they reconnect after a random delay. */

@@ -24,9 +24,11 @@ import { CorkSlot } from '../cork-slot.js';
 import type { DisconnectReason } from '../worker-stats.js';
 import { routeLog } from '../route-log.js';
 import { parseAckFrame } from '../../src/grip/client-ack.js';
+import { goAwayNotice } from '../connection-lifetime.js';
 
 const EMPTY = Buffer.alloc(0);
 const noMeta: Readonly<Record<string, string>> = {};
+const goAwayMessage = Buffer.from(goAwayNotice);
 
 /** What a client needs from the backend half of its session. */
 export interface BackendSide {
@@ -223,6 +225,12 @@ export class WsClient {
   /** Connection lifetime: 1001 (going away), the close code browsers reconnect after. */
   recycle(): void {
     this.close(closeCodes.goingAway, 'connection lifetime reached', 'lifetime');
+  }
+
+  /** Zuul Push's go-away text message, before the close grace. */
+  sendGoAway(): boolean {
+    this.send(goAwayMessage, false);
+    return !this.isClosed;
   }
 
   /**

@@ -223,6 +223,11 @@ export const settingsSchema = {
     default: 0,
     help: 'up to this many seconds, random per connection, added to its lifetime so that reconnects spread out',
   },
+  closeGrace: {
+    type: 'count',
+    default: 0,
+    help: "seconds a WebSocket or SSE client at its lifetime has to close by itself after a go-away notice (Zuul Push's `_CLOSE_`) before it is closed (0 = no notice, closed at once)",
+  },
   accessLogClient: {
     type: 'boolean',
     default: true,

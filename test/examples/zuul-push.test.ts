@@ -7,14 +7,16 @@ import { closeAllWsClients, connectWs, expectRefusal, type WsTestClient } from '
 
 /*
  * examples/zuul-push as its README tells it: `node dist/examples/zuul-push/main.js` (free
- * ports as flags; lifetime 2 s and dither 1 s, so that recycling shows within the test), a
- * `ws` client on /ws and an EventSource on /events, pushes through the backend's
- * /push/<user>, and a batch of SSE streams and a WebSocket opened together and recycled.
+ * ports as flags; lifetime 2 s, dither 1 s and close grace 2 s, so that recycling shows
+ * within the test), a `ws` client on /ws and an EventSource on /events, pushes through the
+ * backend's /push/<user>, a batch of SSE streams and a WebSocket opened together and
+ * recycled, and a Zuul client that reconnects on the go-away notice.
  */
 
 const portNames = ['port', 'control-port', 'pull-port', 'sub-port', 'backend-port'] as const;
 const lifetimeMs = 2_000;
 const ditherMs = 1_000;
+const graceMs = 2_000;
 
 let example: ExampleOnPorts<(typeof portNames)[number]>;
 let ports: Record<(typeof portNames)[number], number>;
@@ -82,6 +84,8 @@ beforeAll(async () => {
     String(lifetimeMs / 1000),
     '--connection-lifetime-dither',
     String(ditherMs / 1000),
+    '--close-grace',
+    String(graceMs / 1000),
   ]);
   ports = example.ports;
 
@@ -92,12 +96,17 @@ beforeAll(async () => {
   const ends = Promise.all([
     ...streams.map(async (stream) => {
       await stream.closed;
-      const how = /retry: \d+/.test(stream.text()) ? 'retry hint' : stream.text();
+      const how = /^event: connected\n.*\n\nevent: goaway\ndata: _CLOSE_\n\nretry: \d+\n\n$/s.test(
+        stream.text(),
+      )
+        ? 'goaway, retry hint'
+        : stream.text();
       return { ms: Date.now() - openedAt, how };
     }),
     socket.then(async (client) => {
       const { code, reason } = await client.closed;
-      return { ms: Date.now() - openedAt, how: `${code} ${reason}` };
+      const messages = client.pending.map((message) => message.text).slice(1);
+      return { ms: Date.now() - openedAt, how: `${messages.join()}, ${code} ${reason}` };
     }),
   ]);
   ends.catch(() => undefined);
@@ -160,16 +169,30 @@ describe('examples/zuul-push', () => {
     });
   });
 
+  it('a client that reconnects on the go-away notice misses no push', async () => {
+    const old = await connectWebSocket('alice-token');
+    expect((await old.next(lifetimeMs + ditherMs + 5_000)).text).toBe('_CLOSE_');
+    // During the grace the old connection still receives.
+    expect(await push('alice', 'during grace')).toMatchObject({ status: 200 });
+    expect(JSON.parse((await old.next()).text)).toEqual({ type: 'push', message: 'during grace' });
+    // Zuul's client: the next connection first, then leave the old one.
+    const next = await connectWebSocket('alice-token');
+    old.socket.close(1000, 'reconnected');
+    expect(await old.closed).toEqual({ code: 1000, reason: 'reconnected' });
+    expect(await push('alice', 'after')).toMatchObject({ status: 200, body: { written: 1 } });
+    expect(JSON.parse((await next.next()).text)).toEqual({ type: 'push', message: 'after' });
+  }, 15_000);
+
   it('recycles connections opened together after their lifetime, each with its own dither', async () => {
     const ends = await recycled.ends;
     expect(ends.map((end) => end.how)).toEqual([
-      ...Array<string>(8).fill('retry hint'),
-      '1001 connection lifetime reached',
+      ...Array<string>(8).fill('goaway, retry hint'),
+      '_CLOSE_, 1001 connection lifetime reached',
     ]);
     const times = ends.map((end) => end.ms);
     // Due times are kept in 250 ms slots; the bound above allows for a loaded machine.
-    expect(Math.min(...times)).toBeGreaterThanOrEqual(lifetimeMs - 50);
-    expect(Math.max(...times)).toBeLessThan(lifetimeMs + ditherMs + 2_000);
+    expect(Math.min(...times)).toBeGreaterThanOrEqual(lifetimeMs + graceMs - 50);
+    expect(Math.max(...times)).toBeLessThan(lifetimeMs + ditherMs + graceMs + 2_000);
     // All eight streams in one slot: 4 · (1/4)^8, under one run in ten thousand.
     expect(Math.max(...times) - Math.min(...times), JSON.stringify(times)).toBeGreaterThan(150);
   }, 10_000);

@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import net from 'node:net';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startGripWsBackend } from '../support/grip-ws-backend.js';
@@ -39,6 +41,21 @@ async function held(tt: Thumbtack, path: string, needle: string): Promise<HeldCl
   const client = openHeldClient(`${tt.url}${path}`);
   await client.waitFor(needle, 15_000);
   return client;
+}
+
+/**
+ * Whether a process still holds the TCP socket from `local` to `remote` (127.0.0.1 ports):
+ * a socket it closed lingers in /proc/net/tcp for a while, orphaned (inode 0).
+ */
+async function socketOwned(ports: { local: number; remote: number }): Promise<boolean> {
+  const hex = (port: number): string => port.toString(16).toUpperCase().padStart(4, '0');
+  const local = `0100007F:${hex(ports.local)}`;
+  const remote = `0100007F:${hex(ports.remote)}`;
+  const table = await readFile('/proc/net/tcp', 'utf8');
+  return table
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .some((fields) => fields[1] === local && fields[2] === remote && fields[9] !== '0');
 }
 
 describe('connection lifetime', () => {
@@ -87,6 +104,98 @@ describe('connection lifetime', () => {
         .disconnects;
     }
     expect(disconnects['lifetime']).toBe(5);
+  });
+
+  it('with --close-grace, sends WebSocket and SSE clients the go-away notice first and closes only those still there after the grace', async () => {
+    const target = await gripBackend();
+    const woh = await startWohBackend((ws) => {
+      if (ws.isOpening()) ws.accept();
+    });
+    const graceMs = 2_000;
+    const tt = await startThumbtack({
+      routes: `*,path_beg=/woh ${woh.target},over_http\n* ${target}\n`,
+      args: ['--connection-max-lifetime', '1', '--close-grace', String(graceMs / 1000)],
+    });
+    const sse = await held(tt, '/sse', ':open');
+    const politeSse = await held(tt, '/sse', ':open');
+    const stream = await held(tt, '/stream', 'open\n');
+    const poll = openHeldClient(`${tt.url}/poll`);
+    const ws = await connectWs(`${tt.url.replace('http', 'ws')}/ws`);
+    const politeWs = await connectWs(`${tt.url.replace('http', 'ws')}/woh`);
+
+    // A client that understands the notice leaves by itself: nothing more is sent to it.
+    await politeSse.waitFor('event: goaway\n');
+    politeSse.destroy();
+    expect((await politeWs.next()).text).toBe('_CLOSE_');
+    politeWs.socket.close(1000, 'reconnecting');
+    expect(await politeWs.closed).toEqual({ code: 1000, reason: 'reconnecting' });
+    const cid = woh.cidOf(politeWs);
+    await woh.waitForCall((call) => call.cid === cid && call.events.at(-1)?.type === 'CLOSE');
+
+    // The others get the notice at their lifetime, go on receiving during the grace, and are
+    // closed as without a grace once it is over.
+    await sse.waitFor('event: goaway\ndata: _CLOSE_\n\n');
+    const noticedAt = Date.now();
+    expect((await ws.next()).text).toBe('_CLOSE_');
+    expect(
+      (await publishItems(tt.controlUrl, [streamItem('life', 'data: during grace\n\n')])).status,
+    ).toBe(200);
+    await sse.waitFor('during grace');
+    expect(await sse.closed).toBe('end');
+    expect(Date.now() - noticedAt).toBeGreaterThanOrEqual(graceMs - 500);
+    expect(sse.text()).toMatch(
+      /^:open\n\nevent: goaway\ndata: _CLOSE_\n\ndata: during grace\n\nretry: \d+\n\n$/,
+    );
+    expect(await ws.waitForClose()).toEqual({ code: 1001, reason: 'connection lifetime reached' });
+    // A plain stream and a long-poll have no notice: they end at their lifetime, as before.
+    expect(await stream.closed).toBe('end');
+    expect(stream.text()).toBe('open\n');
+    expect(await poll.status).toBe(200);
+    await poll.closed;
+    expect(poll.text()).toBe('timeout\n');
+
+    // Only the connections thumbtack closed count as `lifetime`.
+    const deadline = Date.now() + 5_000;
+    let disconnects: Record<string, number> = {};
+    while ((disconnects['lifetime'] ?? 0) < 4 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const res = await request(`${tt.controlUrl}/status.json`);
+      disconnects = (JSON.parse(await res.body.text()) as { disconnects: Record<string, number> })
+        .disconnects;
+    }
+    expect(disconnects['lifetime']).toBe(4);
+    expect(disconnects['client']).toBe(2);
+  });
+
+  it("releases a WebSocket whose client never answers the close frame after uWS's close wait", async () => {
+    const target = await gripBackend();
+    // --ws-idle-timeout 0 gives uWS's shortest wait, 4 s (on its 4 s timer).
+    const tt = await startThumbtack({
+      routes: `* ${target}\n`,
+      args: ['--connection-max-lifetime', '1', '--ws-idle-timeout', '0'],
+    });
+    const socket = net.connect({ host: '127.0.0.1', port: tt.port, allowHalfOpen: true });
+    cleanups.push(() => void socket.destroy());
+    let received = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => (received = Buffer.concat([received, chunk])));
+    const ended = new Promise<number>((resolve) => socket.once('end', () => resolve(Date.now())));
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    socket.write(
+      'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    // The close frame and the FIN come together; this client answers neither.
+    const closeFrameAt = await ended;
+    const text = received.toString('latin1');
+    expect(text).toMatch(/^HTTP\/1\.1 101 /);
+    expect(text.endsWith(`\x88\x1d\x03\xe9connection lifetime reached`)).toBe(true);
+    const serverSide = { local: tt.port, remote: socket.localPort! };
+    expect(await socketOwned(serverSide)).toBe(true);
+    const deadline = closeFrameAt + 12_000;
+    while ((await socketOwned(serverSide)) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(await socketOwned(serverSide)).toBe(false);
   });
 
   it('spreads the reconnects of clients that connected together evenly over the dither window', async () => {
