@@ -47,9 +47,14 @@ export class DeliveryStats {
   maxItemsPerChunk = 0;
   maxItemsPerRead = 0;
 
-  /** Zeroes what a measurement phase counts; probes and drops count since the connections opened. */
+  /**
+   * Zeroes what a measurement phase counts, probes included: a probe published after a
+   * reset is waited for, not taken as reached by the probes of the phase before. Drops
+   * count since the connections opened.
+   */
   reset(): void {
     this.phase++;
+    this.probed = 0;
     this.latency.reset();
     this.received = 0;
     this.duplicates = 0;
@@ -64,7 +69,6 @@ export class DeliveryStats {
   /** Everything back to zero, for a new set of connections. */
   clear(): void {
     this.reset();
-    this.probed = 0;
     this.dropped = 0;
     this.dropReasons = {};
   }
@@ -117,7 +121,8 @@ export interface ItemSink {
 /** Per-connection state for items, and the parser of one item's text. */
 export class ItemReceiver implements ItemSink {
   lastSeq = -1;
-  isProbed = false;
+  /** The phase in which this connection last received a probe. */
+  private probedPhase = -1;
   /**
    * This phase's items, so that one published concurrently with another (no order between
    * them) counts as received out of order, and only a repeat as a duplicate.
@@ -127,6 +132,11 @@ export class ItemReceiver implements ItemSink {
 
   constructor(private readonly stats: DeliveryStats) {}
 
+  /** Received a probe since the last reset. */
+  get isProbed(): boolean {
+    return this.probedPhase === this.stats.phase;
+  }
+
   /**
    * Handles the item in text[from, to): returns 1 for a measured item, 0 otherwise.
    * `now` is the receipt time of the read that completed it.
@@ -134,8 +144,8 @@ export class ItemReceiver implements ItemSink {
   onItem(text: string, from: number, to: number, now: number): number {
     const kind = text.charCodeAt(from);
     if (kind === 0x70 /* p */) {
-      if (!this.isProbed) {
-        this.isProbed = true;
+      if (this.probedPhase !== this.stats.phase) {
+        this.probedPhase = this.stats.phase;
         this.stats.probed++;
       }
       return 0;

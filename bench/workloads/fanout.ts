@@ -199,8 +199,8 @@ const receiptMetrics: MetricSpec[] = [
   },
 ];
 
-/** Rounds of the all-at-once fan-out, in the order plain, receipts, receipts, plain (×2). */
-const receiptOrder = ['', '?receipt', '?receipt', '', '', '?receipt', '?receipt', ''];
+/** Rounds of the all-at-once fan-out, in the order plain, receipts, receipts, plain (×4). */
+const receiptOrder = Array.from({ length: 4 }, () => ['', '?receipt', '?receipt', '']).flat();
 
 /**
  * The same fan-out published all at once, without and with `?receipt`, interleaved: one
@@ -260,9 +260,10 @@ async function measureUnawaited(
   ctx.log(`${channel}: again, every publish sent at once${query ? `, with ${query}` : ''}`);
   // A connection of its own per publish, open before the burst: with receipts a connection
   // stays busy until its item is written everywhere, so publishes that had to open or wait
-  // for one would trickle in one per turn, and each reach the workers alone.
+  // for one would trickle in one per turn, and each reach the workers alone. One more for
+  // the probe, whose receipt may still be on its way when the burst starts.
   const connections = Array.from(
-    { length: ctx.options.messages },
+    { length: ctx.options.messages + 1 },
     () => new HttpPublisher(publishUrl + query, 1),
   );
   const publisher = new UnawaitedPublisher(connections);
@@ -275,19 +276,27 @@ async function measureUnawaited(
 }
 
 /**
- * Sends each publish without waiting for its answer, on the next of its connections in
- * turn: a receipt answers once the item is written everywhere, so awaiting each one would
+ * Sends each publish without waiting for its answer, on a connection with no publish in
+ * flight: a receipt answers once the item is written everywhere, so awaiting each one would
  * measure one publish at a time, not what the receipts cost. Failures surface at close().
  */
 class UnawaitedPublisher implements Publisher {
   private readonly sent: Promise<void>[] = [];
+  private readonly busy = new Set<HttpPublisher>();
   private turn = 0;
 
   constructor(private readonly connections: HttpPublisher[]) {}
 
   publish(items: PublishItem[]): Promise<void> {
-    const connection = this.connections[this.turn++ % this.connections.length]!;
+    const connection =
+      this.connections.find((candidate) => !this.busy.has(candidate)) ??
+      this.connections[this.turn++ % this.connections.length]!;
+    this.busy.add(connection);
     const sent = connection.publish(items);
+    void sent.then(
+      () => this.busy.delete(connection),
+      () => this.busy.delete(connection),
+    );
     sent.catch(() => undefined); // reported by close(), not as an unhandled rejection
     this.sent.push(sent);
     return Promise.resolve();

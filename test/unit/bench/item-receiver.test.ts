@@ -29,4 +29,18 @@ describe('ItemReceiver', () => {
     expect(receive(receiver, 8)).toBe(1);
     expect(stats.counts()).toMatchObject({ received: 1, duplicates: 0, outOfOrder: 0 });
   });
+
+  it('counts a connection as probed once per phase: a probe after a reset is waited for', () => {
+    const stats = new DeliveryStats();
+    const receiver = new ItemReceiver(stats);
+    const probe = (): number => receiver.onItem('p1', 0, 2, Date.now());
+    expect([probe(), probe()]).toEqual([0, 0]);
+    expect(stats.counts().probed).toBe(1);
+    expect(receiver.isProbed).toBe(true);
+    stats.reset();
+    expect(stats.counts().probed).toBe(0);
+    expect(receiver.isProbed).toBe(false);
+    probe();
+    expect(stats.counts().probed).toBe(1);
+  });
 });
