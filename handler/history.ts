@@ -46,8 +46,11 @@ export interface EntryInfo {
 export type ResumeAnswer =
   /** The items after it, oldest first (possibly none: it is the channel's last item). */
   | { kind: 'after'; frames: Buffer[][]; seq: number }
-  /** The channel's last item has an id, not this one, and history does not reach it. */
-  | { kind: 'gap'; lastId: string }
+  /**
+   * The channel's last item has an id, not this one, and history does not reach it.
+   * `seq`: that last item's bus seq; what comes after it follows the gap.
+   */
+  | { kind: 'gap'; lastId: string; seq: number }
   /** Nothing to go by: no history, or its last item has no id. */
   | { kind: 'unknown' };
 
@@ -175,7 +178,7 @@ export class History {
       const seq = from > 0 ? list[from - 1]!.seq : 0;
       return { kind: 'after', frames: list.slice(from).map((e) => e.frames), seq };
     }
-    return { kind: 'gap', lastId: last.id };
+    return { kind: 'gap', lastId: last.id, seq: last.seq };
   }
 
   /** The seq of the channel's last entry, if any. */

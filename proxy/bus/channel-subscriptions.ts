@@ -527,23 +527,25 @@ export class ChannelSubscriptions {
     this.forgetResume(resuming);
     const { channel, subscriber, status, items, queued } = resuming;
     try {
-      if (status?.kind === 'gap') {
-        subscriber.resume?.(channel, { kind: 'gap', lastId: status.lastId });
-        return;
-      }
-      if (status?.kind === 'after') {
+      if (status?.kind === 'after' || status?.kind === 'gap') {
+        // After a gap the client is told that what it missed ends at the channel's last
+        // item (seq): what follows that is live, as what follows resumed items is, even an
+        // item that reaches this node after the answer (Redis), older than `since`.
         let seen = status.seq;
-        for (const item of items) seen = Math.max(seen, item.header.seq);
-        // Before resume(): a subscriber it finishes is removed, and its entry with it.
-        let resumed = this.resumedSeqs.get(channel);
-        if (!resumed) {
-          resumed = new Map();
-          this.resumedSeqs.set(channel, resumed);
+        if (status.kind === 'after') {
+          for (const item of items) seen = Math.max(seen!, item.header.seq);
         }
-        resumed.set(subscriber, seen);
-        subscriber.resume?.(channel, { kind: 'after', items });
+        if (seen !== undefined) this.markResumed(channel, subscriber, seen);
+        subscriber.resume?.(
+          channel,
+          status.kind === 'after'
+            ? { kind: 'after', items }
+            : { kind: 'gap', lastId: status.lastId },
+        );
         for (const delivery of queued) {
-          if (delivery.header.seq > seen) this.handTo(subscriber, delivery, false);
+          if (seen !== undefined && delivery.header.seq > seen) {
+            this.handTo(subscriber, delivery, false);
+          }
         }
         return;
       }
@@ -559,6 +561,17 @@ export class ChannelSubscriptions {
     for (const seq of [...bySeq.keys()].sort((a, b) => a - b)) {
       this.deliver(subscriber, bySeq.get(seq)!, false);
     }
+  }
+
+  /** Items past `seq` follow the subscriber's resumed position, whatever their time. */
+  private markResumed(channel: string, subscriber: Subscriber, seq: number): void {
+    // Before resume(): a subscriber it finishes is removed, and its entry with it.
+    let resumed = this.resumedSeqs.get(channel);
+    if (!resumed) {
+      resumed = new Map();
+      this.resumedSeqs.set(channel, resumed);
+    }
+    resumed.set(subscriber, seq);
   }
 
   private forgetResume(resuming: Resuming): void {

@@ -383,8 +383,11 @@ export const resumePrefix = '\u0000resume:';
 export type ResumeStatus =
   /** `count` items follow; `seq` is the bus seq of the prev-id item itself. */
   | { kind: 'after'; count: number; seq: number }
-  /** History does not reach the prev-id, and the channel's last id is `lastId`. */
-  | { kind: 'gap'; lastId: string }
+  /**
+   * History does not reach the prev-id, and the channel's last id is `lastId`, at bus seq
+   * `seq` (absent from a handler older than the field).
+   */
+  | { kind: 'gap'; lastId: string; seq?: number }
   | { kind: 'unknown' };
 
 export function encodeResumeTopic(token: string, channel: string, prevId: string): string {
@@ -428,7 +431,10 @@ export function decodeResumeStatus(frame: Buffer): ResumeStatus | undefined {
   const value = status as Record<string, unknown>;
   if (value['kind'] === 'unknown') return { kind: 'unknown' };
   if (value['kind'] === 'gap' && typeof value['lastId'] === 'string') {
-    return { kind: 'gap', lastId: value['lastId'] };
+    const seq = value['seq'];
+    return typeof seq === 'number'
+      ? { kind: 'gap', lastId: value['lastId'], seq }
+      : { kind: 'gap', lastId: value['lastId'] };
   }
   if (
     value['kind'] === 'after' &&

@@ -97,7 +97,7 @@ describe('History', () => {
       expect(after.seq).toBe(13);
     }
     expect(history.resume('a', '5')).toEqual({ kind: 'after', frames: [], seq: 15 });
-    expect(history.resume('a', '1')).toEqual({ kind: 'gap', lastId: '5' });
+    expect(history.resume('a', '1')).toEqual({ kind: 'gap', lastId: '5', seq: 15 });
     expect(history.resume('none', '1')).toEqual({ kind: 'unknown' });
   });
 

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { PublishItem } from '../../../src/grip/publish-types.js';
 import {
   decodeDelivery,
+  decodeResumeStatus,
   deliveryItem,
+  encodeResumeAnswer,
   encodeBusMessage,
   encodeDelivery,
   isAsked,
@@ -181,5 +183,27 @@ describe('encodeBusMessage / splitBusMessage', () => {
     expect(splitBusMessage(Buffer.from([1, 1, 0, 0, 0, 0x63]))).toBeUndefined();
     expect(splitBusMessage(Buffer.from([2, 9, 0, 0, 0, 0x63]))).toBeUndefined();
     expect(splitBusMessage(Buffer.alloc(0))).toBeUndefined();
+  });
+});
+
+describe('encodeResumeAnswer / decodeResumeStatus', () => {
+  it('round-trips each status, a gap with the seq of the channel’s last item', () => {
+    for (const status of [
+      { kind: 'after', count: 2, seq: 7 },
+      { kind: 'gap', lastId: 'x', seq: 9 },
+      { kind: 'unknown' },
+    ] as const) {
+      const [[, frame]] = encodeResumeAnswer('t', status, []) as [[Buffer, Buffer]];
+      expect(decodeResumeStatus(frame)).toEqual(status);
+    }
+  });
+
+  it('takes a gap without a seq (an older handler), and refuses a malformed status', () => {
+    const decode = (text: string) => decodeResumeStatus(Buffer.from(text));
+    expect(decode('{"kind":"gap","lastId":"x"}')).toEqual({ kind: 'gap', lastId: 'x' });
+    expect(decode('{"kind":"gap","lastId":"x","seq":"9"}')).toEqual({ kind: 'gap', lastId: 'x' });
+    expect(decode('{"kind":"gap"}')).toBeUndefined();
+    expect(decode('{"kind":"after","count":1.5,"seq":1}')).toBeUndefined();
+    expect(decode('not json')).toBeUndefined();
   });
 });

@@ -444,6 +444,21 @@ describe('ChannelSubscriptions: resumes', () => {
     expect(subscriber.ids).toEqual(['2', '3']);
   });
 
+  it('after a gap answer, items past the channel’s last item reach the subscriber, even late ones; those up to it do not', async () => {
+    const subscriber = new ResumingSubscriber();
+    subscriptions.add('gapped', subscriber, '1');
+    const replayEnd = await bus.subscribedTo('gapped');
+    const topic = await resumeTopic();
+    await bus.send(encodeReplayEnd(replayEnd));
+    // Live while the answer is awaited: queued; the client is told the gap ends at it.
+    await bus.send(positioned('gapped', '5', '4', 50));
+    await bus.send(...encodeResumeAnswer(topic, { kind: 'gap', lastId: '5', seq: 50 }, []));
+    // Accepted before the request left (older than `since`), here after the answer (Redis).
+    await bus.send(positioned('gapped', '6', '5', 60));
+    await subscriber.waitForCount(1);
+    expect(subscriber.ids).toEqual(['6']);
+  });
+
   it('a subscriber added again without a position (a next link) goes by its time again', async () => {
     const subscriber = new ResumingSubscriber();
     subscriptions.add('relinked', subscriber, '1');
