@@ -37,6 +37,22 @@ async function gripBackend(): Promise<string> {
   return backend.target;
 }
 
+/** The status page's disconnects by reason once `lifetime` reaches `count` (or 5 s passed). */
+async function disconnectsOnceCounted(
+  tt: Thumbtack,
+  count: number,
+): Promise<Record<string, number>> {
+  const deadline = Date.now() + 5_000;
+  let disconnects: Record<string, number> = {};
+  while ((disconnects['lifetime'] ?? 0) < count && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const res = await request(`${tt.controlUrl}/status.json`);
+    disconnects = (JSON.parse(await res.body.text()) as { disconnects: Record<string, number> })
+      .disconnects;
+  }
+  return disconnects;
+}
+
 async function held(tt: Thumbtack, path: string, needle: string): Promise<HeldClient> {
   const client = openHeldClient(`${tt.url}${path}`);
   await client.waitFor(needle, 15_000);
@@ -95,15 +111,7 @@ describe('connection lifetime', () => {
     expect(Date.now() - openedAt).toBeGreaterThanOrEqual(1000);
 
     // Counted under their own reason (reported once a second).
-    const deadline = Date.now() + 5_000;
-    let disconnects: Record<string, number> = {};
-    while ((disconnects['lifetime'] ?? 0) < 5 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      const res = await request(`${tt.controlUrl}/status.json`);
-      disconnects = (JSON.parse(await res.body.text()) as { disconnects: Record<string, number> })
-        .disconnects;
-    }
-    expect(disconnects['lifetime']).toBe(5);
+    expect((await disconnectsOnceCounted(tt, 5))['lifetime']).toBe(5);
   });
 
   it('with --close-grace, sends WebSocket and SSE clients the go-away notice first and closes only those still there after the grace', async () => {
@@ -155,14 +163,7 @@ describe('connection lifetime', () => {
     expect(poll.text()).toBe('timeout\n');
 
     // Only the connections thumbtack closed count as `lifetime`.
-    const deadline = Date.now() + 5_000;
-    let disconnects: Record<string, number> = {};
-    while ((disconnects['lifetime'] ?? 0) < 4 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      const res = await request(`${tt.controlUrl}/status.json`);
-      disconnects = (JSON.parse(await res.body.text()) as { disconnects: Record<string, number> })
-        .disconnects;
-    }
+    const disconnects = await disconnectsOnceCounted(tt, 4);
     expect(disconnects['lifetime']).toBe(4);
     expect(disconnects['client']).toBe(2);
   });
