@@ -74,6 +74,12 @@ interface ChannelState {
   last: string | undefined;
   /** A catch-up read is running: live items wait in `waiting`. */
   isCatchingUp: boolean;
+  /**
+   * The catch-up is after this node lost Redis while the channel was subscribed: what it
+   * reads was missed live, and goes to the holds (each by its own time), not only to
+   * history, however old.
+   */
+  isRecovering: boolean;
   waiting: RedisEntry[];
   /** Called once the catch-up is over (resume answers wait for it). */
   caughtUp: (() => void)[];
@@ -307,7 +313,11 @@ export class RedisFanout {
     // Standalone subscriptions are ours to renew (autoResubscribe is off, so that the
     // catch-up starts only once the subscription is back); a cluster renews its own.
     const channels = [...this.channels.keys()];
-    for (const channel of channels) this.channels.get(channel)!.isCatchingUp = true;
+    for (const channel of channels) {
+      const state = this.channels.get(channel)!;
+      state.isCatchingUp = true;
+      state.isRecovering = true;
+    }
     void this.subscribeAndCatchUp(channels, !this.isCluster);
     if (!this.isCluster) {
       this.subscribeDirect().catch((err: unknown) => {
@@ -343,7 +353,13 @@ export class RedisFanout {
       const caughtUp = this.subscribing.get(channel) ?? [];
       this.subscribing.delete(channel);
       const last = this.options.lastPosition(channel);
-      this.channels.set(channel, { last, isCatchingUp: true, waiting: [], caughtUp });
+      this.channels.set(channel, {
+        last,
+        isCatchingUp: true,
+        isRecovering: false,
+        waiting: [],
+        caughtUp,
+      });
     }
     for (const [channel, waiters] of this.subscribing) {
       this.subscribing.delete(channel);
@@ -423,9 +439,10 @@ export class RedisFanout {
     if (this.channels.get(channel) !== state) return; // left meanwhile
     for (const [id, fields] of reply) {
       const entry = decodeStreamEntry(id, fields, channel);
-      if (entry) this.handOn(state, entry, false);
+      if (entry) this.handOn(state, entry, state.isRecovering);
     }
     state.isCatchingUp = false;
+    state.isRecovering = false;
     const waiting = state.waiting;
     state.waiting = [];
     for (const entry of waiting) this.handOn(state, entry, true);

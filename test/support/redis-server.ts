@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import { freePort } from './free-port.js';
 
@@ -157,4 +158,59 @@ export async function startRedisCluster(): Promise<RedisCluster> {
 
 export async function stopAllRedisServers(): Promise<void> {
   await Promise.all([...running].map((server) => server.stop()));
+  await Promise.all([...relays].map((relay) => relay.close()));
+}
+
+/** A TCP relay in front of a redis-server that a test can cut: one node's partition. */
+export interface RedisRelay {
+  url: string;
+  /** Drops every connection through it and refuses new ones (they close at once). */
+  cut(): void;
+  restore(): void;
+  close(): Promise<void>;
+}
+
+const relays = new Set<RedisRelay>();
+
+export async function startRedisRelay(target: RedisServer): Promise<RedisRelay> {
+  const sockets = new Set<net.Socket>();
+  let isCut = false;
+  const server = net.createServer((client) => {
+    if (isCut) {
+      client.destroy();
+      return;
+    }
+    const upstream = net.connect(target.port, '127.0.0.1');
+    for (const [socket, other] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
+      sockets.add(socket);
+      socket.pipe(other);
+      socket.on('error', () => other.destroy());
+      socket.on('close', () => {
+        sockets.delete(socket);
+        other.destroy();
+      });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  const relay: RedisRelay = {
+    url: `redis://127.0.0.1:${port}`,
+    cut: () => {
+      isCut = true;
+      for (const socket of sockets) socket.destroy();
+    },
+    restore: () => {
+      isCut = false;
+    },
+    close: async () => {
+      relays.delete(relay);
+      relay.cut();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  relays.add(relay);
+  return relay;
 }
