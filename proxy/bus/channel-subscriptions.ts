@@ -531,10 +531,10 @@ export class ChannelSubscriptions {
         // After a gap the client is told that what it missed ends at the channel's last
         // item (seq): what follows that is live, as what follows resumed items is, even an
         // item that reaches this node after the answer (Redis), older than `since`.
-        let seen = status.seq;
-        if (status.kind === 'after') {
-          for (const item of items) seen = Math.max(seen!, item.header.seq);
-        }
+        const seen =
+          status.kind === 'after'
+            ? items.reduce((last, item) => Math.max(last, item.header.seq), status.seq)
+            : status.seq;
         if (seen !== undefined) this.markResumed(channel, subscriber, seen);
         subscriber.resume?.(
           channel,
