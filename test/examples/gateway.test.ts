@@ -134,7 +134,7 @@ describe.each(chains)('examples/gateway, $name', ({ edge }) => {
 describe('examples/gateway, Ctrl-C', () => {
   it('SIGTERM stops both thumbtacks cleanly', async () => {
     expect(await example.stop()).toBe(0);
-    expect(example.output.filter((line) => /^thumbtack [AB] stopped/.test(line)).sort()).toEqual([
+    expect(example.lines.filter((line) => /^thumbtack [AB] stopped/.test(line)).sort()).toEqual([
       'thumbtack A stopped (exit code 0)',
       'thumbtack B stopped (exit code 0)',
     ]);

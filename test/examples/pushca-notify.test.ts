@@ -47,13 +47,10 @@ async function nextNotification(client: WsTestClient): Promise<Record<string, un
 
 /** Resolves once the handler logs that a worker subscribed `channel` (bounded). */
 async function subscribed(channel: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  const isIt = (line: string): boolean =>
-    line.includes('"event":"channel.subscribed"') && line.includes(`"channel":"${channel}"`);
-  while (!example.output.some(isIt)) {
-    if (Date.now() > deadline) throw new Error(`${channel} was not subscribed within 10 s`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await example.waitForLine(
+    (line) =>
+      line.includes('"event":"channel.subscribed"') && line.includes(`"channel":"${channel}"`),
+  );
 }
 
 beforeAll(async () => {

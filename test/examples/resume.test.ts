@@ -242,6 +242,6 @@ describe('examples/resume', () => {
 
   it('stops cleanly on SIGTERM (Ctrl-C), taking thumbtack with it', async () => {
     expect(await example.stop()).toBe(0);
-    expect(example.output).toContain('thumbtack stopped (exit code 0)');
+    expect(example.lines).toContain('thumbtack stopped (exit code 0)');
   });
 });

@@ -35,7 +35,7 @@ async function clientsOfApi(): Promise<Record<string, string>> {
 async function callsOf(id: string, count: number): Promise<string[]> {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const calls = example.output
+    const calls = example.lines
       .filter((line) => line.startsWith('api: ') && line.includes(`/chat/${id}`))
       .map((line) => line.slice('api: '.length));
     if (calls.length >= count) return calls;

@@ -1,11 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import readline from 'node:readline';
 import { EventSource, type FetchLike } from 'eventsource';
 import { fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../support/free-port.js';
-import { projectRoot } from '../support/thumbtack.js';
+import { startExampleOnPorts, type ExampleOnPorts } from '../support/example-process.js';
 
 /*
  * examples/zeromq-fanout as its README tells it: `node dist/examples/zeromq-fanout/main.js`
@@ -19,35 +15,24 @@ interface SseClient {
   close(): void;
 }
 
-let example: ChildProcess;
-let exited: Promise<number | null>;
-const output: string[] = [];
-const lineWaiters = new Set<() => void>();
-const clients: SseClient[] = [];
-let ports: Record<string, number>;
+const portNames = [
+  'xpub-port',
+  'backend-port',
+  'node-a-port',
+  'node-a-control-port',
+  'node-a-pull-port',
+  'node-b-port',
+  'node-b-control-port',
+  'node-b-pull-port',
+] as const;
 
-/** Resolves with the first line of the example's stdout at or after `from` matching `pattern`. */
-function waitForLine(pattern: RegExp, from = 0, timeoutMs = 10_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const check = (): boolean => {
-      const line = output.slice(from).find((l) => pattern.test(l));
-      if (line === undefined) return false;
-      clearTimeout(timer);
-      lineWaiters.delete(wake);
-      resolve(line);
-      return true;
-    };
-    const wake = (): void => void check();
-    const timer = setTimeout(() => {
-      lineWaiters.delete(wake);
-      reject(
-        new Error(
-          `no line matching ${pattern} within ${timeoutMs} ms; output:\n${output.join('\n')}`,
-        ),
-      );
-    }, timeoutMs);
-    if (!check()) lineWaiters.add(wake);
-  });
+let example: ExampleOnPorts<(typeof portNames)[number]>;
+let ports: Record<(typeof portNames)[number], number>;
+const clients: SseClient[] = [];
+
+/** The first line of the example's output at or after `from` matching `pattern`. */
+function waitForLine(pattern: RegExp, from = 0): Promise<string> {
+  return example.waitForLine((line) => pattern.test(line), { since: from });
 }
 
 function openSse(url: string): SseClient {
@@ -82,42 +67,13 @@ function openSse(url: string): SseClient {
 }
 
 beforeAll(async () => {
-  const names = [
-    'xpub-port',
-    'backend-port',
-    'node-a-port',
-    'node-a-control-port',
-    'node-a-pull-port',
-    'node-b-port',
-    'node-b-control-port',
-    'node-b-pull-port',
-  ];
-  const free = await Promise.all(names.map(() => freePort()));
-  ports = Object.fromEntries(names.map((name, i) => [name, free[i]!]));
-  example = spawn(
-    process.execPath,
-    [
-      path.join(projectRoot, 'dist/examples/zeromq-fanout/main.js'),
-      ...names.flatMap((name) => [`--${name}`, String(ports[name])]),
-    ],
-    { stdio: ['pipe', 'pipe', 'pipe'] },
-  );
-  exited = new Promise((resolve) => example.once('exit', resolve));
-  for (const stream of [example.stdout!, example.stderr!]) {
-    readline.createInterface({ input: stream }).on('line', (line) => {
-      output.push(line);
-      for (const wake of [...lineWaiters]) wake();
-    });
-  }
-  await waitForLine(/^ready: /, 0, 90_000);
+  example = await startExampleOnPorts('zeromq-fanout', portNames);
+  ports = example.ports;
 }, 100_000);
 
 afterAll(async () => {
   for (const client of clients) client.close();
-  if (example && example.exitCode === null && example.signalCode === null) {
-    example.kill('SIGTERM');
-    await exited;
-  }
+  await example?.stop();
 });
 
 describe('examples/zeromq-fanout', () => {
@@ -126,11 +82,11 @@ describe('examples/zeromq-fanout', () => {
     const nodeB = `http://127.0.0.1:${ports['node-b-port']}/news`;
 
     // Nobody listens yet: the publisher does not send into the void.
-    let mark = output.length;
-    example.stdin!.write('news too early\n');
+    let mark = example.lines.length;
+    example.stdin.write('news too early\n');
     await waitForLine(/^publisher: "news" has no listeners; not sent$/, mark);
 
-    mark = output.length;
+    mark = example.lines.length;
     const clientA = openSse(nodeA);
     await waitForLine(/^publisher: subscribe "news" \(1 node listening\)$/, mark);
     const clientB = openSse(nodeB);
@@ -138,8 +94,8 @@ describe('examples/zeromq-fanout', () => {
 
     const count = 25;
     const texts = Array.from({ length: count }, (_, i) => `message ${i + 1}`);
-    mark = output.length;
-    example.stdin!.write(texts.map((text) => `news ${text}\n`).join(''));
+    mark = example.lines.length;
+    example.stdin.write(texts.map((text) => `news ${text}\n`).join(''));
     await waitForLine(new RegExp(`^publisher: sent "news" #${count} to 2 nodes$`), mark);
     const expected = texts.map((data, i) => ({ id: String(i + 1), data }));
     for (const client of [clientA, clientB]) {
@@ -148,24 +104,23 @@ describe('examples/zeromq-fanout', () => {
     }
 
     // The first client leaves: node A unsubscribes; node B still listens.
-    mark = output.length;
+    mark = example.lines.length;
     clientA.close();
     await waitForLine(/^publisher: unsubscribe "news" \(1 node listening\)$/, mark);
-    example.stdin!.write('news only for B\n');
+    example.stdin.write('news only for B\n');
     await clientB.waitForEvents(count + 1);
     expect(clientB.events.at(-1)).toEqual({ id: String(count + 1), data: 'only for B' });
     expect(clientA.events).toHaveLength(count);
 
     // The last one leaves: the publisher sees the channel go.
-    mark = output.length;
+    mark = example.lines.length;
     clientB.close();
     await waitForLine(/^publisher: unsubscribe "news" \(0 nodes listening\)$/, mark);
   });
 
   it('stops cleanly on SIGTERM (Ctrl-C), taking both nodes with it', async () => {
-    example.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    expect(output.filter((line) => /^node [AB] stopped/.test(line)).sort()).toEqual([
+    expect(await example.stop()).toBe(0);
+    expect(example.lines.filter((line) => /^node [AB] stopped/.test(line)).sort()).toEqual([
       'node A stopped (exit code 0)',
       'node B stopped (exit code 0)',
     ]);

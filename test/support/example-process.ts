@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import readline from 'node:readline';
 import { freePort } from './free-port.js';
 import { watchLogs, type LogWatcher } from './log-watcher.js';
+import { collectLines, type OutputLines } from './output-lines.js';
 import { projectRoot } from './thumbtack.js';
 
 /*
@@ -11,18 +11,11 @@ import { projectRoot } from './thumbtack.js';
  * THUMBTACK_* variables thumbtack itself reads, and waits for its `ready:` line.
  */
 
-export interface ExampleProcess extends Pick<LogWatcher, 'logs' | 'waitForLog'> {
+export interface ExampleProcess extends Pick<LogWatcher, 'logs' | 'waitForLog'>, OutputLines {
   process: ChildProcess;
   /** thumbtack's client address, `http://127.0.0.1:<THUMBTACK_PORT>`. */
   url: string;
   controlPort: number;
-  /** Every stdout line so far, thumbtack's JSON lines included. */
-  lines: string[];
-  /** Resolves with the first stdout line at index `since` or later that matches (bounded). */
-  waitForLine(
-    match: (line: string) => boolean,
-    options?: { since?: number; timeoutMs?: number },
-  ): Promise<string>;
   /** SIGTERM, as Ctrl-C would stop it, then the exit code. */
   stop(): Promise<number | null>;
 }
@@ -54,49 +47,9 @@ export async function startExample(
       ...env,
     },
   });
-  const { logs, waitForLog, stderr } = watchLogs(child);
-  const lines: string[] = [];
-  const waiters = new Set<() => void>();
-  let buffered = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString();
-    const parts = buffered.split('\n');
-    buffered = parts.pop()!;
-    lines.push(...parts);
-    for (const wake of [...waiters]) wake();
-  });
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      resolve(code);
-      for (const wake of [...waiters]) wake();
-    }),
-  );
-
-  const waitForLine: ExampleProcess['waitForLine'] = (match, options = {}) => {
-    const { since = 0, timeoutMs = 10_000 } = options;
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        const found = lines.slice(since).find(match);
-        if (found !== undefined) finish(() => resolve(found));
-        else if (child.exitCode !== null || child.signalCode !== null)
-          finish(() => reject(new Error(`example ${name} exited: ${stderr()}`)));
-      };
-      const finish = (settle: () => void): void => {
-        clearTimeout(timer);
-        waiters.delete(check);
-        settle();
-      };
-      const timer = setTimeout(
-        () =>
-          finish(() =>
-            reject(new Error(`no matching line from example ${name} within ${timeoutMs} ms`)),
-          ),
-        timeoutMs,
-      );
-      waiters.add(check);
-      check();
-    });
-  };
+  const { logs, waitForLog } = watchLogs(child);
+  const { lines, waitForLine } = collectLines(child, `example ${name}`);
+  const exited = ended(child);
 
   const stop = async (): Promise<number | null> => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -130,11 +83,11 @@ export async function startExample(
 }
 
 /** An example started with its ports as flags (`--port N ...`). */
-export interface ExampleOnPorts<P extends string> {
+export interface ExampleOnPorts<P extends string> extends OutputLines {
   ports: Record<P, number>;
-  /** Its stdout and stderr lines so far. */
-  output: string[];
-  /** SIGTERM unless it has ended, then its exit code. */
+  /** Its stdin, for the examples that read lines from it. */
+  stdin: NodeJS.WritableStream;
+  /** SIGTERM unless it has ended, then its exit code, once its output is all read. */
   stop(): Promise<number | null>;
 }
 
@@ -160,12 +113,12 @@ export async function startExampleOnPorts<P extends string>(
       ...portNames.flatMap((port) => [`--${port}`, String(ports[port])]),
       ...args,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['pipe', 'pipe', 'pipe'] },
   );
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const output: string[] = [];
+  const exited = ended(child);
+  const { lines, waitForLine } = collectLines(child, `example ${name}`);
   try {
-    await waitForReadyLine(child, exited, output);
+    await waitForLine((line) => line.startsWith('ready: '), { timeoutMs: 90_000 });
   } catch (err) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     throw err;
@@ -174,37 +127,10 @@ export async function startExampleOnPorts<P extends string>(
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     return exited;
   };
-  return { ports, output, stop };
+  return { ports, stdin: child.stdin!, lines, waitForLine, stop };
 }
 
-/**
- * Collects an example's output lines (stdout and stderr) into `output` and resolves at its
- * `ready:` line; rejects, with the output so far, if it exits first or takes `timeoutMs`.
- */
-function waitForReadyLine(
-  example: ChildProcess,
-  exited: Promise<number | null>,
-  output: string[],
-  timeoutMs = 90_000,
-): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () =>
-        reject(new Error(`no ready line within ${timeoutMs} ms; output:\n${output.join('\n')}`)),
-      timeoutMs,
-    );
-    for (const stream of [example.stdout!, example.stderr!]) {
-      readline.createInterface({ input: stream }).on('line', (line) => {
-        output.push(line);
-        if (line.startsWith('ready: ')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    }
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`the example exited with ${code}; output:\n${output.join('\n')}`));
-    });
-  });
+/** The exit code once the process has ended and its output is all read ('close'). */
+function ended(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => child.once('close', (code) => resolve(code)));
 }
