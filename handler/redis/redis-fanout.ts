@@ -74,12 +74,6 @@ interface ChannelState {
   last: string | undefined;
   /** A catch-up read is running: live items wait in `waiting`. */
   isCatchingUp: boolean;
-  /**
-   * The catch-up is after this node lost Redis while the channel was subscribed: what it
-   * reads was missed live, and goes to the holds (each by its own time), not only to
-   * history, however old.
-   */
-  isRecovering: boolean;
   waiting: RedisEntry[];
   /** Called once the catch-up is over (resume answers wait for it). */
   caughtUp: (() => void)[];
@@ -313,12 +307,8 @@ export class RedisFanout {
     // Standalone subscriptions are ours to renew (autoResubscribe is off, so that the
     // catch-up starts only once the subscription is back); a cluster renews its own.
     const channels = [...this.channels.keys()];
-    for (const channel of channels) {
-      const state = this.channels.get(channel)!;
-      state.isCatchingUp = true;
-      state.isRecovering = true;
-    }
-    void this.subscribeAndCatchUp(channels, !this.isCluster);
+    for (const channel of channels) this.channels.get(channel)!.isCatchingUp = true;
+    void this.subscribeAndCatchUp(channels, !this.isCluster, true);
     if (!this.isCluster) {
       this.subscribeDirect().catch((err: unknown) => {
         this.options.logger.debug({ err: (err as Error).message }, 'Redis subscribe failed');
@@ -353,19 +343,13 @@ export class RedisFanout {
       const caughtUp = this.subscribing.get(channel) ?? [];
       this.subscribing.delete(channel);
       const last = this.options.lastPosition(channel);
-      this.channels.set(channel, {
-        last,
-        isCatchingUp: true,
-        isRecovering: false,
-        waiting: [],
-        caughtUp,
-      });
+      this.channels.set(channel, { last, isCatchingUp: true, waiting: [], caughtUp });
     }
     for (const [channel, waiters] of this.subscribing) {
       this.subscribing.delete(channel);
       for (const resolve of waiters) resolve();
     }
-    if (fresh.length > 0) void this.subscribeAndCatchUp(fresh, true);
+    if (fresh.length > 0) void this.subscribeAndCatchUp(fresh, true, false);
   }
 
   private notTaken(err: unknown): RedisUnavailableError {
@@ -403,7 +387,11 @@ export class RedisFanout {
     await (isOn ? redis.subscribe(...names) : redis.unsubscribe(...names));
   }
 
-  private async subscribeAndCatchUp(channels: string[], shouldSubscribe: boolean): Promise<void> {
+  private async subscribeAndCatchUp(
+    channels: string[],
+    shouldSubscribe: boolean,
+    isRecovering: boolean,
+  ): Promise<void> {
     if (shouldSubscribe) {
       try {
         await this.setSubscribed(channels, true);
@@ -413,11 +401,16 @@ export class RedisFanout {
         return;
       }
     }
-    await Promise.all(channels.map((channel) => this.catchUp(channel)));
+    await Promise.all(channels.map((channel) => this.catchUp(channel, isRecovering)));
   }
 
-  /** Reads what the channel's stream holds past what was seen, then lets live items go. */
-  private async catchUp(channel: string): Promise<void> {
+  /**
+   * Reads what the channel's stream holds past what was seen, then lets live items go.
+   * `isRecovering`: this node lost Redis while the channel was subscribed, so what it reads
+   * was missed live and goes to the holds (each by its own time), not only to history,
+   * however old.
+   */
+  private async catchUp(channel: string, isRecovering: boolean): Promise<void> {
     const state = this.channels.get(channel);
     if (!state || this.isClosed) return;
     // The whole stream the first time (history for resumes), then what followed.
@@ -439,10 +432,9 @@ export class RedisFanout {
     if (this.channels.get(channel) !== state) return; // left meanwhile
     for (const [id, fields] of reply) {
       const entry = decodeStreamEntry(id, fields, channel);
-      if (entry) this.handOn(state, entry, state.isRecovering);
+      if (entry) this.handOn(state, entry, isRecovering);
     }
     state.isCatchingUp = false;
-    state.isRecovering = false;
     const waiting = state.waiting;
     state.waiting = [];
     for (const entry of waiting) this.handOn(state, entry, true);
