@@ -480,8 +480,7 @@ export class StreamHold implements Subscriber, Hold {
   /** SSE only: an `event: goaway` that Zuul Push's clients answer by reconnecting. */
   sendGoAway(): boolean {
     if (this.isDone || this.transport !== 'sse') return false;
-    this.flush();
-    if (!this.isDone) this.request.res.cork(() => this.write(sseGoAway));
+    this.writeAfterQueued(sseGoAway);
     return !this.isDone;
   }
 
@@ -489,11 +488,15 @@ export class StreamHold implements Subscriber, Hold {
   private askToReconnect(reason: 'drain' | 'lifetime'): void {
     if (this.isDone) return;
     if (this.transport === 'sse') {
-      const hint = Buffer.from(`retry: ${reconnectDelayMs()}\n\n`);
-      this.flush();
-      if (!this.isDone) this.request.res.cork(() => this.write(hint));
+      this.writeAfterQueued(Buffer.from(`retry: ${reconnectDelayMs()}\n\n`));
     }
     this.end(reason);
+  }
+
+  /** Writes `data` now, after what is queued for this turn (a flush can end a slow client). */
+  private writeAfterQueued(data: Buffer): void {
+    this.flush();
+    if (!this.isDone) this.request.res.cork(() => this.write(data));
   }
 
   private finish(reason: DisconnectReason): void {
