@@ -292,11 +292,7 @@ class UnawaitedPublisher implements Publisher {
       this.connections.find((candidate) => !this.busy.has(candidate)) ??
       this.connections[this.turn++ % this.connections.length]!;
     this.busy.add(connection);
-    const sent = connection.publish(items);
-    void sent.then(
-      () => this.busy.delete(connection),
-      () => this.busy.delete(connection),
-    );
+    const sent = connection.publish(items).finally(() => this.busy.delete(connection));
     sent.catch(() => undefined); // reported by close(), not as an unhandled rejection
     this.sent.push(sent);
     return Promise.resolve();
