@@ -182,7 +182,7 @@ export const usage = `Usage: npm run bench -- [options]
   --connect-retries N      further attempts for a connection that failed to open (${defaults.connectRetries})
   --open-timeout S         bound on opening a workload's connections (${defaults.openTimeout})
   --profile                CPU-profile thumbtack (--cpu-prof) and print the top self-time functions
-  --receipts               "fanout" on thumbtack: 8 more rounds, interleaved without and with ?receipt
+  --receipts               "fanout" on thumbtack: 16 more rounds, interleaved without and with ?receipt
   --out DIR                results directory (${defaults.out})
 `;
 
