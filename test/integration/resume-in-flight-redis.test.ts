@@ -1,4 +1,3 @@
-import net from 'node:net';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { stopAllBackends } from '../support/backend.js';
 import {
@@ -8,7 +7,12 @@ import {
   startPathBackend,
   uniqueName,
 } from '../support/grip.js';
-import { startRedisServer, stopAllRedisServers } from '../support/redis-server.js';
+import {
+  startRedisRelay,
+  startRedisServer,
+  stopAllRedisServers,
+  type RedisRelay,
+} from '../support/redis-server.js';
 import { startThumbtack, stopAllThumbtacks, type Thumbtack } from '../support/thumbtack.js';
 import { closeAllWsClients, connectWs, startWohBackend } from '../support/ws.js';
 
@@ -25,65 +29,12 @@ const lagMs = 1_000;
 /** Bound on waiting for an item (the slowest is held back 5.5 s). */
 const itemWaitMs = 15_000;
 let node: Thumbtack;
-let lagging: LaggingProxy;
-
-interface LaggingProxy {
-  url: string;
-  /** The delay from now on (what was delayed already keeps its order). */
-  delayMs: number;
-  close(): void;
-}
-
-/**
- * A TCP proxy to Redis that delays what Redis sends a connection by `delayMs` once that
- * connection has subscribed: pub/sub messages arrive late, commands (and the node's clock
- * measurement, on its commands connection) do not.
- */
-async function startLaggingProxy(port: number, delayMs: number): Promise<LaggingProxy> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(port, '127.0.0.1');
-    let isSubscriber = false;
-    let lastDue = 0;
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.on('close', () => {
-        sockets.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.on('data', (data) => {
-      if (/subscribe/i.test(data.toString('latin1'))) isSubscriber = true;
-      upstream.write(data);
-    });
-    // Never due before the bytes ahead of it, so a shorter delay keeps the order.
-    upstream.on('data', (data) => {
-      if (!isSubscriber) {
-        client.write(data);
-        return;
-      }
-      lastDue = Math.max(Date.now() + proxy.delayMs, lastDue);
-      setTimeout(() => client.write(data), lastDue - Date.now());
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port: proxyPort } = server.address() as net.AddressInfo;
-  const proxy: LaggingProxy = {
-    url: `redis://127.0.0.1:${proxyPort}`,
-    delayMs,
-    close: () => {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-    },
-  };
-  return proxy;
-}
+/** Holds back what Redis sends the node's subscribed connection. */
+let lagging: RedisRelay;
 
 beforeAll(async () => {
   const redis = await startRedisServer();
-  lagging = await startLaggingProxy(redis.port, lagMs);
+  lagging = await startRedisRelay(redis, lagMs);
   const backend = await startPathBackend();
   // SSE with sse_resume: the backend names no position, the client's Last-Event-ID does.
   backend.on('/events', (req, res) => {
@@ -109,16 +60,15 @@ beforeAll(async () => {
 }, 60_000);
 
 afterEach(() => {
-  lagging.delayMs = lagMs;
+  lagging.subscriberDelayMs = lagMs;
   closeTrackedStreams();
   closeAllWsClients();
 });
 
 afterAll(async () => {
   await stopAllThumbtacks();
-  lagging.close();
   await stopAllBackends();
-  await stopAllRedisServers();
+  await stopAllRedisServers(); // and the relay
 });
 
 function item(channel: string, n: number): Record<string, unknown> {
@@ -204,7 +154,7 @@ test('a live item whose pub/sub message reaches the node after more than 5 s sti
   await listener.waitFor(1); // subscribed in Redis, and caught up
   // Past the handler's 5 s subscribe-race window, which is for items read back from the
   // stream when subscribing, not for live ones.
-  lagging.delayMs = 5_500;
+  lagging.subscriberDelayMs = 5_500;
   await publishOk(node, item(channel, 2));
   expect(await listener.waitFor(2)).toEqual([1, 2]);
 });

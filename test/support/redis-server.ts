@@ -161,9 +161,15 @@ export async function stopAllRedisServers(): Promise<void> {
   await Promise.all([...relays].map((relay) => relay.close()));
 }
 
-/** A TCP relay in front of a redis-server that a test can cut: one node's partition. */
+/**
+ * A TCP relay in front of a redis-server: a test can cut it (one node's partition) or hold
+ * back what Redis sends its subscribed connections (pub/sub messages arriving late, while
+ * commands, and the node's clock measurement on its commands connection, do not).
+ */
 export interface RedisRelay {
   url: string;
+  /** From now on, what Redis sends a subscribed connection waits this long; order is kept. */
+  subscriberDelayMs: number;
   /** Drops every connection through it and refuses new ones (they close at once). */
   cut(): void;
   restore(): void;
@@ -172,7 +178,10 @@ export interface RedisRelay {
 
 const relays = new Set<RedisRelay>();
 
-export async function startRedisRelay(target: RedisServer): Promise<RedisRelay> {
+export async function startRedisRelay(
+  target: RedisServer,
+  subscriberDelayMs = 0,
+): Promise<RedisRelay> {
   const sockets = new Set<net.Socket>();
   let isCut = false;
   const server = net.createServer((client) => {
@@ -181,23 +190,36 @@ export async function startRedisRelay(target: RedisServer): Promise<RedisRelay> 
       return;
     }
     const upstream = net.connect(target.port, '127.0.0.1');
-    for (const [socket, other] of [
-      [client, upstream],
-      [upstream, client],
-    ] as const) {
+    let isSubscriber = false;
+    let lastDue = 0;
+    for (const socket of [client, upstream]) {
       sockets.add(socket);
-      socket.pipe(other);
-      socket.on('error', () => other.destroy());
+      socket.on('error', () => undefined);
       socket.on('close', () => {
         sockets.delete(socket);
-        other.destroy();
+        client.destroy();
+        upstream.destroy();
       });
     }
+    client.on('data', (data: Buffer) => {
+      if (/subscribe/i.test(data.toString('latin1'))) isSubscriber = true;
+      upstream.write(data);
+    });
+    // Never due before the bytes ahead of it, so a shorter delay keeps the order.
+    upstream.on('data', (data: Buffer) => {
+      if (!isSubscriber || (relay.subscriberDelayMs === 0 && lastDue <= Date.now())) {
+        client.write(data);
+        return;
+      }
+      lastDue = Math.max(Date.now() + relay.subscriberDelayMs, lastDue);
+      setTimeout(() => client.write(data), lastDue - Date.now());
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
   const relay: RedisRelay = {
     url: `redis://127.0.0.1:${port}`,
+    subscriberDelayMs,
     cut: () => {
       isCut = true;
       for (const socket of sockets) socket.destroy();
