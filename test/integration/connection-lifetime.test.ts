@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,7 +9,12 @@ import {
   streamItem,
   type HeldClient,
 } from '../support/held-client.js';
-import { startThumbtack, stopAllThumbtacks, type Thumbtack } from '../support/thumbtack.js';
+import {
+  holdsClientConnection,
+  startThumbtack,
+  stopAllThumbtacks,
+  type Thumbtack,
+} from '../support/thumbtack.js';
 import { closeAllWsClients, connectWs, startWohBackend } from '../support/ws.js';
 import { stopAllBackends } from '../support/backend.js';
 
@@ -57,21 +61,6 @@ async function held(tt: Thumbtack, path: string, needle: string): Promise<HeldCl
   const client = openHeldClient(`${tt.url}${path}`);
   await client.waitFor(needle, 15_000);
   return client;
-}
-
-/**
- * Whether a process still holds the TCP socket from `local` to `remote` (127.0.0.1 ports):
- * a socket it closed lingers in /proc/net/tcp for a while, orphaned (inode 0).
- */
-async function socketOwned(ports: { local: number; remote: number }): Promise<boolean> {
-  const hex = (port: number): string => port.toString(16).toUpperCase().padStart(4, '0');
-  const local = `0100007F:${hex(ports.local)}`;
-  const remote = `0100007F:${hex(ports.remote)}`;
-  const table = await readFile('/proc/net/tcp', 'utf8');
-  return table
-    .split('\n')
-    .map((line) => line.trim().split(/\s+/))
-    .some((fields) => fields[1] === local && fields[2] === remote && fields[9] !== '0');
 }
 
 describe('connection lifetime', () => {
@@ -190,13 +179,13 @@ describe('connection lifetime', () => {
     const text = received.toString('latin1');
     expect(text).toMatch(/^HTTP\/1\.1 101 /);
     expect(text.endsWith(`\x88\x1d\x03\xe9connection lifetime reached`)).toBe(true);
-    const serverSide = { local: tt.port, remote: socket.localPort! };
-    expect(await socketOwned(serverSide)).toBe(true);
+    const clientPort = socket.localPort!;
+    expect(holdsClientConnection(tt, clientPort)).toBe(true);
     const deadline = closeFrameAt + 12_000;
-    while ((await socketOwned(serverSide)) && Date.now() < deadline) {
+    while (holdsClientConnection(tt, clientPort) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    expect(await socketOwned(serverSide)).toBe(false);
+    expect(holdsClientConnection(tt, clientPort)).toBe(false);
   });
 
   it('spreads the reconnects of clients that connected together evenly over the dither window', async () => {

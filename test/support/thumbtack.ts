@@ -208,6 +208,11 @@ export function openClientConnections(instance: Thumbtack, workerPid: number): n
   return clientConnections(instance).filter((c) => owned.has(c.inode)).length;
 }
 
+/** Whether a process still holds the server side of the client connection from `remotePort`. */
+export function holdsClientConnection(instance: Thumbtack, remotePort: number): boolean {
+  return clientConnections(instance).some((c) => c.remotePort === remotePort);
+}
+
 /** Server-side TCP sockets on the client port other than the listener, from /proc/net. */
 function clientConnections(instance: Thumbtack): { remotePort: number; inode: string }[] {
   const out: { remotePort: number; inode: string }[] = [];
